@@ -1,0 +1,190 @@
+/**
+ * JSON-RPC 2.0 framing of the control API, shared by every transport
+ * (stdio, the UI WebSocket, tests). No Node or DOM imports: the renderer and
+ * the CLI both use it.
+ */
+import { z } from 'zod';
+import {
+  ChattyError,
+  methodParams,
+  type ChattyApi,
+  type EventName,
+  type EventPayloads,
+  type MethodName,
+  type MethodResults,
+  type ParamsOf,
+} from './api.js';
+
+export const RPC = {
+  parseError: -32700,
+  invalidRequest: -32600,
+  methodNotFound: -32601,
+  invalidParams: -32602,
+  internalError: -32603,
+} as const;
+
+export type RpcId = string | number | null;
+
+export interface RpcErrorObject {
+  code: number;
+  message: string;
+  data?: Record<string, unknown>;
+}
+
+export type RpcResponse = { jsonrpc: '2.0'; id: RpcId; result: unknown } | { jsonrpc: '2.0'; id: RpcId; error: RpcErrorObject };
+
+export interface RpcNotification<E extends EventName = EventName> {
+  jsonrpc: '2.0';
+  method: E;
+  params: EventPayloads[E];
+}
+
+const requestSchema = z.object({
+  jsonrpc: z.literal('2.0'),
+  id: z.union([z.string().max(128), z.number(), z.null()]).optional(),
+  method: z.string().max(64),
+  params: z.union([z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional(),
+});
+
+function errorResponse(id: RpcId, code: number, message: string, data?: Record<string, unknown>): RpcResponse {
+  return { jsonrpc: '2.0', id, error: data ? { code, message, data } : { code, message } };
+}
+
+function isMethod(name: string): name is MethodName {
+  return Object.prototype.hasOwnProperty.call(methodParams, name);
+}
+
+/** Turns a thrown value into the JSON-RPC error object a caller sees. */
+export function toRpcError(err: unknown): RpcErrorObject {
+  if (err instanceof ChattyError) {
+    return { code: err.code, message: err.message, data: { reason: err.reason, ...err.details } };
+  }
+  if (err instanceof z.ZodError) {
+    return invalidParams(err);
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: RPC.internalError, message: `internal error: ${message}`, data: { reason: 'internal' } };
+}
+
+function invalidParams(err: z.ZodError): RpcErrorObject {
+  const issues = err.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+  const summary = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
+  return { code: RPC.invalidParams, message: `invalid params: ${summary}`, data: { reason: 'invalid_params', issues } };
+}
+
+/**
+ * Handles one raw JSON-RPC message against an API implementation.
+ * Returns the response to send, or `null` for a notification (no id).
+ */
+export async function handleRpc(api: ChattyApi, raw: string | unknown): Promise<RpcResponse | null> {
+  let msg: unknown = raw;
+  if (typeof raw === 'string') {
+    try {
+      msg = JSON.parse(raw);
+    } catch (err) {
+      return errorResponse(null, RPC.parseError, `parse error: ${(err as Error).message}`, { reason: 'parse_error' });
+    }
+  }
+  const parsed = requestSchema.safeParse(msg);
+  if (!parsed.success) {
+    const id = typeof msg === 'object' && msg !== null && 'id' in msg ? ((msg as { id: unknown }).id as RpcId) : null;
+    const safeId = typeof id === 'string' || typeof id === 'number' ? id : null;
+    return errorResponse(safeId, RPC.invalidRequest, 'invalid request: expected {"jsonrpc":"2.0","method":string,"id"?,"params"?}', {
+      reason: 'invalid_request',
+    });
+  }
+  const { id, method } = parsed.data;
+  const isNotification = id === undefined;
+  const reply = (r: RpcResponse): RpcResponse | null => (isNotification ? null : r);
+  if (!isMethod(method)) {
+    return reply(errorResponse(id ?? null, RPC.methodNotFound, `unknown method: ${method}`, { reason: 'unknown_method' }));
+  }
+  if (Array.isArray(parsed.data.params)) {
+    return reply(errorResponse(id ?? null, RPC.invalidParams, 'invalid params: params must be an object', { reason: 'invalid_params' }));
+  }
+  const params = methodParams[method].safeParse(parsed.data.params ?? {});
+  if (!params.success) {
+    return reply({ jsonrpc: '2.0', id: id ?? null, error: invalidParams(params.error) });
+  }
+  try {
+    const fn = api[method] as (p: unknown) => Promise<unknown>;
+    const result = await fn.call(api, params.data);
+    return reply({ jsonrpc: '2.0', id: id ?? null, result });
+  } catch (err) {
+    return reply({ jsonrpc: '2.0', id: id ?? null, error: toRpcError(err) });
+  }
+}
+
+export function notification<E extends EventName>(method: E, params: EventPayloads[E]): RpcNotification<E> {
+  return { jsonrpc: '2.0', method, params };
+}
+
+/** Error raised on the client side for an RPC error answer. */
+export class RpcCallError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly data?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'RpcCallError';
+  }
+  get reason(): string | undefined {
+    return typeof this.data?.reason === 'string' ? this.data.reason : undefined;
+  }
+}
+
+type Listener<E extends EventName> = (payload: EventPayloads[E]) => void;
+
+/**
+ * A transport-agnostic JSON-RPC client: give it a `send(text)` function and
+ * feed it every incoming text with `receive`. Used by the browser UI and the
+ * tests' drivers.
+ */
+export class RpcClient {
+  private nextId = 1;
+  private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private listeners = new Map<EventName, Set<Listener<EventName>>>();
+
+  constructor(private readonly send: (text: string) => void) {}
+
+  call<M extends MethodName>(method: M, params?: ParamsOf<M>): Promise<MethodResults[M]> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.send(JSON.stringify({ jsonrpc: '2.0', id, method, params: params ?? {} }));
+    });
+  }
+
+  on<E extends EventName>(event: E, listener: Listener<E>): () => void {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    set.add(listener as Listener<EventName>);
+    return () => set.delete(listener as Listener<EventName>);
+  }
+
+  receive(text: string): void {
+    let msg: { id?: number; result?: unknown; error?: RpcErrorObject; method?: EventName; params?: unknown };
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (msg.method !== undefined && msg.id === undefined) {
+      for (const l of this.listeners.get(msg.method) ?? []) l(msg.params as never);
+      return;
+    }
+    if (typeof msg.id !== 'number') return;
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    this.pending.delete(msg.id);
+    if (msg.error) p.reject(new RpcCallError(msg.error.code, msg.error.message, msg.error.data));
+    else p.resolve(msg.result);
+  }
+
+  /** Fails every call still waiting, e.g. when the transport closed. */
+  failAll(reason: string): void {
+    for (const p of this.pending.values()) p.reject(new Error(reason));
+    this.pending.clear();
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * Peer-to-peer wire format: signed events (the replicated log) and the frames
+ * peers exchange over their WebSocket links. Every frame received from the
+ * network is parsed with these schemas before anything else looks at it.
+ */
+import { z } from 'zod';
+import { LIMITS, nickSchema, peerIdSchema, roomSchema, ROLES } from './api.js';
+
+/** Bumped on any incompatible change of frames or events; peers refuse other versions. */
+export const PROTOCOL_VERSION = 1;
+/** DNS-SD service type (`_chatty._tcp`). */
+export const SERVICE_TYPE = 'chatty';
+export const DEFAULT_PORT = 7447;
+
+export const WIRE_LIMITS = {
+  /** Largest frame accepted on a link (bytes). */
+  maxFrameBytes: 4 * 1024 * 1024,
+  /** Events per `events` frame. */
+  maxEventsPerFrame: 1000,
+  /** Largest single event (bytes of JSON). */
+  maxEventBytes: 64 * 1024,
+  maxDeps: 32,
+} as const;
+
+const hashSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a sha256 hash (base64url)');
+const b64Schema = z.string().regex(/^[A-Za-z0-9_-]*$/, 'must be base64url');
+
+/** Conversation key of the DM thread between two peers (a "room" internal to the log). */
+export function dmConversation(a: string, b: string): string {
+  return a < b ? `@${a}:${b}` : `@${b}:${a}`;
+}
+
+export const eventBodies = {
+  /** First event of every author, repeated on nick change: display name and DM key. */
+  profile: z.object({ nick: nickSchema, dh: b64Schema.length(43) }).strict(),
+  join: z.object({ nick: nickSchema }).strict(),
+  leave: z.object({}).strict(),
+  msg: z.object({ nick: nickSchema, text: z.string().min(1).max(LIMITS.textMax), replyTo: hashSchema.optional() }).strict(),
+  kick: z.object({ target: peerIdSchema, reason: z.string().max(LIMITS.reasonMax).optional() }).strict(),
+  ban: z.object({ target: peerIdSchema, reason: z.string().max(LIMITS.reasonMax).optional() }).strict(),
+  unban: z.object({ target: peerIdSchema, reason: z.string().max(LIMITS.reasonMax).optional() }).strict(),
+  role: z.object({ target: peerIdSchema, role: z.enum(ROLES) }).strict(),
+  /** End-to-end encrypted direct message: AES-256-GCM under an X25519-derived key. */
+  dm: z.object({ nick: nickSchema, to: peerIdSchema, iv: b64Schema.length(16), ct: b64Schema.max(LIMITS.textMax * 6) }).strict(),
+} as const;
+
+export type EventType = keyof typeof eventBodies;
+export type EventBody<T extends EventType> = z.infer<(typeof eventBodies)[T]>;
+export const ROOM_EVENT_TYPES: readonly EventType[] = ['join', 'leave', 'msg', 'kick', 'ban', 'unban', 'role'];
+export const STATE_EVENT_TYPES: readonly EventType[] = ['join', 'leave', 'kick', 'ban', 'unban', 'role'];
+
+/** The signed content of an event. `id` = sha256(JCS(content)); `sig` = Ed25519(id). */
+export const eventContentSchema = z
+  .object({
+    v: z.literal(PROTOCOL_VERSION),
+    author: peerIdSchema,
+    /** Position in the author's log: 1, 2, 3… without gaps. */
+    seq: z.number().int().min(1),
+    /** Id of the author's event `seq - 1` (null for seq 1): the hash chain. */
+    prev: hashSchema.nullable(),
+    /** Room name, a DM conversation key (`@a:b`), or null for profile events. */
+    room: z.union([roomSchema, z.string().regex(/^@[A-Za-z0-9_-]{43}:[A-Za-z0-9_-]{43}$/)]).nullable(),
+    /** Heads of the room's DAG as the author had delivered them (causal dependencies). */
+    deps: z.array(hashSchema).max(WIRE_LIMITS.maxDeps),
+    /** Lamport depth: 1 + max depth of deps (1 without deps). */
+    depth: z.number().int().min(1),
+    /** Author's clock (ms). Informational only; never used for ordering. */
+    ts: z.number().int().min(0),
+    type: z.enum(Object.keys(eventBodies) as [EventType, ...EventType[]]),
+    body: z.record(z.string(), z.unknown()),
+  })
+  .strict();
+
+export type EventContent = z.infer<typeof eventContentSchema>;
+
+export const signedEventSchema = eventContentSchema.extend({ id: hashSchema, sig: b64Schema.length(86) }).strict();
+export type SignedEvent = z.infer<typeof signedEventSchema>;
+
+/** Version vector: author → highest contiguous seq held. */
+export const versionVectorSchema = z.record(peerIdSchema, z.number().int().min(0));
+export type VersionVector = z.infer<typeof versionVectorSchema>;
+
+export const frameSchema = z.discriminatedUnion('t', [
+  /** First frame on a link, both directions. */
+  z
+    .object({
+      t: z.literal('hello'),
+      v: z.number().int(),
+      peerId: peerIdSchema,
+      nonce: b64Schema.length(43),
+      port: z.number().int().min(0).max(65535),
+      nick: z.string().max(LIMITS.nickMax),
+    })
+    .strict(),
+  /** Proof of key possession: Ed25519 signature over the other side's nonce and both ids. */
+  z.object({ t: z.literal('auth'), sig: b64Schema.length(86) }).strict(),
+  /** What the sender holds; `full` replaces the receiver's picture of it, otherwise it updates it. */
+  z.object({ t: z.literal('vv'), have: versionVectorSchema, full: z.boolean() }).strict(),
+  /** A batch of events, each author's in seq order. */
+  z.object({ t: z.literal('events'), events: z.array(z.unknown()).max(WIRE_LIMITS.maxEventsPerFrame) }).strict(),
+  /** Ephemeral typing notice, never stored. */
+  z.object({ t: z.literal('typing'), room: roomSchema }).strict(),
+  /** Peer exchange: addresses of other peers the sender knows. */
+  z
+    .object({
+      t: z.literal('peers'),
+      peers: z.array(z.object({ peerId: peerIdSchema, urls: z.array(z.string().max(200)).max(8) }).strict()).max(256),
+    })
+    .strict(),
+  /** Sent before closing a link for a protocol violation. */
+  z.object({ t: z.literal('error'), reason: z.string().max(64), message: z.string().max(500) }).strict(),
+]);
+export type Frame = z.infer<typeof frameSchema>;
+export type FrameOf<T extends Frame['t']> = Extract<Frame, { t: T }>;
