@@ -1,0 +1,117 @@
+/**
+ * The cryptographic primitives of Chatty, all from node:crypto:
+ * Ed25519 for identities and signatures, SHA-256 for event ids,
+ * X25519 + HKDF + AES-256-GCM for end-to-end encrypted DMs.
+ */
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  randomBytes,
+  sign,
+  verify,
+  createCipheriv,
+  createDecipheriv,
+  type KeyObject,
+} from 'node:crypto';
+
+export function b64u(buf: Uint8Array): string {
+  return Buffer.from(buf).toString('base64url');
+}
+
+export function fromB64u(s: string): Buffer {
+  return Buffer.from(s, 'base64url');
+}
+
+export function sha256(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('base64url');
+}
+
+export function randomToken(bytes = 32): string {
+  return b64u(randomBytes(bytes));
+}
+
+export interface KeyPair {
+  publicKey: KeyObject;
+  privateKey: KeyObject;
+  /** base64url of the raw 32-byte public key */
+  publicRaw: string;
+}
+
+/** JWK `x` of an OKP key is exactly the base64url raw public key. */
+function rawOf(publicKey: KeyObject): string {
+  const jwk = publicKey.export({ format: 'jwk' });
+  if (typeof jwk.x !== 'string') throw new Error('not an OKP key');
+  return jwk.x;
+}
+
+export function generateKeyPair(kind: 'ed25519' | 'x25519'): KeyPair {
+  const { publicKey, privateKey } = kind === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('x25519');
+  return { publicKey, privateKey, publicRaw: rawOf(publicKey) };
+}
+
+/** Serializes a private key for storage (PKCS#8 DER, base64url). */
+export function exportPrivateKey(key: KeyObject): string {
+  return b64u(key.export({ format: 'der', type: 'pkcs8' }));
+}
+
+export function importKeyPair(privateB64: string): KeyPair {
+  const privateKey = createPrivateKey({ key: fromB64u(privateB64), format: 'der', type: 'pkcs8' });
+  const publicKey = createPublicKey(privateKey);
+  return { publicKey, privateKey, publicRaw: rawOf(publicKey) };
+}
+
+/** Public-key objects are costly to build; peers are few, so a bounded cache pays off on every verify. */
+const publicKeyCache = new Map<string, KeyObject>();
+function publicKeyOf(raw: string, crv: 'Ed25519' | 'X25519'): KeyObject {
+  const cacheKey = `${crv}:${raw}`;
+  let key = publicKeyCache.get(cacheKey);
+  if (!key) {
+    key = createPublicKey({ key: { kty: 'OKP', crv, x: raw }, format: 'jwk' });
+    if (publicKeyCache.size > 4096) publicKeyCache.clear();
+    publicKeyCache.set(cacheKey, key);
+  }
+  return key;
+}
+
+export function signBytes(privateKey: KeyObject, data: Uint8Array): string {
+  return b64u(sign(null, data, privateKey));
+}
+
+/** Verifies an Ed25519 signature by the peer whose id (raw public key) is given. Never throws. */
+export function verifyBytes(peerId: string, data: Uint8Array, sig: string): boolean {
+  try {
+    return verify(null, data, publicKeyOf(peerId, 'Ed25519'), fromB64u(sig));
+  } catch {
+    return false;
+  }
+}
+
+/** Key of the DM thread between two peers: static X25519 agreement, bound to the pair and the context. */
+function dmKey(myDh: KeyObject, theirDhRaw: string, conversation: string): Buffer {
+  const shared = diffieHellman({ privateKey: myDh, publicKey: publicKeyOf(theirDhRaw, 'X25519') });
+  return Buffer.from(hkdfSync('sha256', shared, conversation, 'chatty dm v1', 32));
+}
+
+export function encryptDm(myDh: KeyObject, theirDhRaw: string, conversation: string, text: string): { iv: string; ct: string } {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', dmKey(myDh, theirDhRaw, conversation), iv);
+  const ct = Buffer.concat([cipher.update(text, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+  return { iv: b64u(iv), ct: b64u(ct) };
+}
+
+/** Returns the plaintext, or null when this key cannot open it (not ours, or tampered). */
+export function decryptDm(myDh: KeyObject, theirDhRaw: string, conversation: string, iv: string, ct: string): string | null {
+  try {
+    const data = fromB64u(ct);
+    if (data.length < 16) return null;
+    const decipher = createDecipheriv('aes-256-gcm', dmKey(myDh, theirDhRaw, conversation), fromB64u(iv));
+    decipher.setAuthTag(data.subarray(data.length - 16));
+    return Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]).toString('utf8');
+  } catch {
+    return null;
+  }
+}

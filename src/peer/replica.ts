@@ -1,0 +1,395 @@
+/**
+ * The replicated event log of one peer: the heart of Chatty's reliability.
+ *
+ * - Every author's events form a gapless, hash-chained log (seq 1, 2, 3…), so
+ *   what a peer holds is summed up by a version vector and sync is "send me
+ *   everything after these numbers" (see sync.ts).
+ * - Room events name the room's heads as their author had delivered them;
+ *   an event is delivered only once its author's previous event and all its
+ *   dependencies were delivered (causal delivery). Until then it is stored
+ *   as Waiting, so nothing received is ever lost, even across a restart.
+ * - A room's history is sorted by (depth, id): deterministic and consistent
+ *   with causality, so every peer converges to the same order. An event that
+ *   sorts before what was already delivered is marked late.
+ * - The room rules (room-state.ts) judge each event against the state of
+ *   the events before it in that order, so verdicts converge too.
+ */
+import { EventEmitter } from 'node:events';
+import {
+  dmConversation,
+  STATE_EVENT_TYPES,
+  WIRE_LIMITS,
+  type EventType,
+  type SignedEvent,
+  type VersionVector,
+} from '../shared/wire.js';
+import { createEvent, EventError, parseEvent, verifySignature } from './events.js';
+import { decryptDm } from './crypto.js';
+import type { Identity } from './identity.js';
+import type { Logger } from './log.js';
+import { applyEvent, cloneRoomState, emptyRoomState, type RoomState, type Verdict } from './room-state.js';
+import { EventStatus, type Store } from './store.js';
+
+interface OrderKey {
+  depth: number;
+  id: string;
+}
+
+function before(a: OrderKey, b: OrderKey): boolean {
+  return a.depth < b.depth || (a.depth === b.depth && a.id < b.id);
+}
+
+interface TimelineStateEvent extends OrderKey {
+  author: string;
+  type: string;
+  body: Record<string, unknown>;
+  accepted: boolean;
+}
+
+/** In-memory view of one room (or DM thread): its state events, current state, heads and tail. */
+interface Timeline {
+  stateEvents: TimelineStateEvent[];
+  state: RoomState;
+  heads: Set<string>;
+  tail: OrderKey | null;
+}
+
+/** What the replica tells the node about each event it delivered. */
+export interface Delivery {
+  event: SignedEvent;
+  accepted: boolean;
+  reason?: string;
+  late: boolean;
+  /** Plaintext of a DM this peer can read. */
+  text?: string;
+}
+
+export interface IngestResult {
+  /** Events newly stored (in arrival order). */
+  stored: SignedEvent[];
+  /** First problem found, if any: the sender deserves a penalty. */
+  error?: EventError;
+  /** Authors whose next events are missing (seq gap): the sender's view of us is stale. */
+  gap: boolean;
+}
+
+export interface ReplicaEvents {
+  delivered: [Delivery];
+  stored: [SignedEvent[]];
+}
+
+export class Replica extends EventEmitter<ReplicaEvents> {
+  private readonly vv = new Map<string, { seq: number; id: string }>();
+  /** Stored events not yet delivered, by id. */
+  private readonly waiting = new Map<string, SignedEvent>();
+  /** Missing (or waiting) id → ids of waiting events that need it. */
+  private readonly waiters = new Map<string, Set<string>>();
+  private readonly timelines = new Map<string, Timeline>();
+  private pendingDeliveries: Delivery[] = [];
+  /** Latest profile (nick, DM key) of every author, updated as profile events are delivered. */
+  readonly profiles = new Map<string, { nick: string; dh: string }>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly identity: Identity,
+    private readonly log: Logger,
+  ) {
+    super();
+    for (const { author, seq, id } of store.vector()) this.vv.set(author, { seq, id });
+    for (const row of store.profiles()) {
+      const body = this.bodyOf(row.id);
+      this.profiles.set(row.author, { nick: String(body.nick), dh: String(body.dh) });
+    }
+    // Events stored but not delivered before a restart wait again for their dependencies.
+    for (const json of store.waitingEvents()) {
+      const ev = JSON.parse(json) as SignedEvent;
+      this.waiting.set(ev.id, ev);
+    }
+    store.transaction(() => {
+      for (const ev of [...this.waiting.values()]) this.tryDeliver(ev);
+    });
+    this.flush();
+  }
+
+  get peerId(): string {
+    return this.identity.peerId;
+  }
+
+  vector(): VersionVector {
+    const out: VersionVector = {};
+    for (const [author, { seq }] of this.vv) out[author] = seq;
+    return out;
+  }
+
+  seqOf(author: string): number {
+    return this.vv.get(author)?.seq ?? 0;
+  }
+
+  waitingCount(): number {
+    return this.waiting.size;
+  }
+
+  /** Creates, stores (durably) and delivers an event of our own; returns it once committed. */
+  append(type: EventType, room: string | null, body: Record<string, unknown>): SignedEvent {
+    const ev = this.store.transaction(() => {
+      const last = this.vv.get(this.peerId);
+      const timeline = room === null ? null : this.timeline(room);
+      const deps = timeline ? [...timeline.heads].slice(0, WIRE_LIMITS.maxDeps) : [];
+      const depth = 1 + Math.max(0, ...deps.map((d) => this.store.event(d)?.depth ?? 0));
+      const ev = createEvent(
+        { author: this.peerId, seq: (last?.seq ?? 0) + 1, prev: last?.id ?? null, room, deps, depth, type, body },
+        this.identity.signing.privateKey,
+      );
+      this.storeEvent(ev, JSON.stringify(ev), true);
+      this.tryDeliver(ev);
+      return ev;
+    });
+    this.emit('stored', [ev]);
+    this.flush();
+    return ev;
+  }
+
+  /**
+   * Stores and delivers events received from a peer. Each author's events
+   * must continue its log exactly; the newest of each contiguous run has its
+   * signature checked and the hash chain authenticates the rest.
+   */
+  ingest(raws: readonly unknown[]): IngestResult {
+    const result: IngestResult = { stored: [], gap: false };
+    const byAuthor = new Map<string, SignedEvent[]>();
+    for (const raw of raws) {
+      try {
+        const ev = parseEvent(raw);
+        let list = byAuthor.get(ev.author);
+        if (!list) byAuthor.set(ev.author, (list = []));
+        list.push(ev);
+      } catch (err) {
+        result.error ??= err instanceof EventError ? err : new EventError('malformed', String(err));
+      }
+    }
+    this.store.transaction(() => {
+      for (const [author, events] of byAuthor) this.ingestRun(author, events, result);
+    });
+    if (result.stored.length) this.emit('stored', result.stored);
+    this.flush();
+    return result;
+  }
+
+  private ingestRun(author: string, events: SignedEvent[], result: IngestResult): void {
+    events.sort((a, b) => a.seq - b.seq);
+    const head = this.vv.get(author);
+    let seq = head?.seq ?? 0;
+    let prevId = head?.id ?? null;
+    const run: SignedEvent[] = [];
+    for (const ev of events) {
+      if (ev.seq <= seq) {
+        // Already held: a duplicate from relaying, harmless. A different id at a held seq is a forked log.
+        if (ev.seq === seq && ev.id !== prevId) result.error ??= new EventError('bad_chain', `author ${author} forked its log at seq ${ev.seq}`);
+        continue;
+      }
+      if (ev.seq !== seq + 1) {
+        result.gap = true;
+        break;
+      }
+      if (ev.prev !== prevId) {
+        result.error ??= new EventError('bad_chain', `event ${ev.seq} of ${author} does not follow the hash chain`);
+        break;
+      }
+      run.push(ev);
+      seq = ev.seq;
+      prevId = ev.id;
+    }
+    if (run.length === 0) return;
+    // One signature authenticates the whole run: each event's id covers its prev.
+    let valid = run;
+    if (!verifySignature(run[run.length - 1]!)) {
+      const firstBad = run.findIndex((ev) => !verifySignature(ev));
+      valid = run.slice(0, firstBad);
+      result.error ??= new EventError('bad_signature', `event ${run[firstBad]!.seq} of ${author} has an invalid signature`);
+    }
+    valid.forEach((ev, i) => {
+      this.storeEvent(ev, JSON.stringify(ev), i === valid.length - 1);
+      result.stored.push(ev);
+    });
+    for (const ev of valid) this.tryDeliver(ev);
+  }
+
+  private storeEvent(ev: SignedEvent, json: string, sigChecked: boolean): void {
+    const text = ev.type === 'msg' ? String(ev.body.text) : null;
+    this.store.insertEvent(ev, json, text, sigChecked);
+    this.vv.set(ev.author, { seq: ev.seq, id: ev.id });
+    this.waiting.set(ev.id, ev);
+  }
+
+  /** An id is delivered when it is stored and no longer waiting. */
+  private isDelivered(id: string): boolean {
+    return !this.waiting.has(id) && this.store.event(id) !== undefined;
+  }
+
+  private tryDeliver(first: SignedEvent): void {
+    const queue = [first];
+    while (queue.length) {
+      const ev = queue.shift()!;
+      if (!this.waiting.has(ev.id)) continue;
+      const missing = [ev.prev, ...ev.deps].filter((id): id is string => id !== null && !this.isDelivered(id));
+      if (missing.length) {
+        for (const id of missing) {
+          let set = this.waiters.get(id);
+          if (!set) this.waiters.set(id, (set = new Set()));
+          set.add(ev.id);
+        }
+        continue;
+      }
+      this.deliver(ev);
+      const woken = this.waiters.get(ev.id);
+      if (woken) {
+        this.waiters.delete(ev.id);
+        for (const id of woken) {
+          const w = this.waiting.get(id);
+          if (w) queue.push(w);
+        }
+      }
+    }
+  }
+
+  /** Judges and delivers one event whose dependencies are all delivered. */
+  private deliver(ev: SignedEvent): void {
+    this.waiting.delete(ev.id);
+    let verdict: Verdict = { ok: true };
+    let late = false;
+    let text: string | undefined;
+    if (ev.room !== null) {
+      const tl = this.timeline(ev.room);
+      const depDepths = ev.deps.map((d) => this.store.event(d));
+      const expected = 1 + Math.max(0, ...depDepths.map((r) => r?.depth ?? 0));
+      late = tl.tail !== null && before(ev, tl.tail);
+      if (ev.depth !== expected || depDepths.some((r) => r?.room !== ev.room)) {
+        verdict = { ok: false, reason: 'invalid' };
+      } else if (ev.type === 'dm') {
+        verdict = this.judgeDm(ev);
+        if (verdict.ok) text = this.openDm(ev) ?? undefined;
+      } else if (STATE_EVENT_TYPES.includes(ev.type)) {
+        verdict = late ? this.insertLateStateEvent(tl, ev) : this.appendStateEvent(tl, ev);
+      } else {
+        // Messages only read the state, so judging one against the live state is safe.
+        verdict = applyEvent(late ? this.stateAt(tl, ev) : tl.state, ev);
+      }
+      for (const d of ev.deps) tl.heads.delete(d);
+      tl.heads.add(ev.id);
+      this.store.replaceHeads(ev.room, ev.deps, ev.id);
+      if (!late) tl.tail = { depth: ev.depth, id: ev.id };
+    } else if (ev.type === 'profile') {
+      this.profiles.set(ev.author, { nick: String(ev.body.nick), dh: String(ev.body.dh) });
+    }
+    this.store.setStatus(ev.id, verdict.ok ? EventStatus.Accepted : EventStatus.Rejected, late);
+    if (text !== undefined) this.store.setText(ev.id, text);
+    if (!verdict.ok) this.log.debug({ id: ev.id, type: ev.type, author: ev.author, reason: verdict.reason }, 'event rejected by room rules');
+    this.pendingDeliveries.push({ event: ev, accepted: verdict.ok, reason: verdict.ok ? undefined : verdict.reason, late, text });
+  }
+
+  private judgeDm(ev: SignedEvent): Verdict {
+    const to = String(ev.body.to);
+    return to !== ev.author && ev.room === dmConversation(ev.author, to) ? { ok: true } : { ok: false, reason: 'invalid' };
+  }
+
+  /** Decrypts a DM if this peer is one of its two ends. */
+  openDm(ev: SignedEvent): string | null {
+    const other = ev.author === this.peerId ? String(ev.body.to) : ev.author;
+    if (ev.author !== this.peerId && ev.body.to !== this.peerId) return null;
+    const dh = this.dhKeyOf(other);
+    if (!dh || ev.room === null) return null;
+    return decryptDm(this.identity.dh.privateKey, dh, ev.room, String(ev.body.iv), String(ev.body.ct));
+  }
+
+  /** DM public key of a peer, from its latest profile event. */
+  dhKeyOf(peerId: string): string | undefined {
+    return this.profiles.get(peerId)?.dh;
+  }
+
+
+  private appendStateEvent(tl: Timeline, ev: SignedEvent): Verdict {
+    const verdict = applyEvent(tl.state, ev);
+    tl.stateEvents.push({ depth: ev.depth, id: ev.id, author: ev.author, type: ev.type, body: ev.body, accepted: verdict.ok });
+    return verdict;
+  }
+
+  /** State of a room just before `key`, replayed from its state events. */
+  private stateAt(tl: Timeline, key: OrderKey): RoomState {
+    const s = emptyRoomState();
+    for (const se of tl.stateEvents) {
+      if (!before(se, key)) break;
+      applyEvent(s, se);
+    }
+    return s;
+  }
+
+  /**
+   * A state event that sorts before already-delivered events (healed
+   * partition) can change later verdicts: replay the room's rules from it.
+   */
+  private insertLateStateEvent(tl: Timeline, ev: SignedEvent): Verdict {
+    const entry: TimelineStateEvent = { depth: ev.depth, id: ev.id, author: ev.author, type: ev.type, body: ev.body, accepted: false };
+    const at = tl.stateEvents.findIndex((se) => before(entry, se));
+    tl.stateEvents.splice(at < 0 ? tl.stateEvents.length : at, 0, entry);
+    const s = emptyRoomState();
+    const snapshots: { key: OrderKey; state: RoomState }[] = [];
+    for (const se of tl.stateEvents) {
+      const ok = applyEvent(s, se).ok;
+      if (se !== entry && ok !== se.accepted) this.store.setVerdict(se.id, ok ? EventStatus.Accepted : EventStatus.Rejected);
+      se.accepted = ok;
+      if (!before(se, entry)) snapshots.push({ key: se, state: cloneRoomState(s) });
+    }
+    tl.state = s;
+    // Re-judge the messages after the inserted event against the state in force at each of them.
+    let idx = -1;
+    let current = snapshots[0]!.state;
+    for (const row of this.store.messagesAfter(ev.room!, ev.depth, ev.id)) {
+      while (idx + 1 < snapshots.length && before(snapshots[idx + 1]!.key, row)) current = snapshots[++idx]!.state;
+      const ok = applyEvent(current, { author: row.author, type: 'msg', body: {} }).ok;
+      if (ok !== (row.status === EventStatus.Accepted)) this.store.setVerdict(row.id, ok ? EventStatus.Accepted : EventStatus.Rejected);
+    }
+    return entry.accepted ? { ok: true } : { ok: false, reason: 'forbidden' };
+  }
+
+  /** The in-memory timeline of a room, loaded from storage on first use. */
+  timeline(room: string): Timeline {
+    let tl = this.timelines.get(room);
+    if (!tl) {
+      tl = { stateEvents: [], state: emptyRoomState(), heads: new Set(this.store.heads(room)), tail: null };
+      if (!room.startsWith('@')) {
+        for (const row of this.store.stateEvents(room)) {
+          const se = { depth: row.depth, id: row.id, author: row.author, type: row.type, body: this.bodyOf(row.id), accepted: false };
+          se.accepted = applyEvent(tl.state, se).ok;
+          tl.stateEvents.push(se);
+        }
+      }
+      for (const h of tl.heads) {
+        const row = this.store.event(h);
+        if (row && (tl.tail === null || before(tl.tail, row))) tl.tail = { depth: row.depth, id: row.id };
+      }
+      this.timelines.set(room, tl);
+    }
+    return tl;
+  }
+
+  private bodyOf(id: string): Record<string, unknown> {
+    const json = this.store.eventJson(id);
+    return json ? (JSON.parse(json) as SignedEvent).body : {};
+  }
+
+  /** Rooms with at least one delivered event (DM threads excluded). */
+  roomNames(): string[] {
+    return this.store.rooms();
+  }
+
+  roomState(room: string): RoomState {
+    return this.timeline(room).state;
+  }
+
+  /** Emits deliveries collected inside a transaction, after it committed. */
+  private flush(): void {
+    const list = this.pendingDeliveries;
+    this.pendingDeliveries = [];
+    for (const d of list) this.emit('delivered', d);
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The authority rules of a room, as a pure state machine.
+ *
+ * Every peer applies a room's events in the same total order — (depth, id),
+ * which respects causality — and each event is judged against the state the
+ * events before it produced. The verdict is thus a function of the set of
+ * events alone: peers holding the same events agree on every verdict, the
+ * member list and the roles, whatever order the events arrived in. Two
+ * moderators acting against each other concurrently are resolved by that
+ * order: whichever sorts first wins, the other finds its power gone.
+ */
+import type { Role } from '../shared/api.js';
+
+export interface RoomMember {
+  nick: string;
+}
+
+export interface RoomState {
+  members: Map<string, RoomMember>;
+  /** Roles outlive membership: an owner who leaves and rejoins is still owner. */
+  roles: Map<string, Role>;
+  banned: Set<string>;
+  /** Whether someone ever joined (the first joiner becomes owner). */
+  founded: boolean;
+}
+
+export function emptyRoomState(): RoomState {
+  return { members: new Map(), roles: new Map(), banned: new Set(), founded: false };
+}
+
+export function cloneRoomState(s: RoomState): RoomState {
+  return { members: new Map(s.members), roles: new Map(s.roles), banned: new Set(s.banned), founded: s.founded };
+}
+
+export interface RuleEvent {
+  author: string;
+  type: string;
+  body: Record<string, unknown>;
+}
+
+export type Verdict = { ok: true } | { ok: false; reason: 'not_member' | 'forbidden' | 'banned' | 'invalid' };
+
+const RANK: Record<Role, number> = { owner: 3, moderator: 2, member: 1 };
+
+export function roleOf(s: RoomState, peerId: string): Role {
+  return s.roles.get(peerId) ?? 'member';
+}
+
+/** May `actor` kick or ban `target`? Owners act on anyone but themselves, moderators on plain members. */
+export function canModerate(s: RoomState, actor: string, target: string): boolean {
+  if (actor === target || !s.members.has(actor)) return false;
+  const a = roleOf(s, actor);
+  if (a === 'owner') return true;
+  return a === 'moderator' && RANK[roleOf(s, target)] < RANK[a];
+}
+
+/** Judges one event against the state before it; mutates `s` only when the event is accepted. */
+export function applyEvent(s: RoomState, ev: RuleEvent): Verdict {
+  const target = typeof ev.body.target === 'string' ? ev.body.target : '';
+  switch (ev.type) {
+    case 'join': {
+      if (s.banned.has(ev.author)) return { ok: false, reason: 'banned' };
+      if (!s.founded) {
+        s.founded = true;
+        s.roles.set(ev.author, 'owner');
+      }
+      s.members.set(ev.author, { nick: String(ev.body.nick) });
+      return { ok: true };
+    }
+    case 'leave':
+      if (!s.members.delete(ev.author)) return { ok: false, reason: 'not_member' };
+      return { ok: true };
+    case 'msg':
+      if (s.banned.has(ev.author)) return { ok: false, reason: 'banned' };
+      if (!s.members.has(ev.author)) return { ok: false, reason: 'not_member' };
+      return { ok: true };
+    case 'kick':
+      if (!s.members.has(target)) return { ok: false, reason: 'invalid' };
+      if (!canModerate(s, ev.author, target)) return { ok: false, reason: 'forbidden' };
+      s.members.delete(target);
+      return { ok: true };
+    case 'ban':
+      if (!canModerate(s, ev.author, target)) return { ok: false, reason: 'forbidden' };
+      s.members.delete(target);
+      s.banned.add(target);
+      return { ok: true };
+    case 'unban':
+      if (!s.members.has(ev.author) || RANK[roleOf(s, ev.author)] < RANK.moderator) return { ok: false, reason: 'forbidden' };
+      if (!s.banned.delete(target)) return { ok: false, reason: 'invalid' };
+      return { ok: true };
+    case 'role': {
+      if (!s.members.has(ev.author) || roleOf(s, ev.author) !== 'owner' || target === ev.author) return { ok: false, reason: 'forbidden' };
+      const role = ev.body.role as Role;
+      if (role === 'member') s.roles.delete(target);
+      else s.roles.set(target, role);
+      return { ok: true };
+    }
+    default:
+      return { ok: false, reason: 'invalid' };
+  }
+}

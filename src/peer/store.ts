@@ -1,0 +1,269 @@
+/**
+ * Durable storage in SQLite (better-sqlite3): the node's identity, every
+ * event it holds (stored once, as received, so it can be relayed byte for
+ * byte), each room's DAG heads, and the addresses of peers seen before.
+ *
+ * WAL with synchronous=FULL: a transaction that returned survives kill -9
+ * and power loss, which is what `send` promises.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SignedEvent } from '../shared/wire.js';
+
+export const EventStatus = {
+  /** Stored, waiting for its causal dependencies. */
+  Waiting: 0,
+  Accepted: 1,
+  /** Authentic but refused by the room's rules (e.g. a banned author); kept so the log stays gapless. */
+  Rejected: 2,
+} as const;
+export type EventStatus = (typeof EventStatus)[keyof typeof EventStatus];
+
+export interface EventRow {
+  rowid: number;
+  id: string;
+  author: string;
+  seq: number;
+  room: string | null;
+  type: string;
+  depth: number;
+  ts: number;
+  status: EventStatus;
+  late: number;
+  nick: string | null;
+  text: string | null;
+  reply_to: string | null;
+  target: string | null;
+}
+
+export interface PeerRow {
+  peer_id: string;
+  urls: string;
+  source: string;
+  last_seen: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+  rowid INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  author TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  room TEXT,
+  type TEXT NOT NULL,
+  depth INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  status INTEGER NOT NULL DEFAULT 0,
+  late INTEGER NOT NULL DEFAULT 0,
+  nick TEXT,
+  text TEXT,
+  reply_to TEXT,
+  target TEXT,
+  -- 1 when this event's own signature was checked; 0 when it was authenticated through the hash chain
+  sig_ok INTEGER NOT NULL DEFAULT 1,
+  json TEXT NOT NULL,
+  UNIQUE (author, seq)
+);
+CREATE INDEX IF NOT EXISTS events_room_order ON events (room, depth, id);
+CREATE INDEX IF NOT EXISTS events_waiting ON events (status) WHERE status = 0;
+CREATE TABLE IF NOT EXISTS heads (room TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (room, id));
+CREATE TABLE IF NOT EXISTS peers (peer_id TEXT PRIMARY KEY, urls TEXT NOT NULL, source TEXT NOT NULL, last_seen INTEGER NOT NULL);
+`;
+
+const ROW_COLUMNS = 'rowid, id, author, seq, room, type, depth, ts, status, late, nick, text, reply_to, target';
+
+export class Store {
+  readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(dataDir: string) {
+    mkdirSync(dataDir, { recursive: true });
+    this.db = new Database(join(dataDir, 'chatty.db'));
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.exec(SCHEMA);
+    const db = this.db;
+    this.stmts = {
+      getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      insert: db.prepare(
+        `INSERT INTO events (id, author, seq, room, type, depth, ts, nick, text, reply_to, target, sig_ok, json)
+         VALUES (@id, @author, @seq, @room, @type, @depth, @ts, @nick, @text, @reply_to, @target, @sig_ok, @json)`,
+      ),
+      setStatus: db.prepare('UPDATE events SET status = ?, late = ? WHERE id = ?'),
+      setVerdict: db.prepare('UPDATE events SET status = ? WHERE id = ?'),
+      setText: db.prepare('UPDATE events SET text = ? WHERE id = ?'),
+      byId: db.prepare<[string], EventRow>(`SELECT ${ROW_COLUMNS} FROM events WHERE id = ?`),
+      jsonById: db.prepare<[string], { json: string }>('SELECT json FROM events WHERE id = ?'),
+      vector: db.prepare<[], { author: string; seq: number; id: string }>(
+        'SELECT author, MAX(seq) AS seq, id FROM events GROUP BY author',
+      ),
+      after: db.prepare<[string, number, number], { seq: number; json: string; sig_ok: number }>(
+        'SELECT seq, json, sig_ok FROM events WHERE author = ? AND seq > ? ORDER BY seq LIMIT ?',
+      ),
+      markSig: db.prepare('UPDATE events SET sig_ok = 1 WHERE author = ? AND seq = ?'),
+      waiting: db.prepare<[], { json: string }>('SELECT json FROM events WHERE status = 0 ORDER BY author, seq'),
+      heads: db.prepare<[string], { id: string }>('SELECT id FROM heads WHERE room = ?'),
+      addHead: db.prepare('INSERT OR IGNORE INTO heads (room, id) VALUES (?, ?)'),
+      delHead: db.prepare('DELETE FROM heads WHERE room = ? AND id = ?'),
+      rooms: db.prepare<[], { room: string }>("SELECT DISTINCT room FROM heads WHERE room NOT LIKE '@%'"),
+      roomEvents: db.prepare<[string], EventRow>(`SELECT ${ROW_COLUMNS} FROM events WHERE room = ? AND status != 0 ORDER BY depth, id`),
+      stateEvents: db.prepare<[string], EventRow>(
+        `SELECT ${ROW_COLUMNS} FROM events WHERE room = ? AND status != 0 AND type != 'msg' ORDER BY depth, id`,
+      ),
+      messagesAfter: db.prepare<[string, number, number, string], EventRow>(
+        `SELECT ${ROW_COLUMNS} FROM events WHERE room = ? AND status != 0 AND type = 'msg'
+         AND (depth > ? OR (depth = ? AND id > ?)) ORDER BY depth, id`,
+      ),
+      profiles: db.prepare<[], EventRow>(`SELECT ${ROW_COLUMNS} FROM events WHERE type = 'profile' AND status = 1 ORDER BY author, seq`),
+      upsertPeer: db.prepare(
+        `INSERT INTO peers (peer_id, urls, source, last_seen) VALUES (?, ?, ?, ?)
+         ON CONFLICT (peer_id) DO UPDATE SET urls = excluded.urls, source = excluded.source, last_seen = excluded.last_seen`,
+      ),
+      peers: db.prepare<[], PeerRow>('SELECT peer_id, urls, source, last_seen FROM peers ORDER BY last_seen DESC LIMIT 256'),
+    };
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.stmts.getMeta.get(key)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.stmts.setMeta.run(key, value);
+  }
+
+  /** Inserts an event as Waiting. Plain columns duplicate the body fields that queries need. */
+  insertEvent(ev: SignedEvent, json: string, text: string | null, sigChecked: boolean): void {
+    const b = ev.body;
+    this.stmts.insert.run({
+      id: ev.id,
+      author: ev.author,
+      seq: ev.seq,
+      room: ev.room,
+      type: ev.type,
+      depth: ev.depth,
+      ts: ev.ts,
+      nick: typeof b.nick === 'string' ? b.nick : null,
+      text,
+      reply_to: typeof b.replyTo === 'string' ? b.replyTo : null,
+      target: typeof b.target === 'string' ? b.target : typeof b.to === 'string' ? b.to : null,
+      sig_ok: sigChecked ? 1 : 0,
+      json,
+    });
+  }
+
+  setStatus(id: string, status: EventStatus, late: boolean): void {
+    this.stmts.setStatus.run(status, late ? 1 : 0, id);
+  }
+
+  setVerdict(id: string, status: EventStatus): void {
+    this.stmts.setVerdict.run(status, id);
+  }
+
+  setText(id: string, text: string): void {
+    this.stmts.setText.run(text, id);
+  }
+
+  event(id: string): EventRow | undefined {
+    return this.stmts.byId.get(id);
+  }
+
+  eventJson(id: string): string | undefined {
+    return this.stmts.jsonById.get(id)?.json;
+  }
+
+  /** Highest seq and its id for every author (logs are stored gapless). */
+  vector(): { author: string; seq: number; id: string }[] {
+    return this.stmts.vector.all();
+  }
+
+  /** Raw JSON of `author`'s events after `seq`, in order: what a peer missing them is sent. */
+  eventsAfter(author: string, seq: number, limit: number): { seq: number; json: string; sigOk: boolean }[] {
+    return this.stmts.after.all(author, seq, limit).map((r) => ({ seq: r.seq, json: r.json, sigOk: r.sig_ok === 1 }));
+  }
+
+  markSignatureChecked(author: string, seq: number): void {
+    this.stmts.markSig.run(author, seq);
+  }
+
+  waitingEvents(): string[] {
+    return this.stmts.waiting.all().map((r) => r.json);
+  }
+
+  heads(room: string): string[] {
+    return this.stmts.heads.all(room).map((r) => r.id);
+  }
+
+  replaceHeads(room: string, removed: readonly string[], added: string): void {
+    for (const id of removed) this.stmts.delHead.run(room, id);
+    this.stmts.addHead.run(room, added);
+  }
+
+  rooms(): string[] {
+    return this.stmts.rooms.all().map((r) => r.room);
+  }
+
+  /** Processed events of a room in total order (depth, id). */
+  roomEvents(room: string): EventRow[] {
+    return this.stmts.roomEvents.all(room);
+  }
+
+  stateEvents(room: string): EventRow[] {
+    return this.stmts.stateEvents.all(room);
+  }
+
+  messagesAfter(room: string, depth: number, id: string): EventRow[] {
+    return this.stmts.messagesAfter.all(room, depth, depth, id);
+  }
+
+  /** Accepted messages (or DMs) of a room, oldest first: the last `limit` before `before` (an event id). */
+  messages(room: string, opts: { limit?: number; before?: { depth: number; id: string } }): EventRow[] {
+    const where = ['room = ?', 'status = 1', "type IN ('msg', 'dm')"];
+    const args: (string | number)[] = [room];
+    if (opts.before) {
+      where.push('(depth < ? OR (depth = ? AND id < ?))');
+      args.push(opts.before.depth, opts.before.depth, opts.before.id);
+    }
+    let sql = `SELECT ${ROW_COLUMNS} FROM events WHERE ${where.join(' AND ')} ORDER BY depth DESC, id DESC`;
+    if (opts.limit !== undefined) {
+      sql += ' LIMIT ?';
+      args.push(opts.limit);
+    }
+    return this.db
+      .prepare<(string | number)[], EventRow>(sql)
+      .all(...args)
+      .reverse();
+  }
+
+  /** Case-insensitive substring search over accepted message texts, newest first. */
+  search(query: string, rooms: string[], limit: number): EventRow[] {
+    if (rooms.length === 0) return [];
+    const pattern = `%${query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const sql = `SELECT ${ROW_COLUMNS} FROM events WHERE status = 1 AND type IN ('msg','dm') AND room IN (${rooms.map(() => '?').join(',')})
+      AND text LIKE ? ESCAPE '\\' ORDER BY ts DESC LIMIT ?`;
+    return this.db.prepare<(string | number)[], EventRow>(sql).all(...rooms, pattern, limit);
+  }
+
+  profiles(): EventRow[] {
+    return this.stmts.profiles.all();
+  }
+
+  rememberPeer(peerId: string, urls: string[], source: string): void {
+    this.stmts.upsertPeer.run(peerId, JSON.stringify(urls), source, Date.now());
+  }
+
+  rememberedPeers(): { peerId: string; urls: string[]; source: string }[] {
+    return this.stmts.peers.all().map((r) => ({ peerId: r.peer_id, urls: JSON.parse(r.urls) as string[], source: r.source }));
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,155 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadIdentity } from '../../src/peer/identity.js';
+import { silentLogger } from '../../src/peer/log.js';
+import { Replica, type Delivery } from '../../src/peer/replica.js';
+import { Store } from '../../src/peer/store.js';
+import { generateKeyPair } from '../../src/peer/crypto.js';
+import type { SignedEvent } from '../../src/shared/wire.js';
+
+const dirs: string[] = [];
+const stores: Store[] = [];
+afterEach(() => {
+  for (const s of stores.splice(0)) s.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function makeReplica(dir?: string) {
+  dir ??= mkdtempSync(join(tmpdir(), 'chatty-replica-'));
+  dirs.push(dir);
+  const store = new Store(dir);
+  stores.push(store);
+  const identity = loadIdentity(store);
+  const replica = new Replica(store, identity, silentLogger);
+  const delivered: Delivery[] = [];
+  replica.on('delivered', (d) => delivered.push(d));
+  const profile = () => replica.append('profile', null, { nick: identity.peerId.slice(0, 5), dh: identity.dh.publicRaw });
+  return { dir, store, replica, delivered, id: identity.peerId, profile };
+}
+
+/** Everything `from` holds that `to` lacks, as the network would carry it (JSON round trip). */
+function missing(from: ReturnType<typeof makeReplica>, to: ReturnType<typeof makeReplica>): unknown[] {
+  const out: unknown[] = [];
+  for (const [author, seq] of Object.entries(from.replica.vector())) {
+    for (const row of from.store.eventsAfter(author, to.replica.seqOf(author), 10_000)) {
+      if (row.seq <= seq) out.push(JSON.parse(row.json));
+    }
+  }
+  return out;
+}
+
+function historyIds(r: ReturnType<typeof makeReplica>, room: string): string[] {
+  return r.store.messages(room, {}).map((m) => m.id);
+}
+
+describe('replica', () => {
+  it('delivers a room in causal order whatever order events arrive in', () => {
+    const a = makeReplica();
+    const b = makeReplica();
+    a.profile();
+    b.profile();
+    a.replica.append('join', 'general', { nick: 'a' });
+    const q = a.replica.append('msg', 'general', { nick: 'a', text: 'question?' });
+    b.replica.ingest(missing(a, b));
+    b.replica.append('join', 'general', { nick: 'b' });
+    const answer = b.replica.append('msg', 'general', { nick: 'b', text: 'answer', replyTo: q.id });
+    expect(answer.deps).toContain(b.store.heads('general').length ? answer.deps[0] : '');
+    const c = makeReplica();
+    // c receives b's log (with the answer) before a's: the answer must wait for the question.
+    const fromB = missing(b, c).filter((e) => (e as SignedEvent).author === b.id);
+    const fromA = missing(a, c);
+    c.replica.ingest(fromB);
+    expect(c.delivered.filter((d) => d.event.type === 'msg')).toHaveLength(0);
+    expect(c.replica.waitingCount()).toBeGreaterThan(0);
+    c.replica.ingest(fromA);
+    expect(c.replica.waitingCount()).toBe(0);
+    const msgs = c.delivered.filter((d) => d.event.type === 'msg').map((d) => d.event.body.text);
+    expect(msgs).toEqual(['question?', 'answer']);
+    expect(historyIds(c, 'general')).toEqual(historyIds(b, 'general'));
+  });
+
+  it('converges on one order after concurrent writes and marks late arrivals', () => {
+    const a = makeReplica();
+    const b = makeReplica();
+    a.profile();
+    a.replica.append('join', 'r', { nick: 'a' });
+    b.replica.ingest(missing(a, b));
+    b.profile();
+    b.replica.append('join', 'r', { nick: 'b' });
+    a.replica.ingest(missing(b, a));
+    // partition: both write concurrently
+    for (let i = 0; i < 5; i++) {
+      a.replica.append('msg', 'r', { nick: 'a', text: `a${i}` });
+      b.replica.append('msg', 'r', { nick: 'b', text: `b${i}` });
+    }
+    a.replica.ingest(missing(b, a));
+    b.replica.ingest(missing(a, b));
+    expect(historyIds(a, 'r')).toHaveLength(10);
+    expect(historyIds(a, 'r')).toEqual(historyIds(b, 'r'));
+    expect(a.delivered.some((d) => d.late) || b.delivered.some((d) => d.late)).toBe(true);
+    // heal: a new message depends on both branches
+    const m = a.replica.append('msg', 'r', { nick: 'a', text: 'merged' });
+    expect(m.deps.length).toBe(2);
+  });
+
+  it('rejects messages of a banned member on every peer, also when the ban arrives late', () => {
+    const owner = makeReplica();
+    const bad = makeReplica();
+    owner.profile();
+    bad.profile();
+    owner.replica.append('join', 'r', { nick: 'owner' });
+    bad.replica.ingest(missing(owner, bad));
+    bad.replica.append('join', 'r', { nick: 'bad' });
+    owner.replica.ingest(missing(bad, owner));
+    expect(owner.replica.roomState('r').roles.get(owner.id)).toBe('owner');
+    owner.replica.append('ban', 'r', { target: bad.id });
+    // bad has not seen the ban and keeps writing; its messages are concurrent with the ban
+    bad.replica.append('msg', 'r', { nick: 'bad', text: 'spam' });
+    owner.replica.ingest(missing(bad, owner));
+    bad.replica.ingest(missing(owner, bad));
+    expect(historyIds(owner, 'r')).toEqual(historyIds(bad, 'r'));
+    expect(owner.replica.roomState('r').banned.has(bad.id)).toBe(true);
+    expect(bad.replica.roomState('r').banned.has(bad.id)).toBe(true);
+    // a message sent after seeing the ban is rejected everywhere
+    bad.replica.append('msg', 'r', { nick: 'bad', text: 'after ban' });
+    owner.replica.ingest(missing(bad, owner));
+    expect(owner.store.messages('r', {}).map((m) => m.text)).not.toContain('after ban');
+    expect(bad.store.messages('r', {}).map((m) => m.text)).not.toContain('after ban');
+  });
+
+  it('refuses forged, tampered and out-of-chain events with a specific reason', () => {
+    const a = makeReplica();
+    const b = makeReplica();
+    a.profile();
+    const ev = a.replica.append('join', 'r', { nick: 'a' }) as SignedEvent;
+    const tampered = { ...ev, body: { nick: 'mallory' } };
+    expect(b.replica.ingest([missing(a, b)[0], tampered]).error?.reason).toBe('bad_id');
+    const other = generateKeyPair('ed25519');
+    const forged = { ...ev, sig: ev.sig.replace(/^../, ev.sig.startsWith('AA') ? 'BB' : 'AA') };
+    const c = makeReplica();
+    c.replica.ingest([missing(a, c)[0]]);
+    expect(c.replica.ingest([forged]).error?.reason).toBe('bad_signature');
+    expect(c.replica.ingest([{ hello: 1 }]).error?.reason).toBe('malformed');
+    expect(other.publicRaw).toHaveLength(43);
+    expect(c.replica.seqOf(a.id)).toBe(1);
+  });
+
+  it('keeps everything, including undelivered events, across a restart', () => {
+    const a = makeReplica();
+    a.profile();
+    a.replica.append('join', 'r', { nick: 'a' });
+    a.replica.append('msg', 'r', { nick: 'a', text: 'hello' });
+    const b = makeReplica();
+    const events = missing(a, b);
+    b.replica.ingest(events.slice(1)); // seq gap: nothing stored
+    expect(b.replica.seqOf(a.id)).toBe(0);
+    b.replica.ingest(events);
+    const dir = b.dir;
+    b.store.close();
+    const again = makeReplica(dir);
+    expect(again.replica.seqOf(a.id)).toBe(3);
+    expect(again.store.messages('r', {}).map((m) => m.text)).toEqual(['hello']);
+  });
+});
