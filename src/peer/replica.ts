@@ -158,6 +158,9 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     const result: IngestResult = { stored: [], gap: false };
     const byAuthor = new Map<string, SignedEvent[]>();
     for (const raw of raws) {
+      // Duplicates are common (relays, retries): skip them before paying for parsing and hashing.
+      const r = raw as { author?: unknown; seq?: unknown };
+      if (typeof r?.author === 'string' && typeof r.seq === 'number' && r.seq <= this.seqOf(r.author)) continue;
       try {
         const ev = parseEvent(raw);
         let list = byAuthor.get(ev.author);

@@ -166,7 +166,8 @@ export type MemberChange = (typeof MEMBER_CHANGES)[number];
 
 /** Notifications pushed by the peer. */
 export interface EventPayloads {
-  ready: WhoAmI;
+  /** First line of `chatty --json`; `ui` is the browser UI URL (with its token) when served. */
+  ready: WhoAmI & { ui?: string };
   message: Message;
   dm: Message;
   member: { room: string; peerId: string; nick: string; change: MemberChange; role?: Role; by?: string; reason?: string };

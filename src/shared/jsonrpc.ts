@@ -72,6 +72,13 @@ function invalidParams(err: z.ZodError): RpcErrorObject {
   return { code: RPC.invalidParams, message: `invalid params: ${summary}`, data: { reason: 'invalid_params', issues } };
 }
 
+/** Validates params against the method's schema, then calls it: every front end goes through here. */
+export async function callValidated<M extends MethodName>(api: ChattyApi, method: M, params: unknown): Promise<MethodResults[M]> {
+  const parsed = methodParams[method].parse(params ?? {});
+  const fn = api[method] as (p: unknown) => Promise<MethodResults[M]>;
+  return fn.call(api, parsed);
+}
+
 /**
  * Handles one raw JSON-RPC message against an API implementation.
  * Returns the response to send, or `null` for a notification (no id).
@@ -102,13 +109,8 @@ export async function handleRpc(api: ChattyApi, raw: string | unknown): Promise<
   if (Array.isArray(parsed.data.params)) {
     return reply(errorResponse(id ?? null, RPC.invalidParams, 'invalid params: params must be an object', { reason: 'invalid_params' }));
   }
-  const params = methodParams[method].safeParse(parsed.data.params ?? {});
-  if (!params.success) {
-    return reply({ jsonrpc: '2.0', id: id ?? null, error: invalidParams(params.error) });
-  }
   try {
-    const fn = api[method] as (p: unknown) => Promise<unknown>;
-    const result = await fn.call(api, params.data);
+    const result = await callValidated(api, method, parsed.data.params);
     return reply({ jsonrpc: '2.0', id: id ?? null, result });
   } catch (err) {
     return reply({ jsonrpc: '2.0', id: id ?? null, error: toRpcError(err) });

@@ -1,0 +1,58 @@
+/**
+ * Command-line options of the headless peer, parsed with commander.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_PORT } from '../shared/wire.js';
+
+export interface CliOptions {
+  nick?: string;
+  dataDir: string;
+  port: number;
+  host?: string;
+  peer: string[];
+  mdns: boolean;
+  json: boolean;
+  ui: boolean;
+  uiPort: number;
+}
+
+export const DEFAULT_UI_PORT = 7448;
+
+/** Where data lives by default: $CHATTY_DATA_DIR, else the XDG data directory. */
+export function defaultDataDir(): string {
+  if (process.env.CHATTY_DATA_DIR) return process.env.CHATTY_DATA_DIR;
+  const base = process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share');
+  return join(base, 'chatty');
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number (0-65535)');
+  return n;
+}
+
+function peerUrl(value: string, previous: string[]): string[] {
+  if (!/^wss?:\/\/[^\s/]+(:\d+)?\/?$/.test(value)) throw new InvalidArgumentError('must look like ws://host:port');
+  return [...previous, value];
+}
+
+export function parseOptions(argv: string[]): CliOptions {
+  const program = new Command('chatty')
+    .description('Chatty: serverless chat for local networks (headless peer)')
+    .option('--nick <name>', 'your nickname (kept for the next start)')
+    .option('--data-dir <dir>', 'where keys and history are stored', defaultDataDir())
+    .option('--port <port>', 'port for peer connections (a free one if taken)', port, DEFAULT_PORT)
+    .option('--host <addr>', 'address to listen on for peers (default: all)')
+    .option('--peer <url>', 'peer to connect to, e.g. ws://10.0.0.2:7447 (repeatable)', peerUrl, [])
+    .option('--no-mdns', 'do not use mDNS discovery')
+    .option('--json', 'speak JSON-RPC 2.0 on stdin/stdout instead of the interactive chat', false)
+    .addOption(new Option('--ui-port <port>', 'port of the local browser UI (127.0.0.1 only)').argParser(port).default(DEFAULT_UI_PORT))
+    .option('--no-ui', 'do not serve the browser UI')
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .showHelpAfterError()
+    .parse(argv);
+  const o = program.opts<{ nick?: string; dataDir: string; port: number; host?: string; peer: string[]; mdns: boolean; json: boolean; ui: boolean; uiPort: number }>();
+  return { ...o };
+}

@@ -1,0 +1,63 @@
+/**
+ * `chatty --json`: the control API as JSON-RPC 2.0 on stdin/stdout, one
+ * object per line. Nothing else is ever written to stdout.
+ */
+import { EVENT_NAMES, type ChattyService } from '../shared/api.js';
+import { handleRpc, notification, RPC, type RpcResponse } from '../shared/jsonrpc.js';
+
+/** A line longer than this is refused without being parsed. */
+const MAX_LINE_BYTES = 1024 * 1024;
+
+export function writeLine(obj: unknown): void {
+  process.stdout.write(`${JSON.stringify(obj)}\n`);
+}
+
+/**
+ * Serves requests from stdin, one after the other.
+ * Resolves when stdin ends and every answer was written.
+ */
+export function serveStdio(service: ChattyService): Promise<void> {
+  for (const name of EVENT_NAMES) {
+    if (name !== 'ready') service.on(name, (params) => writeLine(notification(name, params as never)));
+  }
+  let buffer = '';
+  let discarding = false;
+  let chain: Promise<void> = Promise.resolve();
+  // One request at a time, in line order: a script that pipelines `join` then `send` gets exactly that order.
+  const enqueue = (line: string) => {
+    chain = chain.then(async () => {
+      const res = await handleRpc(service, line);
+      if (res) writeLine(res);
+    });
+  };
+  const tooLarge: RpcResponse = {
+    jsonrpc: '2.0',
+    id: null,
+    error: { code: RPC.invalidRequest, message: `request line exceeds ${MAX_LINE_BYTES} bytes`, data: { reason: 'too_large' } },
+  };
+  return new Promise((resolve) => {
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (chunk: string) => {
+      buffer += chunk;
+      let nl: number;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, nl).trim();
+        buffer = buffer.slice(nl + 1);
+        if (discarding) {
+          discarding = false;
+          continue;
+        }
+        if (line) enqueue(line);
+      }
+      if (buffer.length > MAX_LINE_BYTES) {
+        buffer = '';
+        if (!discarding) chain = chain.then(() => writeLine(tooLarge));
+        discarding = true;
+      }
+    });
+    process.stdin.on('end', () => {
+      if (buffer.trim() && !discarding) enqueue(buffer.trim());
+      void chain.then(resolve);
+    });
+  });
+}

@@ -1,0 +1,159 @@
+/**
+ * The interactive terminal chat of the headless peer: type to talk in the
+ * current room, slash commands for everything else.
+ */
+import { createInterface, type Interface } from 'node:readline';
+import { styleText } from 'node:util';
+import { ChattyError, type ChattyService, type Message, type MethodName, type MethodResults, type ParamsOf } from '../shared/api.js';
+import { callValidated, toRpcError } from '../shared/jsonrpc.js';
+
+const HELP = `Commands:
+  /join ROOM            join (or create) a room and make it current
+  /leave [ROOM]         leave a room (default: current)
+  /rooms                list rooms on the network
+  /who [ROOM]           members of a room
+  /peers                peers on the LAN
+  /msg PEER TEXT        direct message (peer id or unique nick)
+  /dms PEER             direct-message history with a peer
+  /history [N]          last N messages of the current room
+  /nick NAME            change your nickname
+  /kick PEER [REASON]   /ban PEER [REASON]   /unban PEER
+  /role PEER owner|moderator|member
+  /search TEXT          search your rooms and DMs
+  /connect ws://HOST:PORT
+  /quit                 leave the chat (the peer stops)
+Anything else is sent to the current room.`;
+
+type Style = Parameters<typeof styleText>[0];
+const paint = (style: Style, text: string) => (process.stdout.isTTY ? styleText(style, text) : text);
+const time = (ms: number) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+
+export class Terminal {
+  private room?: string;
+  private rl?: Interface;
+
+  constructor(
+    private readonly service: ChattyService,
+    private readonly onQuit: () => void,
+  ) {}
+
+  start(banner: string): void {
+    this.rl = createInterface({ input: process.stdin, output: process.stdout, prompt: '> ' });
+    this.print(banner);
+    this.print('Type /help for commands, /join ROOM to start.');
+    this.service.on('message', (m) => this.print(this.formatMessage(m)));
+    this.service.on('dm', (m) => this.print(paint('magenta', `${time(m.sentAt)} [DM ${m.from.nick} → ${m.to?.nick ?? '?'}] `) + m.text));
+    this.service.on('member', (e) => this.print(paint('gray', `* ${e.nick} ${e.change}${e.role ? ` (${e.role})` : ''} in #${e.room}${e.reason ? `: ${e.reason}` : ''}`)));
+    this.service.on('peer', (e) => this.print(paint('gray', `* peer ${e.nick} is ${e.state === 'up' ? 'online' : 'offline'}`)));
+    this.service.on('identity', (e) => this.print(paint('yellow', `! "${e.nick}" is now also used by another key (${e.peerId.slice(0, 8)}); they are not the same person`)));
+    this.rl.on('line', (line) => void this.handle(line.trim()).finally(() => this.rl?.prompt()));
+    this.rl.on('close', () => this.onQuit());
+    this.rl.prompt();
+  }
+
+  private print(text: string): void {
+    if (!this.rl) return void console.log(text);
+    process.stdout.write(`\r\x1b[K${text}\n`);
+    this.rl.prompt(true);
+  }
+
+  private formatMessage(m: Message): string {
+    const room = m.room === this.room ? '' : paint('cyan', `#${m.room} `);
+    return `${paint('gray', time(m.sentAt))} ${room}${paint('bold', m.from.nick)}: ${m.text}${m.late ? paint('gray', ' (arrived late)') : ''}`;
+  }
+
+  private async handle(line: string): Promise<void> {
+    if (!line) return;
+    try {
+      if (!line.startsWith('/')) {
+        if (!this.room) throw new ChattyError('not_member', 'join a room first: /join ROOM');
+        await this.call('send', { room: this.room, text: line });
+        return;
+      }
+      const [cmd = '', ...args] = line.slice(1).split(/\s+/);
+      const rest = line.slice(1 + cmd.length).trim();
+      await this.command(cmd.toLowerCase(), args, rest);
+    } catch (err) {
+      this.print(paint('red', `error: ${toRpcError(err).message}`));
+    }
+  }
+
+  /** Every command goes through the API's schemas, like any other front end. */
+  private call<M extends MethodName>(method: M, params: ParamsOf<M>): Promise<MethodResults[M]> {
+    return callValidated(this.service, method, params);
+  }
+
+  private async command(cmd: string, args: string[], rest: string): Promise<void> {
+    const room = () => {
+      if (!this.room) throw new ChattyError('not_member', 'no current room: /join ROOM first');
+      return this.room;
+    };
+    switch (cmd) {
+      case 'help':
+        return this.print(HELP);
+      case 'join': {
+        const r = await this.call('join', { room: args[0] ?? '' });
+        this.room = r.room;
+        this.print(paint('green', `joined #${r.room} (${r.members.length} members)`));
+        for (const m of r.history.slice(-20)) this.print(this.formatMessage(m));
+        return;
+      }
+      case 'leave': {
+        const r = await this.call('leave', { room: args[0] ?? room() });
+        if (r.room === this.room) this.room = undefined;
+        return this.print(`left #${r.room}`);
+      }
+      case 'rooms': {
+        const rooms = await this.call('rooms', {});
+        if (!rooms.length) return this.print('no rooms yet: /join NAME creates one');
+        return this.print(rooms.map((r) => `${r.joined ? '*' : ' '} #${r.room} (${r.members.length} members)`).join('\n'));
+      }
+      case 'who': {
+        const name = args[0] ?? room();
+        const r = (await this.call('rooms', {})).find((x) => x.room === name);
+        if (!r) throw new ChattyError('not_found', `no room ${name}`);
+        return this.print(r.members.map((m) => `${m.online ? '●' : '○'} ${m.nick} [${m.peerId.slice(0, 8)}] ${m.role}`).join('\n') || 'nobody');
+      }
+      case 'peers': {
+        const peers = await this.call('peers', {});
+        if (!peers.length) return this.print('no peers found yet. Multicast may be blocked: try /connect ws://HOST:7447');
+        return this.print(peers.map((p) => `${p.connected ? '●' : '○'} ${p.nick} [${p.fingerprint}] ${p.state} ${p.addresses.join(' ')}`).join('\n'));
+      }
+      case 'msg': {
+        const [to = '', ...words] = args;
+        await this.call('dm', { to, text: words.join(' ') });
+        return this.print(paint('magenta', `[DM → ${to}] `) + words.join(' '));
+      }
+      case 'dms':
+        for (const m of await this.call('dmHistory', { peer: args[0] ?? '' })) this.print(`${time(m.sentAt)} ${m.from.nick}: ${m.text}`);
+        return;
+      case 'history':
+        for (const m of await this.call('history', { room: room(), limit: Number(args[0] ?? 20) })) this.print(this.formatMessage(m));
+        return;
+      case 'nick':
+        return this.print(`you are now ${(await this.call('setNick', { nick: rest })).nick}`);
+      case 'kick':
+      case 'ban':
+      case 'unban': {
+        const [peer = '', ...why] = args;
+        const reason = why.join(' ') || undefined;
+        await this.call(cmd, { room: room(), peer, ...(reason ? { reason } : {}) });
+        return;
+      }
+      case 'role':
+        await this.call('setRole', { room: room(), peer: args[0] ?? '', role: (args[1] ?? '') as 'member' });
+        return;
+      case 'search':
+        for (const m of await this.call('search', { query: rest })) this.print(this.formatMessage(m));
+        return;
+      case 'connect':
+        return this.print(`connected to ${(await this.call('connect', { url: args[0] ?? '' })).peerId.slice(0, 8)}`);
+      case 'quit':
+      case 'exit':
+        this.rl?.close();
+        return;
+      default:
+        throw new ChattyError('not_found', `unknown command /${cmd}; /help lists them`);
+    }
+  }
+}

@@ -1,0 +1,412 @@
+/**
+ * The peer node: wires identity, storage, the replicated log, links, sync,
+ * discovery and peer management together, and implements the control API on
+ * top of them. Plain Node; Electron's main process and the CLI both host it.
+ */
+import { EventEmitter } from 'node:events';
+import { userInfo } from 'node:os';
+import {
+  ChattyError,
+  fingerprint,
+  LIMITS,
+  type ChattyService,
+  type EventName,
+  type EventPayloads,
+  type Member,
+  type MemberChange,
+  type Message,
+  type MethodResults,
+  type Role,
+} from '../shared/api.js';
+import { DEFAULT_PORT, dmConversation, type EventType, type SignedEvent } from '../shared/wire.js';
+import { encryptDm } from './crypto.js';
+import { Discovery } from './discovery.js';
+import { loadIdentity, type Identity } from './identity.js';
+import { createLogger, type Logger } from './log.js';
+import { PeerManager } from './peers.js';
+import { Replica, type Delivery } from './replica.js';
+import { canModerate, roleOf, type RoomState } from './room-state.js';
+import { EventStatus, Store, type EventRow } from './store.js';
+import { Sync } from './sync.js';
+import { Transport, type Link } from './transport.js';
+
+export interface PeerNodeOptions {
+  dataDir: string;
+  nick?: string;
+  /** Port for peer links; default 7447, a free one if taken; 0 = any. */
+  port?: number;
+  host?: string;
+  /** Peers to dial at start (`--peer ws://host:port`), for networks without multicast. */
+  peers?: string[];
+  /** mDNS discovery (default on). */
+  mdns?: boolean;
+  logger?: Logger;
+}
+
+/** How long `join` waits for a first sync, so a newcomer doesn't found a room that already exists. */
+const JOIN_SYNC_WAIT_MS = 3000;
+
+type Params<M extends keyof MethodResults> = Parameters<ChattyService[M]>[0];
+
+export class PeerNode implements ChattyService {
+  private readonly emitter = new EventEmitter();
+  private discovery?: Discovery;
+  private closing?: Promise<void>;
+  private nick: string;
+
+  private constructor(
+    private readonly store: Store,
+    private readonly identity: Identity,
+    private readonly replica: Replica,
+    private readonly transport: Transport,
+    private readonly sync: Sync,
+    private readonly peerManager: PeerManager,
+    private readonly log: Logger,
+  ) {
+    this.emitter.setMaxListeners(100);
+    this.nick = replica.profiles.get(identity.peerId)?.nick ?? 'anonymous';
+  }
+
+  static async start(opts: PeerNodeOptions): Promise<PeerNode> {
+    const log = opts.logger ?? createLogger();
+    const store = new Store(opts.dataDir);
+    const identity = loadIdentity(store);
+    const replica = new Replica(store, identity, log);
+    // The transport's hello carries the current nick, which the node owns.
+    let node: PeerNode | undefined;
+    const transport = new Transport({ identity, nick: () => node?.nick ?? '', port: opts.port ?? DEFAULT_PORT, host: opts.host, log });
+    const sync = new Sync(replica, store, log);
+    const peerManager = new PeerManager(identity.peerId, transport, store, log);
+    node = new PeerNode(store, identity, replica, transport, sync, peerManager, log);
+    const saved = replica.profiles.get(identity.peerId)?.nick;
+    const wanted = opts.nick?.trim() || saved || defaultNick();
+    if (wanted !== saved) node.publishProfile(wanted);
+    const started = node;
+    replica.on('delivered', (d) => started.onDelivered(d));
+    replica.on('stored', (evs) => {
+      if (evs.some((e) => e.author === identity.peerId)) sync.broadcastOwn();
+    });
+    peerManager.on('up', (link) => started.onLinkUp(link));
+    peerManager.on('down', (link) => started.emit('peer', { peerId: link.peerId, nick: started.nickOf(link.peerId), state: 'down' }));
+    await transport.listen();
+    peerManager.loadRemembered();
+    for (const url of opts.peers ?? []) peerManager.addManualUrl(url);
+    if (opts.mdns !== false) started.startDiscovery();
+    log.info({ peerId: identity.peerId, port: transport.port, nick: started.nick }, 'peer started');
+    return started;
+  }
+
+  private startDiscovery(): void {
+    const discovery = new Discovery({ peerId: this.identity.peerId, port: this.transport.port, nick: this.nick, logger: this.log });
+    discovery.on('up', (p) => this.peerManager.addAddresses(p.peerId, p.urls, 'mdns', p.nick));
+    discovery.on('down', (peerId) => this.peerManager.markGone(peerId));
+    discovery.start();
+    this.discovery = discovery;
+  }
+
+  get peerId(): string {
+    return this.identity.peerId;
+  }
+
+  get port(): number {
+    return this.transport.port;
+  }
+
+  // ---- events ------------------------------------------------------------
+
+  on<E extends EventName>(event: E, listener: (payload: EventPayloads[E]) => void): () => void {
+    this.emitter.on(event, listener);
+    return () => this.emitter.off(event, listener);
+  }
+
+  private emit<E extends EventName>(event: E, payload: EventPayloads[E]): void {
+    this.emitter.emit(event, payload);
+  }
+
+  /** Forwards delivered events to API listeners. */
+  private onDelivered(d: Delivery): void {
+    const ev = d.event;
+    if (!d.accepted) return;
+    if (ev.type === 'profile') {
+      this.checkNickCollision(ev.author, String(ev.body.nick));
+      return;
+    }
+    if (ev.type === 'dm') {
+      if (d.text !== undefined) this.emit('dm', this.messageOf(this.store.event(ev.id)!));
+      return;
+    }
+    if (ev.room === null) return;
+    if (ev.type === 'msg') {
+      if (this.isMember(ev.room)) this.emit('message', this.messageOf(this.store.event(ev.id)!));
+      return;
+    }
+    const change = MEMBER_CHANGE[ev.type];
+    if (!change) return;
+    const target = typeof ev.body.target === 'string' ? ev.body.target : ev.author;
+    this.emit('member', {
+      room: ev.room,
+      peerId: target,
+      nick: this.nickOf(target),
+      change,
+      ...(ev.type === 'role' ? { role: ev.body.role as Role } : {}),
+      ...(target !== ev.author ? { by: ev.author } : {}),
+      ...(typeof ev.body.reason === 'string' ? { reason: ev.body.reason } : {}),
+    });
+  }
+
+  /** Trust on first use: a nick already held by another key is flagged, never merged. */
+  private checkNickCollision(peerId: string, nick: string): void {
+    for (const [other, p] of this.replica.profiles) {
+      if (other !== peerId && p.nick === nick) this.emit('identity', { nick, peerId, knownPeerId: other });
+    }
+  }
+
+  private onLinkUp(link: Link): void {
+    this.sync.attach(link);
+    link.on('frame', (frame) => {
+      if (frame.t === 'typing') {
+        if (this.isMember(frame.room) && this.replica.roomState(frame.room).members.has(link.peerId)) {
+          this.emit('typing', { room: frame.room, peerId: link.peerId, nick: this.nickOf(link.peerId) });
+        }
+      } else if (frame.t === 'peers') {
+        for (const p of frame.peers) this.peerManager.addAddresses(p.peerId, p.urls, 'exchange');
+      }
+    });
+    void link.send({ t: 'peers', peers: this.peerManager.exchangeList().filter((p) => p.peerId !== link.peerId) }).catch(() => undefined);
+    this.emit('peer', { peerId: link.peerId, nick: this.nickOf(link.peerId), state: 'up' });
+  }
+
+  // ---- helpers -----------------------------------------------------------
+
+  nickOf(peerId: string): string {
+    return this.replica.profiles.get(peerId)?.nick ?? this.peerManager.list(() => undefined).find((p) => p.peerId === peerId)?.nick ?? peerId.slice(0, 8);
+  }
+
+  private publishProfile(nick: string): void {
+    this.replica.append('profile', null, { nick, dh: this.identity.dh.publicRaw });
+    this.nick = nick;
+  }
+
+  private isMember(room: string): boolean {
+    return this.replica.roomState(room).members.has(this.peerId);
+  }
+
+  private isOnline(peerId: string): boolean {
+    return peerId === this.peerId || this.peerManager.isConnected(peerId);
+  }
+
+  private members(state: RoomState): Member[] {
+    return [...state.members.keys()].map((peerId) => ({ peerId, nick: this.nickOf(peerId), role: roleOf(state, peerId), online: this.isOnline(peerId) }));
+  }
+
+  private messageOf(row: EventRow): Message {
+    const m: Message = { id: row.id, room: row.type === 'dm' ? null : row.room, from: { peerId: row.author, nick: row.nick ?? this.nickOf(row.author) }, text: row.text ?? '', sentAt: row.ts };
+    if (row.type === 'dm' && row.target) m.to = { peerId: row.target, nick: this.nickOf(row.target) };
+    if (row.reply_to) m.replyTo = row.reply_to;
+    if (row.late) m.late = true;
+    return m;
+  }
+
+  /** Resolves a peer given as a peer id or a unique nick. */
+  private resolvePeer(ref: string, candidates?: Iterable<string>): string {
+    if (this.replica.profiles.has(ref) || this.peerManager.isConnected(ref)) return ref;
+    const pool = candidates ? [...candidates] : [...this.replica.profiles.keys()];
+    const matches = pool.filter((id) => id === ref || this.nickOf(id) === ref);
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length > 1) {
+      throw new ChattyError('ambiguous', `several peers are called "${ref}"; use a peer id`, { candidates: matches.map((id) => ({ peerId: id, fingerprint: fingerprint(id) })) });
+    }
+    throw new ChattyError('unknown_peer', `no known peer "${ref}"`);
+  }
+
+  private requireMember(room: string): RoomState {
+    const state = this.replica.roomState(room);
+    if (state.banned.has(this.peerId)) throw new ChattyError('banned', `you are banned from ${room}`);
+    if (!state.members.has(this.peerId)) throw new ChattyError('not_member', `you are not in ${room}; join it first`);
+    return state;
+  }
+
+  /** Appends an event of ours and checks the room's rules accepted it. */
+  private appendChecked(type: EventType, room: string, body: Record<string, unknown>): SignedEvent {
+    const ev = this.replica.append(type, room, body);
+    const row = this.store.event(ev.id);
+    if (row?.status !== EventStatus.Accepted) throw new ChattyError('forbidden', `the room's rules refused this ${type}`);
+    return ev;
+  }
+
+  // ---- control API ---------------------------------------------------------
+
+  async whoami(): Promise<MethodResults['whoami']> {
+    return { peerId: this.peerId, nick: this.nick, port: this.port, fingerprint: fingerprint(this.peerId) };
+  }
+
+  async setNick({ nick }: Params<'setNick'>): Promise<MethodResults['setNick']> {
+    if (nick !== this.nick) this.publishProfile(nick);
+    return { peerId: this.peerId, nick: this.nick };
+  }
+
+  async peers(): Promise<MethodResults['peers']> {
+    const listed = this.peerManager.list((id) => this.replica.profiles.get(id)?.nick);
+    const seen = new Set(listed.map((p) => p.peerId));
+    // Authors we only know from the replicated log (never connected directly) are peers too.
+    for (const [peerId, p] of this.replica.profiles) {
+      if (peerId === this.peerId || seen.has(peerId)) continue;
+      listed.push({ peerId, nick: p.nick, connected: false, addresses: [], state: 'offline', fingerprint: fingerprint(peerId) });
+    }
+    return listed.filter((p) => p.peerId !== this.peerId);
+  }
+
+  async connect({ url }: Params<'connect'>): Promise<MethodResults['connect']> {
+    try {
+      return { peerId: await this.peerManager.connect(url) };
+    } catch (err) {
+      throw new ChattyError('unreachable', `cannot connect to ${url}: ${(err as Error).message}`);
+    }
+  }
+
+  async rooms(): Promise<MethodResults['rooms']> {
+    return this.replica.roomNames().map((room) => {
+      const state = this.replica.roomState(room);
+      return { room, joined: state.members.has(this.peerId), members: this.members(state) };
+    });
+  }
+
+  async join({ room }: Params<'join'>): Promise<MethodResults['join']> {
+    if (!this.replica.roomNames().includes(room)) await this.sync.whenCaughtUp(JOIN_SYNC_WAIT_MS);
+    const state = this.replica.roomState(room);
+    if (state.banned.has(this.peerId)) throw new ChattyError('banned', `you are banned from ${room}`);
+    if (!state.members.has(this.peerId)) this.appendChecked('join', room, { nick: this.nick });
+    return { room, members: this.members(state), history: this.store.messages(room, { limit: LIMITS.historyMax }).map((r) => this.messageOf(r)) };
+  }
+
+  async leave({ room }: Params<'leave'>): Promise<MethodResults['leave']> {
+    this.requireMember(room);
+    this.appendChecked('leave', room, {});
+    return { room };
+  }
+
+  async send({ room, text, replyTo }: Params<'send'>): Promise<MethodResults['send']> {
+    this.requireMember(room);
+    if (replyTo !== undefined && this.store.event(replyTo)?.room !== room) throw new ChattyError('not_found', `no message ${replyTo} in ${room}`);
+    const ev = this.appendChecked('msg', room, { nick: this.nick, text, ...(replyTo ? { replyTo } : {}) });
+    return this.messageOf(this.store.event(ev.id)!);
+  }
+
+  async history({ room, limit, before }: Params<'history'>): Promise<MethodResults['history']> {
+    let beforeKey: { depth: number; id: string } | undefined;
+    if (before !== undefined) {
+      const row = this.store.event(before);
+      if (!row || row.room !== room) throw new ChattyError('not_found', `no message ${before} in ${room}`);
+      beforeKey = { depth: row.depth, id: row.id };
+    }
+    return this.store.messages(room, { limit, before: beforeKey }).map((r) => this.messageOf(r));
+  }
+
+  async dm({ to, text }: Params<'dm'>): Promise<MethodResults['dm']> {
+    const peerId = this.resolvePeer(to);
+    if (peerId === this.peerId) throw new ChattyError('unknown_peer', 'cannot send a direct message to yourself');
+    const dh = this.replica.dhKeyOf(peerId);
+    if (!dh) throw new ChattyError('unknown_peer', `no key known yet for ${to}; wait until it has been online`);
+    const conversation = dmConversation(this.peerId, peerId);
+    const sealed = encryptDm(this.identity.dh.privateKey, dh, conversation, text);
+    const ev = this.replica.append('dm', conversation, { nick: this.nick, to: peerId, ...sealed });
+    return this.messageOf(this.store.event(ev.id)!);
+  }
+
+  async dmHistory({ peer, limit }: Params<'dmHistory'>): Promise<MethodResults['dmHistory']> {
+    const peerId = this.resolvePeer(peer);
+    return this.store.messages(dmConversation(this.peerId, peerId), { limit }).map((r) => this.messageOf(r));
+  }
+
+  private moderationTarget(room: string, peer: string, pool: 'members' | 'banned' | 'known'): { state: RoomState; target: string } {
+    const state = this.requireMember(room);
+    const candidates = pool === 'members' ? state.members.keys() : pool === 'banned' ? state.banned : undefined;
+    const target = this.resolvePeer(peer, candidates);
+    return { state, target };
+  }
+
+  async kick({ room, peer, reason }: Params<'kick'>): Promise<MethodResults['kick']> {
+    const { state, target } = this.moderationTarget(room, peer, 'members');
+    if (!state.members.has(target)) throw new ChattyError('not_member', `${peer} is not in ${room}`);
+    if (!canModerate(state, this.peerId, target)) throw new ChattyError('forbidden', `you may not kick ${peer} from ${room}`);
+    this.appendChecked('kick', room, { target, ...(reason ? { reason } : {}) });
+    return {};
+  }
+
+  async ban({ room, peer, reason }: Params<'ban'>): Promise<MethodResults['ban']> {
+    const { state, target } = this.moderationTarget(room, peer, 'known');
+    if (!canModerate(state, this.peerId, target)) throw new ChattyError('forbidden', `you may not ban ${peer} from ${room}`);
+    this.appendChecked('ban', room, { target, ...(reason ? { reason } : {}) });
+    return {};
+  }
+
+  async unban({ room, peer, reason }: Params<'unban'>): Promise<MethodResults['unban']> {
+    const { state, target } = this.moderationTarget(room, peer, 'banned');
+    if (roleOf(state, this.peerId) === 'member') throw new ChattyError('forbidden', `only owners and moderators may unban in ${room}`);
+    if (!state.banned.has(target)) throw new ChattyError('not_found', `${peer} is not banned from ${room}`);
+    this.appendChecked('unban', room, { target, ...(reason ? { reason } : {}) });
+    return {};
+  }
+
+  async setRole({ room, peer, role }: Params<'setRole'>): Promise<MethodResults['setRole']> {
+    const { state, target } = this.moderationTarget(room, peer, 'known');
+    if (roleOf(state, this.peerId) !== 'owner') throw new ChattyError('forbidden', `only owners may change roles in ${room}`);
+    if (target === this.peerId) throw new ChattyError('forbidden', 'owners cannot change their own role');
+    this.appendChecked('role', room, { target, role });
+    return {};
+  }
+
+  async typing({ room }: Params<'typing'>): Promise<MethodResults['typing']> {
+    this.requireMember(room);
+    for (const link of this.peerManager.links()) void link.send({ t: 'typing', room }).catch(() => undefined);
+    return {};
+  }
+
+  async search({ query, room, limit }: Params<'search'>): Promise<MethodResults['search']> {
+    const rooms = room !== undefined ? [room] : this.replica.roomNames().filter((r) => this.isMember(r));
+    if (room === undefined) for (const p of this.replica.profiles.keys()) if (p !== this.peerId) rooms.push(dmConversation(this.peerId, p));
+    if (room !== undefined && !this.isMember(room)) throw new ChattyError('not_member', `you are not in ${room}`);
+    return this.store.search(query, rooms, limit ?? 50).map((r) => this.messageOf(r));
+  }
+
+  async shutdown(): Promise<MethodResults['shutdown']> {
+    // Answer first, then stop: the caller gets its reply before the process exits.
+    setImmediate(() => this.emitter.emit('shutdown'));
+    return {};
+  }
+
+  /** Called by the host when `shutdown` was requested. */
+  onShutdownRequest(listener: () => void): void {
+    this.emitter.once('shutdown', listener);
+  }
+
+  /** Stops discovery (sending mDNS goodbyes), links and storage. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.peerManager.close();
+      this.sync.close();
+      await this.discovery?.stop().catch(() => undefined);
+      await this.transport.close();
+      this.store.close();
+      this.log.info('peer stopped');
+    })();
+    return this.closing;
+  }
+}
+
+const MEMBER_CHANGE: Partial<Record<EventType, MemberChange>> = {
+  join: 'joined',
+  leave: 'left',
+  kick: 'kicked',
+  ban: 'banned',
+  unban: 'unbanned',
+  role: 'role',
+};
+
+function defaultNick(): string {
+  try {
+    return userInfo().username.slice(0, LIMITS.nickMax) || 'anonymous';
+  } catch {
+    return 'anonymous';
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * Who we are connected to, and who we try to reach: one link per pair of
+ * peers, addresses learned from mDNS, `--peer`/`connect`, peer exchange and
+ * earlier runs, and redials with exponential backoff for peers that went away.
+ */
+import { EventEmitter } from 'node:events';
+import { fingerprint, type PeerInfo, type PeerSource, type PeerState } from '../shared/api.js';
+import type { Logger } from './log.js';
+import type { Store } from './store.js';
+import { LinkError, type Link, type Transport } from './transport.js';
+
+const BACKOFF = { firstMs: 500, maxMs: 30_000 } as const;
+
+interface KnownPeer {
+  peerId: string;
+  nick: string;
+  urls: string[];
+  source: PeerSource;
+  state: PeerState;
+  lastError?: string;
+  link?: Link;
+  attempts: number;
+  timer?: NodeJS.Timeout;
+  dialing: boolean;
+}
+
+export interface PeerManagerEvents {
+  up: [Link];
+  down: [Link];
+}
+
+export class PeerManager extends EventEmitter<PeerManagerEvents> {
+  private readonly peers = new Map<string, KnownPeer>();
+  /** Addresses given by hand whose peer id we don't know yet. */
+  private readonly pendingUrls = new Map<string, { timer?: NodeJS.Timeout; attempts: number }>();
+  private closed = false;
+
+  constructor(
+    private readonly selfId: string,
+    private readonly transport: Transport,
+    private readonly store: Store,
+    private readonly log: Logger,
+  ) {
+    super();
+    transport.on('link', (link) => this.onLink(link));
+  }
+
+  /** Addresses remembered from earlier runs are retried at start. */
+  loadRemembered(): void {
+    for (const p of this.store.rememberedPeers()) {
+      if (p.peerId !== this.selfId) this.addAddresses(p.peerId, p.urls, 'remembered');
+    }
+  }
+
+  /** A peer's addresses as learned from some source; dials it if not connected. */
+  addAddresses(peerId: string, urls: string[], source: PeerSource, nick?: string): void {
+    if (peerId === this.selfId || this.closed) return;
+    let p = this.peers.get(peerId);
+    if (!p) {
+      p = { peerId, nick: nick ?? '', urls: [], source, state: 'offline', attempts: 0, dialing: false };
+      this.peers.set(peerId, p);
+    }
+    if (nick) p.nick = nick;
+    const fresh = urls.filter((u) => !p.urls.includes(u));
+    p.urls = [...urls, ...p.urls.filter((u) => !urls.includes(u))].slice(0, 8);
+    if (p.link) return;
+    if (source === 'mdns' || fresh.length) {
+      // A sighting is news: retry now rather than at the end of the backoff.
+      p.source = source === 'exchange' && p.source === 'mdns' ? p.source : source;
+      p.attempts = 0;
+      this.scheduleDial(p, 0);
+    } else if (!p.timer && !p.dialing) {
+      this.scheduleDial(p, 0);
+    }
+  }
+
+  /** mDNS says the peer left (goodbye): show it offline now. */
+  markGone(peerId: string): void {
+    const p = this.peers.get(peerId);
+    if (p && !p.link) p.state = 'offline';
+  }
+
+  /** Manual connect: dial a URL and report who answered, or why nobody did. */
+  async connect(url: string): Promise<string> {
+    const link = await this.transport.dial(url);
+    return link.peerId;
+  }
+
+  /** Keeps dialling a URL given by hand (`--peer`) until a peer answers there. */
+  addManualUrl(url: string): void {
+    const entry = this.pendingUrls.get(url) ?? { attempts: 0 };
+    this.pendingUrls.set(url, entry);
+    const attempt = () => {
+      entry.timer = undefined;
+      if (this.closed) return;
+      this.transport.dial(url).then(
+        (link) => {
+          this.pendingUrls.delete(url);
+          const p = this.peers.get(link.peerId);
+          if (p) {
+            p.source = 'manual';
+            if (!p.urls.includes(url)) p.urls.unshift(url);
+          }
+        },
+        (err: Error) => {
+          entry.attempts++;
+          this.log.debug({ url, err: err.message }, 'manual peer not reachable yet');
+          entry.timer = setTimeout(attempt, backoff(entry.attempts));
+        },
+      );
+    };
+    attempt();
+  }
+
+  private scheduleDial(p: KnownPeer, delayMs: number): void {
+    clearTimeout(p.timer);
+    p.timer = setTimeout(() => void this.dial(p), delayMs);
+    p.timer.unref();
+    if (p.state !== 'unreachable') p.state = 'connecting';
+  }
+
+  private async dial(p: KnownPeer): Promise<void> {
+    p.timer = undefined;
+    if (p.link || p.dialing || this.closed) return;
+    p.dialing = true;
+    p.state = 'connecting';
+    let lastError = 'no address';
+    for (const url of p.urls) {
+      try {
+        await this.transport.dial(url, p.peerId);
+        p.dialing = false;
+        return;
+      } catch (err) {
+        lastError = err instanceof LinkError ? `${err.reason}: ${err.message}` : String(err);
+      }
+      if (p.link || this.closed) break;
+    }
+    p.dialing = false;
+    if (p.link || this.closed) return;
+    p.state = 'unreachable';
+    p.lastError = lastError;
+    p.attempts++;
+    this.scheduleDial(p, backoff(p.attempts));
+  }
+
+  private onLink(link: Link): void {
+    let p = this.peers.get(link.peerId);
+    if (!p) {
+      p = { peerId: link.peerId, nick: link.nick, urls: [], source: link.outbound ? 'manual' : 'inbound', state: 'offline', attempts: 0, dialing: false };
+      this.peers.set(link.peerId, p);
+    }
+    p.nick = link.nick || p.nick;
+    if (p.link && !p.link.closed) {
+      // Both sides dialled at once: keep the link initiated by the smaller id, on both ends alike.
+      const keepNew = link.outbound === this.selfId < link.peerId;
+      if (!keepNew) {
+        link.close('duplicate link');
+        return;
+      }
+      const old = p.link;
+      p.link = undefined;
+      old.removeAllListeners('close');
+      old.close('duplicate link');
+      this.emit('down', old);
+    }
+    p.link = link;
+    p.state = 'connected';
+    p.lastError = undefined;
+    p.attempts = 0;
+    clearTimeout(p.timer);
+    p.timer = undefined;
+    if (link.listenPort) {
+      const url = link.url;
+      p.urls = [url, ...p.urls.filter((u) => u !== url)].slice(0, 8);
+    }
+    this.store.rememberPeer(p.peerId, p.urls, p.source);
+    link.on('close', (reason) => {
+      if (p.link !== link) return;
+      p.link = undefined;
+      p.state = 'offline';
+      p.lastError = reason;
+      this.emit('down', link);
+      if (!this.closed) this.scheduleDial(p, BACKOFF.firstMs);
+    });
+    this.emit('up', link);
+  }
+
+  links(): Link[] {
+    return [...this.peers.values()].flatMap((p) => (p.link ? [p.link] : []));
+  }
+
+  isConnected(peerId: string): boolean {
+    return this.peers.get(peerId)?.link !== undefined;
+  }
+
+  /** Addresses of connected peers, for peer exchange. */
+  exchangeList(): { peerId: string; urls: string[] }[] {
+    return [...this.peers.values()].filter((p) => p.link && p.urls.length).map((p) => ({ peerId: p.peerId, urls: p.urls.slice(0, 8) }));
+  }
+
+  list(nickOf: (peerId: string) => string | undefined): PeerInfo[] {
+    return [...this.peers.values()].map((p) => ({
+      peerId: p.peerId,
+      nick: nickOf(p.peerId) ?? p.nick,
+      connected: p.link !== undefined,
+      addresses: p.urls,
+      state: p.state,
+      source: p.source,
+      lastError: p.lastError,
+      fingerprint: fingerprint(p.peerId),
+    }));
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const p of this.peers.values()) clearTimeout(p.timer);
+    for (const e of this.pendingUrls.values()) clearTimeout(e.timer);
+  }
+}
+
+function backoff(attempts: number): number {
+  const base = Math.min(BACKOFF.maxMs, BACKOFF.firstMs * 2 ** Math.min(attempts, 10));
+  return base / 2 + Math.random() * (base / 2);
+}

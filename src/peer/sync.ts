@@ -1,0 +1,230 @@
+/**
+ * Reliable broadcast and catch-up over peer links, driven by version vectors.
+ *
+ * For every link we keep `known`: what the peer holds as far as we know
+ * (its full vector on connect, then its announcements and what we sent it).
+ * One mechanism then does everything — "send each peer what it lacks":
+ * - our own new events go out to every link at once;
+ * - events received from one peer are announced to the others and relayed
+ *   after a short delay to those still lacking them (so a sender that crashes
+ *   mid-broadcast loses nothing, and a peer that reaches only one other gets
+ *   everything), while the announcements keep a full mesh from relaying twice;
+ * - on (re)connect, the missing ranges stream in author-seq order, in chunks
+ *   awaited one by one (backpressure), so catch-up costs what is missing.
+ */
+import type { SignedEvent, VersionVector } from '../shared/wire.js';
+import { verifySignature } from './events.js';
+import type { Logger } from './log.js';
+import type { Replica } from './replica.js';
+import type { Store } from './store.js';
+import type { Link } from './transport.js';
+
+export const SYNC_TUNING = {
+  /** Events received from others are relayed after this delay, giving direct deliveries time to be announced. */
+  relayDelayMs: 60,
+  /** Announcements of what we hold are coalesced over this window. */
+  announceMs: 20,
+  chunkEvents: 500,
+  chunkBytes: 1024 * 1024,
+} as const;
+
+class Session {
+  readonly known = new Map<string, number>();
+  /** We only push once the peer told us what it has. */
+  ready = false;
+  private pumping = false;
+  private again = false;
+  readonly pendingAnnounce = new Map<string, number>();
+
+  constructor(
+    readonly link: Link,
+    private readonly sync: Sync,
+  ) {}
+
+  learn(author: string, seq: number): void {
+    if (seq > (this.known.get(author) ?? 0)) this.known.set(author, seq);
+  }
+
+  /** Sends every event the peer lacks; one pump at a time per link. */
+  async pump(): Promise<void> {
+    if (!this.ready || this.link.closed) return;
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.again = false;
+        for (const [author, mine] of Object.entries(this.sync.replica.vector())) {
+          while ((this.known.get(author) ?? 0) < mine && !this.link.closed) {
+            const { json, last } = this.sync.chunk(author, this.known.get(author) ?? 0);
+            if (!json.length) break;
+            this.learn(author, last);
+            await this.link.sendRaw(`{"t":"events","events":[${json.join(',')}]}`);
+          }
+        }
+      } while (this.again && !this.link.closed);
+    } catch {
+      // The link closed mid-stream; its session ends with it and a new one resyncs.
+    } finally {
+      this.pumping = false;
+    }
+  }
+}
+
+export class Sync {
+  private readonly sessions = new Map<Link, Session>();
+  private relayTimer?: NodeJS.Timeout;
+  private announceTimer?: NodeJS.Timeout;
+  private caughtUpWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly replica: Replica,
+    private readonly store: Store,
+    private readonly log: Logger,
+  ) {}
+
+  /** Starts syncing over a new link: tell the peer what we hold. */
+  attach(link: Link): void {
+    const session = new Session(link, this);
+    this.sessions.set(link, session);
+    link.on('close', () => {
+      this.sessions.delete(link);
+      this.notifyCaughtUp();
+    });
+    link.on('frame', (frame) => {
+      if (frame.t === 'vv') this.onVector(session, frame.have, frame.full);
+      else if (frame.t === 'events') this.onEvents(session, frame.events);
+    });
+    void link.send({ t: 'vv', have: this.replica.vector(), full: true }).catch(() => undefined);
+  }
+
+  private onVector(session: Session, have: VersionVector, full: boolean): void {
+    if (full) {
+      session.known.clear();
+      session.ready = true;
+    }
+    for (const [author, seq] of Object.entries(have)) session.learn(author, seq);
+    if (full) this.notifyCaughtUp();
+    void session.pump();
+  }
+
+  private onEvents(session: Session, events: unknown[]): void {
+    const result = this.replica.ingest(events);
+    for (const ev of result.stored) session.learn(ev.author, ev.seq);
+    // Anything the sender sent, it holds, even duplicates we skipped.
+    for (const raw of events) {
+      const e = raw as Partial<SignedEvent>;
+      if (typeof e.author === 'string' && typeof e.seq === 'number' && e.seq <= this.replica.seqOf(e.author)) session.learn(e.author, e.seq);
+    }
+    if (result.error) {
+      session.link.fail(result.error.reason, result.error.message);
+      return;
+    }
+    if (result.gap) {
+      // The sender believes we hold more than we do: correct its picture so it resends from our real position.
+      void session.link.send({ t: 'vv', have: this.replica.vector(), full: true }).catch(() => undefined);
+    }
+    if (result.stored.length) {
+      this.announce(result.stored, session);
+      this.scheduleRelay();
+      this.notifyCaughtUp();
+    }
+  }
+
+  /** Our own new event: push it to everyone now. */
+  broadcastOwn(): void {
+    for (const s of this.sessions.values()) void s.pump();
+  }
+
+  private announce(events: SignedEvent[], except: Session): void {
+    for (const s of this.sessions.values()) {
+      if (s === except) continue;
+      for (const ev of events) s.pendingAnnounce.set(ev.author, Math.max(s.pendingAnnounce.get(ev.author) ?? 0, ev.seq));
+    }
+    this.announceTimer ??= setTimeout(() => {
+      this.announceTimer = undefined;
+      for (const s of this.sessions.values()) {
+        if (!s.pendingAnnounce.size || !s.ready) continue;
+        const have = Object.fromEntries(s.pendingAnnounce);
+        s.pendingAnnounce.clear();
+        void s.link.send({ t: 'vv', have, full: false }).catch(() => undefined);
+      }
+    }, SYNC_TUNING.announceMs);
+  }
+
+  private scheduleRelay(): void {
+    this.relayTimer ??= setTimeout(() => {
+      this.relayTimer = undefined;
+      for (const s of this.sessions.values()) void s.pump();
+    }, SYNC_TUNING.relayDelayMs);
+  }
+
+  /**
+   * The next chunk of `author`'s log after `seq`. A chunk always ends on an
+   * event whose own signature is valid, so the receiver can authenticate the
+   * whole chunk with that one signature.
+   */
+  chunk(author: string, seq: number): { json: string[]; last: number } {
+    const rows = this.store.eventsAfter(author, seq, SYNC_TUNING.chunkEvents);
+    let bytes = 0;
+    let end = rows.findIndex((r) => (bytes += r.json.length) > SYNC_TUNING.chunkBytes);
+    end = end <= 0 ? rows.length : end;
+    let chosen = rows.slice(0, end);
+    // Find the last event of the chunk with a checked signature; check it now if needed.
+    for (;;) {
+      const last = chosen[chosen.length - 1];
+      if (!last) return { json: [], last: seq };
+      if (last.sigOk || verifySignature(JSON.parse(last.json) as SignedEvent)) {
+        if (!last.sigOk) this.store.markSignatureChecked(author, last.seq);
+        return { json: chosen.map((r) => r.json), last: last.seq };
+      }
+      // An inner event relayed to us with a mangled signature: extend to the next verified one.
+      const more = this.store.eventsAfter(author, last.seq, 1);
+      if (!more.length) {
+        this.log.warn({ author, seq: last.seq }, 'log head has an invalid signature; not relaying it');
+        return { json: [], last: seq };
+      }
+      chosen = [...chosen, ...more];
+    }
+  }
+
+  connectedPeers(): string[] {
+    return [...this.sessions.keys()].map((l) => l.peerId);
+  }
+
+  /** True once we hold at least what every connected peer told us it holds. */
+  caughtUp(): boolean {
+    const mine = this.replica.vector();
+    for (const s of this.sessions.values()) {
+      if (!s.ready) return false;
+      for (const [author, seq] of s.known) if ((mine[author] ?? 0) < seq) return false;
+    }
+    return true;
+  }
+
+  /** Resolves when caught up with the connected peers, or after `timeoutMs`. */
+  whenCaughtUp(timeoutMs: number): Promise<void> {
+    if (this.caughtUp()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.caughtUpWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private notifyCaughtUp(): void {
+    if (!this.caughtUpWaiters.length || !this.caughtUp()) return;
+    const waiters = this.caughtUpWaiters;
+    this.caughtUpWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  close(): void {
+    clearTimeout(this.relayTimer);
+    clearTimeout(this.announceTimer);
+  }
+}

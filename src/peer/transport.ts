@@ -1,0 +1,301 @@
+/**
+ * Peer links over WebSockets (`ws`): one server per peer, outgoing dials, and
+ * a handshake that proves each side holds the key its peer id names. Every
+ * frame is size-limited, parsed and schema-checked before anyone sees it; a
+ * peer that breaks the protocol gets an `error` frame and is disconnected.
+ */
+import { EventEmitter } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { frameSchema, PROTOCOL_VERSION, WIRE_LIMITS, type Frame } from '../shared/wire.js';
+import { randomToken, signBytes, verifyBytes } from './crypto.js';
+import type { Identity } from './identity.js';
+import type { Logger } from './log.js';
+
+export const TRANSPORT_LIMITS = {
+  handshakeMs: 5000,
+  /** Keep-alive ping period; a link silent for `deadAfterMs` is considered dead. */
+  pingMs: 2000,
+  deadAfterMs: 6000,
+  maxLinks: 64,
+  /** Token bucket per link: sustained frames/s and burst. */
+  framesPerSecond: 500,
+  frameBurst: 2000,
+} as const;
+
+function authPayload(nonce: string, signer: string, verifier: string): Buffer {
+  return Buffer.from(`chatty-auth-v${PROTOCOL_VERSION}|${nonce}|${signer}|${verifier}`);
+}
+
+/** A closed link's reason, for the peer list and logs. */
+export class LinkError extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface LinkEvents {
+  frame: [Exclude<Frame, { t: 'hello' | 'auth' }>];
+  close: [string];
+}
+
+/** An authenticated connection to one peer. */
+export class Link extends EventEmitter<LinkEvents> {
+  peerId = '';
+  nick = '';
+  /** The port the peer listens on (from its hello), to dial it back later. */
+  listenPort = 0;
+  private tokens: number = TRANSPORT_LIMITS.frameBurst;
+  private lastRefill = Date.now();
+  private lastSeen = Date.now();
+  private pinger?: NodeJS.Timeout;
+  closed = false;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly outbound: boolean,
+    readonly remoteAddress: string,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  /** URL this peer can be dialled at, as seen from here. */
+  get url(): string {
+    const host = this.remoteAddress.includes(':') ? `[${this.remoteAddress}]` : this.remoteAddress;
+    return `ws://${host}:${this.listenPort}`;
+  }
+
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  send(frame: Frame): Promise<void> {
+    return this.sendRaw(JSON.stringify(frame));
+  }
+
+  /** Sends a serialized frame; resolves once it was handed to the socket (backpressure point). */
+  sendRaw(text: string): Promise<void> {
+    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return Promise.reject(new LinkError('closed', 'link is closed'));
+    return new Promise((resolve, reject) => this.ws.send(text, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** Sends an error frame, then closes: the peer learns why. */
+  fail(reason: string, message: string): void {
+    if (this.closed) return;
+    this.log.warn({ peer: this.peerId || this.remoteAddress, reason }, message);
+    if (this.ws.readyState === WebSocket.OPEN) {
+      this.ws.send(JSON.stringify({ t: 'error', reason, message: message.slice(0, 500) }));
+    }
+    this.close(`${reason}: ${message}`, 4000);
+  }
+
+  close(reason = 'closed', code = 1000): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.pinger);
+    try {
+      this.ws.close(code, reason.slice(0, 120));
+    } catch {
+      this.ws.terminate();
+    }
+    // A peer that never answers the close handshake must not hold the socket.
+    setTimeout(() => this.ws.terminate(), 1000).unref();
+    this.emit('close', reason);
+  }
+
+  /** Rate limit: returns false when the peer exceeds its frame budget. */
+  takeToken(): boolean {
+    const now = Date.now();
+    this.tokens = Math.min(TRANSPORT_LIMITS.frameBurst, this.tokens + ((now - this.lastRefill) / 1000) * TRANSPORT_LIMITS.framesPerSecond);
+    this.lastRefill = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  startKeepAlive(): void {
+    this.ws.on('pong', () => (this.lastSeen = Date.now()));
+    this.pinger = setInterval(() => {
+      if (Date.now() - this.lastSeen > TRANSPORT_LIMITS.deadAfterMs) {
+        this.log.info({ peer: this.peerId }, 'peer stopped answering keep-alives');
+        this.ws.terminate();
+        this.close('keep-alive timeout');
+        return;
+      }
+      if (this.ws.readyState === WebSocket.OPEN) this.ws.ping();
+    }, TRANSPORT_LIMITS.pingMs);
+    this.pinger.unref();
+  }
+
+  touch(): void {
+    this.lastSeen = Date.now();
+  }
+}
+
+export interface TransportOptions {
+  identity: Identity;
+  nick: () => string;
+  port: number;
+  host?: string;
+  log: Logger;
+}
+
+export interface TransportEvents {
+  link: [Link];
+}
+
+export class Transport extends EventEmitter<TransportEvents> {
+  private server?: WebSocketServer;
+  private readonly links = new Set<Link>();
+  port = 0;
+
+  constructor(private readonly opts: TransportOptions) {
+    super();
+  }
+
+  /** Listens on the given port; if it is taken, falls back to a free one (several peers on one machine). */
+  async listen(): Promise<number> {
+    const tryListen = (port: number) =>
+      new Promise<WebSocketServer>((resolve, reject) => {
+        const server = new WebSocketServer({
+          port,
+          host: this.opts.host,
+          maxPayload: WIRE_LIMITS.maxFrameBytes,
+          perMessageDeflate: false,
+        });
+        server.once('listening', () => resolve(server));
+        server.once('error', reject);
+      });
+    try {
+      this.server = await tryListen(this.opts.port);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || this.opts.port === 0) throw err;
+      this.opts.log.warn({ port: this.opts.port }, 'port in use, listening on a free port instead');
+      this.server = await tryListen(0);
+    }
+    this.server.on('error', (err) => this.opts.log.error({ err }, 'peer server error'));
+    this.server.on('connection', (ws, req) => {
+      if (this.links.size >= TRANSPORT_LIMITS.maxLinks) {
+        ws.close(1013, 'too many connections');
+        return;
+      }
+      const addr = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+      this.handshake(new Link(ws, false, addr, this.opts.log)).catch(() => undefined);
+    });
+    this.port = (this.server.address() as AddressInfo).port;
+    return this.port;
+  }
+
+  /** Dials a peer and completes the handshake; rejects with a LinkError saying why not. */
+  dial(url: string, expectedPeerId?: string): Promise<Link> {
+    const ws = new WebSocket(url, { maxPayload: WIRE_LIMITS.maxFrameBytes, handshakeTimeout: TRANSPORT_LIMITS.handshakeMs, perMessageDeflate: false });
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    const link = new Link(ws, true, host, this.opts.log);
+    return new Promise((resolve, reject) => {
+      ws.once('error', (err) => reject(new LinkError('unreachable', err.message)));
+      ws.once('open', () => {
+        this.handshake(link, expectedPeerId).then(resolve, reject);
+      });
+    });
+  }
+
+  private handshake(link: Link, expectedPeerId?: string): Promise<Link> {
+    const { identity } = this.opts;
+    const ws = link.ws;
+    const myNonce = randomToken();
+    let theirHello: Extract<Frame, { t: 'hello' }> | undefined;
+    let authed = false;
+    return new Promise<Link>((resolve, reject) => {
+      const done = (err?: LinkError) => {
+        clearTimeout(timer);
+        ws.off('message', onMessage);
+        if (err) {
+          link.fail(err.reason, err.message);
+          reject(err);
+          return;
+        }
+        this.established(link);
+        resolve(link);
+      };
+      const timer = setTimeout(() => done(new LinkError('handshake_timeout', 'no valid handshake in time')), TRANSPORT_LIMITS.handshakeMs);
+      ws.on('close', () => {
+        if (!authed) done(new LinkError('closed', 'closed during handshake'));
+      });
+      ws.on('error', (err) => this.opts.log.debug({ err: err.message }, 'socket error'));
+      const onMessage = (data: RawData, isBinary: boolean) => {
+        if (isBinary) return done(new LinkError('bad_frame', 'binary frames are not part of the protocol'));
+        let frame: Frame;
+        try {
+          const parsed = frameSchema.safeParse(JSON.parse(data.toString()));
+          if (!parsed.success) return done(new LinkError('bad_frame', `invalid handshake frame: ${parsed.error.issues[0]?.message}`));
+          frame = parsed.data;
+        } catch {
+          return done(new LinkError('bad_json', 'frame is not JSON'));
+        }
+        if (frame.t === 'hello' && !theirHello) {
+          if (frame.v !== PROTOCOL_VERSION) return done(new LinkError('version', `protocol version ${frame.v} is not supported (this peer speaks ${PROTOCOL_VERSION})`));
+          if (frame.peerId === identity.peerId) return done(new LinkError('self', 'connected to myself'));
+          if (expectedPeerId && frame.peerId !== expectedPeerId) return done(new LinkError('wrong_peer', 'peer id differs from the one expected'));
+          theirHello = frame;
+          link.peerId = frame.peerId;
+          link.nick = frame.nick;
+          link.listenPort = frame.port;
+          const sig = signBytes(identity.signing.privateKey, authPayload(frame.nonce, identity.peerId, frame.peerId));
+          ws.send(JSON.stringify({ t: 'auth', sig }));
+          return;
+        }
+        if (frame.t === 'auth' && theirHello && !authed) {
+          if (!verifyBytes(theirHello.peerId, authPayload(myNonce, theirHello.peerId, identity.peerId), frame.sig)) {
+            return done(new LinkError('bad_auth', 'handshake signature does not match the peer id'));
+          }
+          authed = true;
+          return done();
+        }
+        if (frame.t === 'error') return done(new LinkError(frame.reason, `peer refused: ${frame.message}`));
+        return done(new LinkError('bad_frame', `unexpected ${frame.t} frame during handshake`));
+      };
+      ws.on('message', onMessage);
+      ws.send(JSON.stringify({ t: 'hello', v: PROTOCOL_VERSION, peerId: identity.peerId, nonce: myNonce, port: this.port, nick: this.opts.nick() }));
+    });
+  }
+
+  private established(link: Link): void {
+    this.links.add(link);
+    link.on('close', () => this.links.delete(link));
+    link.ws.on('close', (code, reason) => link.close(reason.toString() || `closed (${code})`));
+    link.ws.on('message', (data: RawData, isBinary: boolean) => {
+      link.touch();
+      if (!link.takeToken()) return link.fail('rate_limited', 'too many frames');
+      if (isBinary) return link.fail('bad_frame', 'binary frames are not part of the protocol');
+      let json: unknown;
+      try {
+        json = JSON.parse(data.toString());
+      } catch {
+        return link.fail('bad_json', 'frame is not JSON');
+      }
+      const parsed = frameSchema.safeParse(json);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        return link.fail('bad_frame', `invalid frame: ${issue?.path.join('.')} ${issue?.message}`);
+      }
+      const frame = parsed.data;
+      if (frame.t === 'hello' || frame.t === 'auth') return link.fail('bad_frame', `${frame.t} after the handshake`);
+      if (frame.t === 'error') {
+        this.opts.log.warn({ peer: link.peerId, reason: frame.reason }, `peer reported: ${frame.message}`);
+        return link.close(`peer error: ${frame.reason}`);
+      }
+      link.emit('frame', frame);
+    });
+    link.startKeepAlive();
+    this.emit('link', link);
+  }
+
+  async close(): Promise<void> {
+    for (const link of this.links) link.close('shutting down', 1001);
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
