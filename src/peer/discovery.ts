@@ -42,8 +42,10 @@ export interface DiscoveryOptions {
   nick: string;
   logger?: Logger;
   /**
-   * IPv4 addresses of the interfaces to use (announce, listen, send). Default: every
-   * non-internal IPv4 interface, re-scanned while running; loopback when there is none.
+   * Addresses to announce; their interfaces are the ones listened and sent on (each needs an
+   * IPv4 address; IPv6 ones are announced with it). Default: every non-internal IPv4 interface
+   * with its IPv4 and non-link-local IPv6 addresses, re-scanned while running; loopback when
+   * there is none.
    */
   interfaces?: string[];
   /** Period of the liveness query (default 15 s, jittered ±20 %). */
@@ -126,8 +128,16 @@ function isLinkLocal6(addr: string): boolean {
   return /^fe[89ab][0-9a-f]:/i.test(addr);
 }
 
-function urlFor(addr: string, port: number): string {
-  return addr.includes(':') ? `ws://[${addr}]:${port}` : `ws://${addr}:${port}`;
+/**
+ * WebSocket urls for a service's addresses: IPv4 first (`preferred`, the address its packets
+ * came from, before the others), then IPv6 in brackets; link-local IPv6 is skipped, since an
+ * A/AAAA record carries no scope (zone) to reach it with.
+ */
+export function urlsFor(addrs: string[], port: number, preferred?: string): string[] {
+  const v4 = addrs.filter((a) => !a.includes(':'));
+  const v6 = addrs.filter((a) => a.includes(':') && !isLinkLocal6(a) && !a.includes('%'));
+  if (preferred && v4.includes(preferred)) v4.sort((a, b) => Number(b === preferred) - Number(a === preferred));
+  return [...new Set([...v4.map((a) => `ws://${a}:${port}`), ...v6.map((a) => `ws://[${a}]:${port}`)])];
 }
 
 function txtDecode(data: unknown): Record<string, string> {
@@ -172,10 +182,15 @@ function scanInterfaces(explicit: string[] | undefined): IfaceSpec[] {
     specs.set(name, { key: name, mcast: first, addrs: [...v4, ...v6] });
   };
   if (explicit) {
+    // Exactly the given addresses, grouped by interface; the group's first IPv4 is its multicast interface.
+    const groups = new Map<string, string[]>();
     for (const addr of explicit) {
-      const name = byAddr.get(addr);
-      if (name === undefined) specs.set(addr, { key: addr, mcast: addr, addrs: [addr] });
-      else addIface(name, [addr]);
+      const key = byAddr.get(addr) ?? addr;
+      groups.set(key, [...(groups.get(key) ?? []), addr]);
+    }
+    for (const [key, addrs] of groups) {
+      const v4 = addrs.filter((a) => !a.includes(':'));
+      if (v4[0]) specs.set(key, { key, mcast: v4[0], addrs: [...v4, ...addrs.filter((a) => a.includes(':'))] });
     }
     return [...specs.values()];
   }
@@ -650,11 +665,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
         );
         continue;
       }
-      const addrs = [...(this.hosts.get(lc(inst.srv.target))?.keys() ?? [])];
-      const v4 = addrs.filter((a) => !a.includes(':'));
-      const v6 = addrs.filter((a) => a.includes(':') && !isLinkLocal6(a));
-      if (inst.via && v4.includes(inst.via)) v4.sort((a, b) => Number(b === inst.via) - Number(a === inst.via));
-      const urls = [...v4, ...v6].map((a) => urlFor(a, inst.srv!.port));
+      const urls = urlsFor([...(this.hosts.get(lc(inst.srv.target))?.keys() ?? [])], inst.srv.port, inst.via);
       const prev = next.get(peerId);
       const merged = prev ? [...new Set([...prev.urls, ...urls])] : urls;
       if (!merged.length) continue;
@@ -663,10 +674,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
     }
     for (const [id, peer] of next) {
       const old = this.current.get(id);
-      if (old && old.nick === peer.nick && sameSet(old.urls, peer.urls)) {
-        next.set(id, old); // keep the url order first reported
-        continue;
-      }
+      if (old && old.nick === peer.nick && sameSet(old.urls, peer.urls)) continue; // keeps the url order first reported
       this.log.debug({ peerId: id, urls: peer.urls }, old ? 'peer changed' : 'peer up');
       this.current.set(id, peer);
       this.emitSafe('up', { ...peer, urls: [...peer.urls] });

@@ -187,6 +187,14 @@ export class PeerNode implements ChattyService {
     this.nick = nick;
   }
 
+  /** Waits (bounded) until first dials are done and we hold what connected peers hold. */
+  private async settle(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && (this.peerManager.firstDialsPending() || !this.sync.caughtUp())) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
   private isMember(room: string): boolean {
     return this.replica.roomState(room).members.has(this.peerId);
   }
@@ -272,7 +280,7 @@ export class PeerNode implements ChattyService {
   }
 
   async join({ room }: Params<'join'>): Promise<MethodResults['join']> {
-    if (!this.replica.roomNames().includes(room)) await this.sync.whenCaughtUp(JOIN_SYNC_WAIT_MS);
+    if (!this.replica.roomNames().includes(room)) await this.settle(JOIN_SYNC_WAIT_MS);
     const state = this.replica.roomState(room);
     if (state.banned.has(this.peerId)) throw new ChattyError('banned', `you are banned from ${room}`);
     if (!state.members.has(this.peerId)) this.appendChecked('join', room, { nick: this.nick });

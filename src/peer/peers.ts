@@ -185,6 +185,13 @@ export class PeerManager extends EventEmitter<PeerManagerEvents> {
     this.emit('up', link);
   }
 
+  /** True while a first attempt to reach some peer is still under way (start-up). */
+  firstDialsPending(): boolean {
+    for (const e of this.pendingUrls.values()) if (e.attempts === 0) return true;
+    for (const p of this.peers.values()) if (!p.link && p.attempts === 0 && (p.dialing || p.timer)) return true;
+    return false;
+  }
+
   links(): Link[] {
     return [...this.peers.values()].flatMap((p) => (p.link ? [p.link] : []));
   }

@@ -77,7 +77,6 @@ export class Sync {
   private readonly sessions = new Map<Link, Session>();
   private relayTimer?: NodeJS.Timeout;
   private announceTimer?: NodeJS.Timeout;
-  private caughtUpWaiters: (() => void)[] = [];
 
   constructor(
     readonly replica: Replica,
@@ -91,7 +90,6 @@ export class Sync {
     this.sessions.set(link, session);
     link.on('close', () => {
       this.sessions.delete(link);
-      this.notifyCaughtUp();
     });
     link.on('frame', (frame) => {
       if (frame.t === 'vv') this.onVector(session, frame.have, frame.full);
@@ -106,7 +104,6 @@ export class Sync {
       session.ready = true;
     }
     for (const [author, seq] of Object.entries(have)) session.learn(author, seq);
-    if (full) this.notifyCaughtUp();
     void session.pump();
   }
 
@@ -129,7 +126,6 @@ export class Sync {
     if (result.stored.length) {
       this.announce(result.stored, session);
       this.scheduleRelay();
-      this.notifyCaughtUp();
     }
   }
 
@@ -202,25 +198,6 @@ export class Sync {
       for (const [author, seq] of s.known) if ((mine[author] ?? 0) < seq) return false;
     }
     return true;
-  }
-
-  /** Resolves when caught up with the connected peers, or after `timeoutMs`. */
-  whenCaughtUp(timeoutMs: number): Promise<void> {
-    if (this.caughtUp()) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
-      this.caughtUpWaiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  }
-
-  private notifyCaughtUp(): void {
-    if (!this.caughtUpWaiters.length || !this.caughtUp()) return;
-    const waiters = this.caughtUpWaiters;
-    this.caughtUpWaiters = [];
-    for (const w of waiters) w();
   }
 
   close(): void {
