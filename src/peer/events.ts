@@ -9,7 +9,6 @@ import canonicalizeModule from 'canonicalize';
 import type { KeyObject } from 'node:crypto';
 import {
   eventBodies,
-  eventContentSchema,
   PROTOCOL_VERSION,
   signedEventSchema,
   WIRE_LIMITS,

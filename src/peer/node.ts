@@ -73,15 +73,15 @@ export class PeerNode implements ChattyService {
     const identity = loadIdentity(store);
     const replica = new Replica(store, identity, log);
     // The transport's hello carries the current nick, which the node owns.
-    let node: PeerNode | undefined;
-    const transport = new Transport({ identity, nick: () => node?.nick ?? '', port: opts.port ?? DEFAULT_PORT, host: opts.host, log });
+    const self: { node?: PeerNode } = {};
+    const transport = new Transport({ identity, nick: () => self.node?.nick ?? '', port: opts.port ?? DEFAULT_PORT, host: opts.host, log });
     const sync = new Sync(replica, store, log);
     const peerManager = new PeerManager(identity.peerId, transport, store, log);
-    node = new PeerNode(store, identity, replica, transport, sync, peerManager, log);
+    const started = new PeerNode(store, identity, replica, transport, sync, peerManager, log);
+    self.node = started;
     const saved = replica.profiles.get(identity.peerId)?.nick;
     const wanted = opts.nick?.trim() || saved || defaultNick();
-    if (wanted !== saved) node.publishProfile(wanted);
-    const started = node;
+    if (wanted !== saved) started.publishProfile(wanted);
     replica.on('delivered', (d) => started.onDelivered(d));
     replica.on('stored', (evs) => {
       if (evs.some((e) => e.author === identity.peerId)) sync.broadcastOwn();

@@ -9,7 +9,8 @@ import type { Logger } from './log.js';
 import type { Store } from './store.js';
 import { LinkError, type Link, type Transport } from './transport.js';
 
-const BACKOFF = { firstMs: 500, maxMs: 30_000 } as const;
+// LAN peers are cheap to retry; a short ceiling keeps reconnection after a healed partition quick.
+const BACKOFF = { firstMs: 500, maxMs: 10_000 } as const;
 
 interface KnownPeer {
   peerId: string;
