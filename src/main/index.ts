@@ -1,0 +1,273 @@
+/**
+ * Electron main process: a thin shell around the peer node. It owns the
+ * PeerNode, forwards the control API to the renderer over one validated IPC
+ * channel, shows native notifications and keeps the unread badge.
+ *
+ * Environment (handy for running several instances on one machine):
+ *   CHATTY_DATA_DIR  data directory (default: the app's userData)
+ *   CHATTY_PORT      peer port
+ *   CHATTY_PEERS     comma-separated ws:// URLs to dial besides mDNS
+ *   CHATTY_NICK      nick to start with
+ */
+import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, nativeTheme, Notification, session, shell, Tray } from 'electron';
+import type { IpcMainEvent, IpcMainInvokeEvent, WebContents } from 'electron';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { PeerNode } from '../peer/node.js';
+import { createLogger } from '../peer/log.js';
+import { EVENT_NAMES, methodParams, type EventName, type EventPayloads, type Message, type MethodName } from '../shared/api.js';
+import { RPC, toRpcError } from '../shared/jsonrpc.js';
+import { IPC, type IpcResult, type NavigateTarget } from '../shared/ipc.js';
+import iconPath from '../../resources/icon.png?asset';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const logger = createLogger('chatty-desktop');
+
+if (process.env.CHATTY_DATA_DIR) app.setPath('userData', path.resolve(process.env.CHATTY_DATA_DIR));
+
+let node: PeerNode | undefined;
+let win: BrowserWindow | undefined;
+let tray: Tray | undefined;
+let myPeerId = '';
+let myNick = '';
+let unread = 0;
+let closed = false;
+
+const devUrl = !app.isPackaged ? process.env.ELECTRON_RENDERER_URL : undefined;
+const rendererIndex = path.join(here, '../renderer/index.html');
+const rendererFileUrl = pathToFileURL(rendererIndex).href;
+
+/** True for the app's own page (dev server or the packaged index.html), nothing else. */
+function isAppUrl(raw: string): boolean {
+  try {
+    const url = new URL(raw);
+    if (devUrl) return url.origin === new URL(devUrl).origin;
+    url.hash = '';
+    url.search = '';
+    return url.href === rendererFileUrl;
+  } catch {
+    return false;
+  }
+}
+
+function isTrustedSender(event: IpcMainEvent | IpcMainInvokeEvent): boolean {
+  const frame = event.senderFrame;
+  return !!frame && !!win && event.sender === win.webContents && frame === win.webContents.mainFrame && isAppUrl(frame.url);
+}
+
+function isMethod(name: unknown): name is MethodName {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(methodParams, name);
+}
+
+// ---------------------------------------------------------------- IPC
+
+ipcMain.handle(IPC.call, async (event, method: unknown, params: unknown): Promise<IpcResult> => {
+  if (!isTrustedSender(event)) {
+    logger.warn({ url: event.senderFrame?.url }, 'ipc call from an untrusted frame refused');
+    return { ok: false, error: { code: RPC.invalidRequest, message: 'untrusted sender', data: { reason: 'forbidden' } } };
+  }
+  if (!isMethod(method)) {
+    return { ok: false, error: { code: RPC.methodNotFound, message: `unknown method: ${String(method)}`, data: { reason: 'unknown_method' } } };
+  }
+  const parsed = methodParams[method].safeParse(params ?? {});
+  if (!parsed.success) return { ok: false, error: toRpcError(parsed.error) };
+  if (!node) return { ok: false, error: { code: 1010, message: 'the peer is not running', data: { reason: 'shutting_down' } } };
+  try {
+    if (method === 'shutdown') {
+      setImmediate(() => app.quit());
+      return { ok: true, result: {} };
+    }
+    const fn = node[method] as (p: unknown) => Promise<unknown>;
+    const result = await fn.call(node, parsed.data);
+    if (method === 'setNick') myNick = (result as { nick: string }).nick;
+    return { ok: true, result };
+  } catch (err) {
+    return { ok: false, error: toRpcError(err) };
+  }
+});
+
+ipcMain.on(IPC.unread, (event, count: unknown) => {
+  if (!isTrustedSender(event) || typeof count !== 'number' || !Number.isInteger(count) || count < 0) return;
+  unread = Math.min(count, 99_999);
+  app.setBadgeCount(unread);
+  tray?.setToolTip(unread > 0 ? `Chatty — ${unread} unread` : 'Chatty');
+  if (unread === 0) win?.flashFrame(false);
+});
+
+// ---------------------------------------------------------------- notifications
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function mentionsMe(text: string): boolean {
+  if (!myNick) return false;
+  return new RegExp(`(^|[^\\p{L}\\p{N}_])@?${escapeRegExp(myNick)}(?![\\p{L}\\p{N}_])`, 'iu').test(text);
+}
+
+function notify(title: string, body: string, target: NavigateTarget): void {
+  if (!Notification.isSupported() || (win && win.isFocused())) return;
+  const n = new Notification({ title, body: body.length > 200 ? body.slice(0, 199) + '…' : body, icon: iconPath, silent: false });
+  n.on('click', () => {
+    showWindow();
+    win?.webContents.send(IPC.navigate, target);
+  });
+  n.show();
+  win?.flashFrame(true);
+}
+
+function onNodeEvent<E extends EventName>(event: E, payload: EventPayloads[E]): void {
+  win?.webContents.send(IPC.event, event, payload);
+  if (event === 'dm') {
+    const m = payload as Message;
+    if (m.from.peerId !== myPeerId) notify(`${m.from.nick} (direct message)`, m.text, { kind: 'dm', id: m.from.peerId });
+  } else if (event === 'message') {
+    const m = payload as Message;
+    if (m.from.peerId !== myPeerId && m.room && mentionsMe(m.text)) notify(`${m.from.nick} in #${m.room}`, m.text, { kind: 'room', id: m.room });
+  }
+}
+
+// ---------------------------------------------------------------- window
+
+function showWindow(): void {
+  if (!win) {
+    createWindow();
+    return;
+  }
+  if (win.isMinimized()) win.restore();
+  win.show();
+  win.focus();
+}
+
+function createWindow(): void {
+  win = new BrowserWindow({
+    width: 1240,
+    height: 820,
+    minWidth: 720,
+    minHeight: 480,
+    show: false,
+    title: 'Chatty',
+    icon: iconPath,
+    autoHideMenuBar: true,
+    backgroundColor: nativeTheme.shouldUseDarkColors ? '#1a1d21' : '#ffffff',
+    webPreferences: {
+      preload: path.join(here, '../preload/index.cjs'),
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      nodeIntegrationInWorker: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
+      webviewTag: false,
+      spellcheck: true,
+    },
+  });
+  win.on('ready-to-show', () => win?.show());
+  win.on('focus', () => win?.flashFrame(false));
+  win.on('closed', () => {
+    win = undefined;
+  });
+  if (devUrl) void win.loadURL(devUrl);
+  else void win.loadFile(rendererIndex);
+}
+
+function hardenContents(contents: WebContents): void {
+  contents.on('will-navigate', (e, url) => {
+    if (!isAppUrl(url)) e.preventDefault();
+  });
+  contents.on('will-redirect', (e, url) => {
+    if (!isAppUrl(url)) e.preventDefault();
+  });
+  contents.on('will-attach-webview', (e) => e.preventDefault());
+  contents.setWindowOpenHandler(({ url }) => {
+    // Links in messages open in the user's browser; nothing opens inside the app.
+    if (/^https?:\/\//i.test(url)) void shell.openExternal(url);
+    return { action: 'deny' };
+  });
+}
+
+function createTray(): void {
+  try {
+    const image = nativeImage.createFromPath(iconPath).resize({ width: 22, height: 22 });
+    tray = new Tray(image);
+    tray.setToolTip('Chatty');
+    tray.setContextMenu(
+      Menu.buildFromTemplate([
+        { label: 'Open Chatty', click: () => showWindow() },
+        { type: 'separator' },
+        { label: 'Quit', click: () => app.quit() },
+      ]),
+    );
+    tray.on('click', () => showWindow());
+  } catch (err) {
+    logger.warn({ err }, 'no system tray');
+  }
+}
+
+// ---------------------------------------------------------------- lifecycle
+
+async function startNode(): Promise<PeerNode> {
+  const port = process.env.CHATTY_PORT ? Number(process.env.CHATTY_PORT) : undefined;
+  const peers = (process.env.CHATTY_PEERS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const started = await PeerNode.start({
+    dataDir: path.join(app.getPath('userData'), 'peer'),
+    nick: process.env.CHATTY_NICK || undefined,
+    port: port !== undefined && Number.isInteger(port) ? port : undefined,
+    peers,
+    mdns: true,
+    logger,
+  });
+  const me = await started.whoami({});
+  myPeerId = me.peerId;
+  myNick = me.nick;
+  for (const event of EVENT_NAMES) started.on(event, (payload) => onNodeEvent(event, payload));
+  return started;
+}
+
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+} else {
+  app.on('second-instance', () => showWindow());
+  app.on('web-contents-created', (_e, contents) => hardenContents(contents));
+
+  app.on('before-quit', (e) => {
+    if (closed || !node) return;
+    e.preventDefault();
+    closed = true;
+    const current = node;
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, 5000));
+    void Promise.race([current.close(), timeout])
+      .catch((err: unknown) => logger.error({ err }, 'peer did not close cleanly'))
+      .finally(() => {
+        node = undefined;
+        tray?.destroy();
+        app.exit(0);
+      });
+  });
+
+  app.on('window-all-closed', () => {
+    if (process.platform !== 'darwin') app.quit();
+  });
+
+  app.on('activate', () => showWindow());
+
+  void app.whenReady().then(async () => {
+    app.setAppUserModelId('net.chatty.app');
+    // The renderer needs no browser permission (notifications are native, from here).
+    session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+    session.defaultSession.setPermissionCheckHandler(() => false);
+    try {
+      node = await startNode();
+    } catch (err) {
+      logger.error({ err }, 'could not start the peer');
+      dialog.showErrorBox('Chatty could not start', err instanceof Error ? err.message : String(err));
+      app.exit(1);
+      return;
+    }
+    createTray();
+    createWindow();
+  });
+}

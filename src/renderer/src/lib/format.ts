@@ -1,0 +1,121 @@
+/** Pure helpers for display: dates, colours, mentions, text tokens. No Vue, no DOM. */
+
+export function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+const mentionCache = new Map<string, RegExp>();
+
+function mentionRegExp(nick: string): RegExp {
+  let re = mentionCache.get(nick);
+  if (!re) {
+    re = new RegExp(`(^|[^\\p{L}\\p{N}_])(@?${escapeRegExp(nick)})(?![\\p{L}\\p{N}_])`, 'iu');
+    if (mentionCache.size > 50) mentionCache.clear();
+    mentionCache.set(nick, re);
+  }
+  return re;
+}
+
+/** True when `text` mentions `nick` as a whole word (with or without `@`), case-insensitively. */
+export function mentions(text: string, nick: string | undefined | null): boolean {
+  if (!nick) return false;
+  return mentionRegExp(nick).test(text);
+}
+
+export type TextToken =
+  | { kind: 'text'; text: string }
+  | { kind: 'mention'; text: string; me: boolean }
+  | { kind: 'link'; text: string; href: string }
+  | { kind: 'code'; text: string };
+
+const TOKEN_RE = /(`[^`\n]+`)|(https?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]}])|(@[\p{L}\p{N}_.-]+)/gu;
+
+/** Splits message text into plain text, links, inline code and @mentions (mentions of me flagged). */
+export function tokenize(text: string, myNick?: string | null): TextToken[] {
+  const out: TextToken[] = [];
+  const pushText = (s: string): void => {
+    if (!s) return;
+    if (myNick) {
+      const re = new RegExp(`(^|[^\\p{L}\\p{N}_@])(${escapeRegExp(myNick)})(?![\\p{L}\\p{N}_])`, 'giu');
+      let last = 0;
+      for (const m of s.matchAll(re)) {
+        const start = (m.index ?? 0) + (m[1]?.length ?? 0);
+        if (start > last) out.push({ kind: 'text', text: s.slice(last, start) });
+        out.push({ kind: 'mention', text: m[2] ?? '', me: true });
+        last = start + (m[2]?.length ?? 0);
+      }
+      if (last < s.length) out.push({ kind: 'text', text: s.slice(last) });
+    } else {
+      out.push({ kind: 'text', text: s });
+    }
+  };
+  let last = 0;
+  for (const m of text.matchAll(TOKEN_RE)) {
+    const index = m.index ?? 0;
+    pushText(text.slice(last, index));
+    if (m[1]) out.push({ kind: 'code', text: m[1].slice(1, -1) });
+    else if (m[2]) out.push({ kind: 'link', text: m[2], href: m[2] });
+    else if (m[3]) {
+      const name = m[3].slice(1);
+      out.push({ kind: 'mention', text: m[3], me: !!myNick && name.toLowerCase() === myNick.toLowerCase() });
+    }
+    last = index + m[0].length;
+  }
+  pushText(text.slice(last));
+  return out;
+}
+
+/** Local calendar day of a timestamp, as a sortable number (yyyymmdd). */
+export function dayKey(ms: number): number {
+  const d = new Date(ms);
+  return d.getFullYear() * 10000 + (d.getMonth() + 1) * 100 + d.getDate();
+}
+
+export function dayLabel(ms: number, now = Date.now()): string {
+  const k = dayKey(ms);
+  if (k === dayKey(now)) return 'Today';
+  if (k === dayKey(now - 86_400_000)) return 'Yesterday';
+  const d = new Date(ms);
+  const sameYear = d.getFullYear() === new Date(now).getFullYear();
+  return d.toLocaleDateString(undefined, { weekday: 'long', month: 'long', day: 'numeric', ...(sameYear ? {} : { year: 'numeric' }) });
+}
+
+export function timeLabel(ms: number): string {
+  return new Date(ms).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+}
+
+export function fullTimeLabel(ms: number): string {
+  return new Date(ms).toLocaleString(undefined, { dateStyle: 'full', timeStyle: 'medium' });
+}
+
+/** A stable, pleasant hue for a peer id. */
+export function hueOf(id: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < id.length; i++) {
+    h ^= id.charCodeAt(i);
+    h = Math.imul(h, 16777619);
+  }
+  return Math.abs(h) % 360;
+}
+
+export function initials(nick: string): string {
+  const parts = nick.trim().split(/[\s._-]+/u).filter(Boolean);
+  const first = parts[0] ?? nick;
+  const second = parts[1];
+  const a = Array.from(first)[0] ?? '?';
+  const b = second ? (Array.from(second)[0] ?? '') : (Array.from(first)[1] ?? '');
+  return (a + b).toUpperCase();
+}
+
+/** "Alice is typing…", "Alice and Bob are typing…", "Several people are typing…". */
+export function typingLabel(nicks: string[]): string {
+  if (nicks.length === 0) return '';
+  if (nicks.length === 1) return `${nicks[0]} is typing…`;
+  if (nicks.length === 2) return `${nicks[0]} and ${nicks[1]} are typing…`;
+  if (nicks.length === 3) return `${nicks[0]}, ${nicks[1]} and ${nicks[2]} are typing…`;
+  return 'Several people are typing…';
+}
+
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}

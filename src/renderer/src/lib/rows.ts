@@ -1,0 +1,83 @@
+/**
+ * Turns a conversation's messages into the rows of the virtual list: day
+ * dividers, messages grouped by author (a "head" row shows avatar and nick),
+ * local notices. Appends are incremental so a 100k-message room stays cheap.
+ */
+import type { ChatItem } from '../stores/chat';
+import { dayKey } from './format';
+
+export type Row =
+  | { kind: 'top'; key: string; more: boolean }
+  | { kind: 'day'; key: string; at: number }
+  | { kind: 'msg'; key: string; msg: ChatItem; head: boolean }
+  | { kind: 'system'; key: string; msg: ChatItem };
+
+/** Consecutive messages of one author closer than this share a header. */
+export const GROUP_GAP_MS = 5 * 60 * 1000;
+
+export class RowBuilder {
+  private body: Row[] = [];
+  private source: readonly ChatItem[] | null = null;
+  private consumed = 0;
+  private lastDay = -1;
+  private lastAuthor = '';
+  private lastAt = 0;
+
+  /** Rows for `messages`, with a top row ("beginning of the room" or "loading older…"). */
+  build(messages: readonly ChatItem[], more: boolean): Row[] {
+    if (messages !== this.source || messages.length < this.consumed) this.reset(messages);
+    for (let i = this.consumed; i < messages.length; i++) this.push(messages[i] as ChatItem);
+    this.consumed = messages.length;
+    const top: Row = { kind: 'top', key: more ? 'top:more' : 'top:start', more };
+    const rows = new Array<Row>(this.body.length + 1);
+    rows[0] = top;
+    for (let i = 0; i < this.body.length; i++) rows[i + 1] = this.body[i] as Row;
+    return rows;
+  }
+
+  private reset(messages: readonly ChatItem[]): void {
+    this.body = [];
+    this.source = messages;
+    this.consumed = 0;
+    this.lastDay = -1;
+    this.lastAuthor = '';
+    this.lastAt = 0;
+  }
+
+  private push(m: ChatItem): void {
+    const day = dayKey(m.sentAt);
+    let newDay = false;
+    if (day !== this.lastDay) {
+      // A late message from an earlier day does not open a new divider after today's.
+      if (this.lastDay === -1 || day > this.lastDay) {
+        this.body.push({ kind: 'day', key: `day:${day}:${m.id}`, at: m.sentAt });
+        this.lastDay = day;
+        newDay = true;
+      }
+    }
+    if (m.system) {
+      this.body.push({ kind: 'system', key: m.id, msg: m });
+      this.lastAuthor = '';
+      return;
+    }
+    const head =
+      newDay || m.from.peerId !== this.lastAuthor || m.sentAt - this.lastAt > GROUP_GAP_MS || m.sentAt < this.lastAt || !!m.replyTo || !!m.late;
+    this.body.push({ kind: 'msg', key: m.id, msg: m, head });
+    this.lastAuthor = m.from.peerId;
+    this.lastAt = m.sentAt;
+  }
+}
+
+export function estimateRow(row: Row | undefined): number {
+  if (!row) return 40;
+  switch (row.kind) {
+    case 'top':
+      return row.more ? 48 : 140;
+    case 'day':
+      return 44;
+    case 'system':
+      return 30;
+    case 'msg':
+      return row.head ? (row.msg.replyTo ? 84 : 62) : 26;
+  }
+}

@@ -1,0 +1,33 @@
+/** View state that is not chat data: open panels and dialogs. */
+import { defineStore } from 'pinia';
+import { ref } from 'vue';
+import type { Member } from '../../../shared/api.js';
+
+export type RightPanel = 'members' | 'search' | null;
+
+export interface ModerationRequest {
+  action: 'kick' | 'ban';
+  room: string;
+  member: Member;
+}
+
+export const useUiStore = defineStore('ui', () => {
+  const rightPanel = ref<RightPanel>('members');
+  const browseOpen = ref(false);
+  const switcherOpen = ref(false);
+  const nickDialogOpen = ref(false);
+  const connectOpen = ref(false);
+  const moderation = ref<ModerationRequest | null>(null);
+  /** Bumped to ask the composer to take the focus. */
+  const composerFocus = ref(0);
+
+  function togglePanel(panel: Exclude<RightPanel, null>): void {
+    rightPanel.value = rightPanel.value === panel ? null : panel;
+  }
+
+  function focusComposer(): void {
+    composerFocus.value++;
+  }
+
+  return { rightPanel, browseOpen, switcherOpen, nickDialogOpen, connectOpen, moderation, composerFocus, togglePanel, focusComposer };
+});
