@@ -54,6 +54,8 @@ export interface DiscoveryOptions {
   staleAfterMs?: number;
   /** UDP port of mDNS (default 5353). Tests use a private one. */
   mdnsPort?: number;
+  // Without `interfaces` / `mdnsPort`, the environment may set them: CHATTY_MDNS_INTERFACES
+  // (comma-separated addresses, e.g. "127.0.0.1" to keep discovery on this machine) and CHATTY_MDNS_PORT.
   /** Protocol version announced and accepted (default PROTOCOL_VERSION). Tests only. */
   version?: number;
 }
@@ -106,6 +108,8 @@ const SERVICES_ENUM = `_services._dns-sd._udp.${TLD}`;
 const TTL_HOST = 120;
 const TTL_OTHER = 4500;
 const MAX_URLS = 8;
+/** Cap on remembered services, against a flood of fake announcements. */
+const MAX_INSTANCES = 1024;
 const GOODBYE_TIMEOUT_MS = 1000;
 const RESCAN_MS = 5000;
 /** Initial queries and announcements (ms after start), then periodic. */
@@ -202,18 +206,22 @@ function scanInterfaces(explicit: string[] | undefined): IfaceSpec[] {
   return [...specs.values()];
 }
 
+/** Logs a problem: the first time at `level`, repeats at debug (sockets retry every few seconds). */
+type Reporter = (level: 'error' | 'warn', obj: object, msg: string) => void;
+
 /** One multicast socket + responder, bound to one interface. */
 class Responder {
   readonly bonjour: Bonjour;
   readonly server: BonjourServer;
   records: MdnsRecord[] = [];
   closed = false;
-  private warned = new Set<string>();
+  /** The socket could not be bound (e.g. port 5353 held exclusively): replaced on the next rescan. */
+  failed = false;
 
   constructor(
     public spec: IfaceSpec,
     mdnsPort: number,
-    private readonly log: Logger,
+    private readonly report: Reporter,
     onPacket: (packet: MdnsPacket, rinfo: RemoteInfo, kind: 'query' | 'response') => void,
   ) {
     this.bonjour = new Bonjour(
@@ -226,18 +234,17 @@ class Responder {
       throw new Error('bonjour-service internals changed: Bonjour.server.{mdns,register,unregister} not found');
     }
     this.server = server;
-    server.mdns.on('error', (err) => this.log.error({ err: String(err), iface: spec.key }, 'mDNS socket error'));
+    server.mdns.on('error', (err) => {
+      this.failed = true;
+      this.report('error', { iface: spec.key, mcast: spec.mcast, port: mdnsPort }, `mDNS socket error: ${err.message}`);
+    });
     server.mdns.on('warning', (err) => this.warn('socket', err));
     server.mdns.on('query', (p, r) => onPacket(p, r, 'query'));
     server.mdns.on('response', (p, r) => onPacket(p, r, 'response'));
   }
 
-  /** First occurrence of a kind of problem at warn, repeats at debug (multicast-dns retries every 5 s). */
   warn(what: string, err: unknown): void {
-    const msg = `${what}: ${err instanceof Error ? err.message : String(err)}`;
-    const first = !this.warned.has(msg);
-    this.warned.add(msg);
-    this.log[first ? 'warn' : 'debug']({ iface: this.spec.key }, `mDNS ${msg}`);
+    this.report('warn', { iface: this.spec.key }, `mDNS ${what}: ${err instanceof Error ? err.message : String(err)}`);
   }
 
   send(kind: 'query' | 'respond', packet: MdnsPacket, cb?: SendCallback): void {
@@ -308,6 +315,8 @@ interface Instance {
   txt?: Record<string, string>;
   /** Source address of the packets that carried its records: reachable, so listed first. */
   via?: string;
+  /** Last time we asked for its missing records. */
+  resolvedAt?: number;
 }
 
 export class Discovery extends EventEmitter<DiscoveryEvents> {
@@ -328,6 +337,19 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
   private current = new Map<string, DiscoveredPeer>();
   private ourQueryIds = new Set<number>();
   private loggedIncompatible = new Set<string>();
+  private reported = new Set<string>();
+  private readonly interfaces: string[] | undefined;
+  private readonly mdnsPort: number;
+
+  /** See Reporter. */
+  private readonly report: Reporter = (level, obj, msg) => {
+    const first = !this.reported.has(msg);
+    if (first) {
+      if (this.reported.size > 256) this.reported.clear();
+      this.reported.add(msg);
+    }
+    this.log[first ? level : 'debug'](obj, msg);
+  };
   private conflictLogged = false;
   private timers = new Set<NodeJS.Timeout>();
   private tick?: NodeJS.Timeout;
@@ -345,6 +367,12 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
     this.version = opts.version ?? PROTOCOL_VERSION;
     this.queryIntervalMs = Math.max(200, opts.queryIntervalMs ?? 15_000);
     this.staleAfterMs = Math.max(this.queryIntervalMs + 500, opts.staleAfterMs ?? 3 * this.queryIntervalMs + 5000);
+    const envIfaces = process.env.CHATTY_MDNS_INTERFACES?.split(',')
+      .map((a) => a.trim())
+      .filter(Boolean);
+    this.interfaces = opts.interfaces ?? (envIfaces?.length ? envIfaces : undefined);
+    const envPort = Number(process.env.CHATTY_MDNS_PORT);
+    this.mdnsPort = opts.mdnsPort ?? (Number.isInteger(envPort) && envPort > 0 && envPort < 65536 ? envPort : 5353);
     this.instance = instanceName(opts.peerId);
     this.fqdn = `${this.instance}.${SERVICE}`;
     this.host = hostName(opts.peerId);
@@ -427,7 +455,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
     this.lastRescan = Date.now();
     let specs: IfaceSpec[];
     try {
-      specs = scanInterfaces(this.opts.interfaces);
+      specs = scanInterfaces(this.interfaces);
     } catch (err) {
       this.log.warn({ err: String(err) }, 'cannot list network interfaces');
       return;
@@ -435,10 +463,10 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
     const wanted = new Map(specs.map((s) => [s.key, s]));
     for (const [key, r] of this.responders) {
       const spec = wanted.get(key);
-      if (spec && spec.mcast === r.spec.mcast) continue;
+      if (spec && spec.mcast === r.spec.mcast && !r.failed) continue;
       this.responders.delete(key);
-      this.log.info({ iface: key }, 'mDNS interface gone');
-      void r.close(true);
+      if (!r.failed) this.log.info({ iface: key }, 'mDNS interface gone');
+      void r.close(!r.failed);
     }
     for (const spec of specs) {
       const existing = this.responders.get(spec.key);
@@ -457,9 +485,9 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
       }
       let r: Responder;
       try {
-        r = new Responder(spec, this.opts.mdnsPort ?? 5353, this.log, (p, ri, kind) => this.onPacket(p, ri, kind));
+        r = new Responder(spec, this.mdnsPort, this.report, (p, ri, kind) => this.onPacket(p, ri, kind));
       } catch (err) {
-        this.log.error({ err: String(err), iface: spec.key }, 'cannot open mDNS socket');
+        this.report('error', { iface: spec.key }, `cannot open mDNS socket: ${String(err)}`);
         continue;
       }
       r.publish(this.recordsFor(spec));
@@ -500,7 +528,9 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
     if (this.state !== 'running') return;
     try {
       const now = Date.now();
-      if (!this.opts.interfaces && now - this.lastRescan >= RESCAN_MS) this.reconcileInterfaces();
+      // Explicit interfaces are fixed, but a socket that failed to bind is retried all the same.
+      const failed = [...this.responders.values()].some((r) => r.failed);
+      if ((!this.interfaces || failed) && now - this.lastRescan >= RESCAN_MS) this.reconcileInterfaces();
       if (now >= this.nextQueryAt) {
         this.nextQueryAt = now + this.jitteredInterval();
         this.query();
@@ -543,10 +573,15 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
     const ownFqdn = lc(this.fqdn);
     let relevant = false;
     const touched = new Set<Instance>();
-    const instanceOf = (fqdn: string): Instance => {
+    const instanceOf = (fqdn: string): Instance | undefined => {
       const key = lc(fqdn);
       let inst = this.instances.get(key);
-      if (!inst) this.instances.set(key, (inst = { fqdn, lastSeen: now, ptrExpires: 0 }));
+      if (inst) return inst;
+      if (this.instances.size >= MAX_INSTANCES) {
+        this.report('warn', { max: MAX_INSTANCES }, 'too many _chatty._tcp services on the network, ignoring new ones');
+        return undefined;
+      }
+      this.instances.set(key, (inst = { fqdn, lastSeen: now, ptrExpires: 0 }));
       return inst;
     };
     // Service records first, then addresses: an A record is kept only for a host some instance points to.
@@ -562,6 +597,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
           continue;
         }
         const inst = instanceOf(rr.data);
+        if (!inst) continue;
         inst.ptrExpires = now + ttl * 1000;
         touched.add(inst);
       } else if ((rr.type === 'SRV' || rr.type === 'TXT') && name.endsWith(`.${SERVICE_LC}`)) {
@@ -575,6 +611,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
           continue;
         }
         const inst = instanceOf(rr.name);
+        if (!inst) continue;
         if (rr.type === 'SRV') {
           const d = rr.data as { target?: unknown; port?: unknown } | undefined;
           if (typeof d?.target !== 'string' || typeof d.port !== 'number') continue;
@@ -599,7 +636,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
       inst.lastSeen = now;
       inst.via ??= rinfo.address;
     }
-    if (touched.size) this.resolveMissing(touched);
+    if (touched.size) this.resolveMissing(touched, now);
     return relevant;
   }
 
@@ -609,9 +646,12 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
   }
 
   /** Instances whose SRV/TXT or addresses did not come along (e.g. other implementations): ask for them. */
-  private resolveMissing(instances: Set<Instance>): void {
+  private resolveMissing(instances: Set<Instance>, now: number): void {
     const questions: { name: string; type: string }[] = [];
     for (const inst of instances) {
+      const missing = !inst.srv || !inst.txt || !this.hosts.get(lc(inst.srv.target))?.size;
+      if (!missing || now - (inst.resolvedAt ?? 0) < 1000) continue;
+      inst.resolvedAt = now;
       if (!inst.srv) questions.push({ name: inst.fqdn, type: 'SRV' });
       if (!inst.txt) questions.push({ name: inst.fqdn, type: 'TXT' });
       if (inst.srv && !this.hosts.get(lc(inst.srv.target))?.size) questions.push({ name: inst.srv.target, type: 'A' });
