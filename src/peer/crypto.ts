@@ -115,3 +115,52 @@ export function decryptDm(myDh: KeyObject, theirDhRaw: string, conversation: str
     return null;
   }
 }
+
+/**
+ * Encryption of one peer link: AES-256-GCM with one key per direction,
+ * derived from an ephemeral X25519 agreement. Every frame carries a counter
+ * that must be exactly the next one, so replayed, reordered or dropped
+ * frames are detected, and GCM rejects any tampering.
+ */
+export class LinkCipher {
+  private sendCounter = 0n;
+  private recvCounter = 0n;
+
+  private constructor(
+    private readonly sendKey: Buffer,
+    private readonly recvKey: Buffer,
+  ) {}
+
+  /** Both ends derive the same pair of keys; `initiator` tells which direction is whose. */
+  static derive(myEph: KeyObject, theirEphRaw: string, transcript: string, initiator: boolean): LinkCipher {
+    const shared = diffieHellman({ privateKey: myEph, publicKey: publicKeyOf(theirEphRaw, 'X25519') });
+    const okm = Buffer.from(hkdfSync('sha256', shared, transcript, 'chatty link v1', 64));
+    const a = okm.subarray(0, 32);
+    const b = okm.subarray(32);
+    return initiator ? new LinkCipher(a, b) : new LinkCipher(b, a);
+  }
+
+  seal(text: string): Buffer {
+    const counter = Buffer.alloc(8);
+    counter.writeBigUInt64BE(this.sendCounter++);
+    const iv = Buffer.concat([Buffer.alloc(4), counter]);
+    const cipher = createCipheriv('aes-256-gcm', this.sendKey, iv);
+    return Buffer.concat([counter, cipher.update(text, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+  }
+
+  /** Returns the plaintext, or null for a frame that is tampered, replayed or out of order. */
+  open(frame: Buffer): string | null {
+    if (frame.length < 8 + 16) return null;
+    const counter = frame.readBigUInt64BE(0);
+    if (counter !== this.recvCounter) return null;
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.recvKey, Buffer.concat([Buffer.alloc(4), frame.subarray(0, 8)]));
+      decipher.setAuthTag(frame.subarray(frame.length - 16));
+      const text = Buffer.concat([decipher.update(frame.subarray(8, frame.length - 16)), decipher.final()]).toString('utf8');
+      this.recvCounter++;
+      return text;
+    } catch {
+      return null;
+    }
+  }
+}

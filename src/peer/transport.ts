@@ -1,14 +1,16 @@
 /**
  * Peer links over WebSockets (`ws`): one server per peer, outgoing dials, and
- * a handshake that proves each side holds the key its peer id names. Every
- * frame is size-limited, parsed and schema-checked before anyone sees it; a
- * peer that breaks the protocol gets an `error` frame and is disconnected.
+ * a handshake that proves each side holds the key its peer id names and
+ * agrees on ephemeral session keys; after it, every frame is encrypted and
+ * authenticated (LinkCipher). Every frame is size-limited, decrypted, parsed
+ * and schema-checked before anyone sees it; a peer that breaks the protocol
+ * gets an `error` frame and is disconnected.
  */
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { frameSchema, PROTOCOL_VERSION, WIRE_LIMITS, type Frame } from '../shared/wire.js';
-import { randomToken, signBytes, verifyBytes } from './crypto.js';
+import { generateKeyPair, LinkCipher, randomToken, signBytes, verifyBytes } from './crypto.js';
 import type { Identity } from './identity.js';
 import type { Logger } from './log.js';
 
@@ -21,10 +23,14 @@ export const TRANSPORT_LIMITS = {
   /** Token bucket per link: sustained frames/s and burst. */
   framesPerSecond: 500,
   frameBurst: 2000,
+  /** A peer disconnected for misbehaving is refused for this long, doubling on each repeat. */
+  penaltyMs: 30_000,
+  maxPenaltyMs: 30 * 60_000,
 } as const;
 
-function authPayload(nonce: string, signer: string, verifier: string): Buffer {
-  return Buffer.from(`chatty-auth-v${PROTOCOL_VERSION}|${nonce}|${signer}|${verifier}`);
+/** What each side signs: the other's fresh nonce (no replay), both ids and both ephemeral keys (no man in the middle). */
+function authPayload(nonce: string, signer: string, verifier: string, signerEph: string, verifierEph: string): Buffer {
+  return Buffer.from(`chatty-auth-v${PROTOCOL_VERSION}|${nonce}|${signer}|${verifier}|${signerEph}|${verifierEph}`);
 }
 
 /** A closed link's reason, for the peer list and logs. */
@@ -53,6 +59,10 @@ export class Link extends EventEmitter<LinkEvents> {
   private lastSeen = Date.now();
   private pinger?: NodeJS.Timeout;
   closed = false;
+  /** Set once the handshake succeeded: from then on every frame is sealed. */
+  cipher?: LinkCipher;
+  /** Why we dropped this peer, if it was for breaking the protocol. */
+  failure?: string;
 
   constructor(
     readonly ws: WebSocket,
@@ -79,16 +89,19 @@ export class Link extends EventEmitter<LinkEvents> {
 
   /** Sends a serialized frame; resolves once it was handed to the socket (backpressure point). */
   sendRaw(text: string): Promise<void> {
-    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return Promise.reject(new LinkError('closed', 'link is closed'));
-    return new Promise((resolve, reject) => this.ws.send(text, (err) => (err ? reject(err) : resolve())));
+    if (this.closed || this.ws.readyState !== WebSocket.OPEN || !this.cipher) return Promise.reject(new LinkError('closed', 'link is closed'));
+    const sealed = this.cipher.seal(text);
+    return new Promise((resolve, reject) => this.ws.send(sealed, (err) => (err ? reject(err) : resolve())));
   }
 
   /** Sends an error frame, then closes: the peer learns why. */
   fail(reason: string, message: string): void {
     if (this.closed) return;
+    this.failure = reason;
     this.log.warn({ peer: this.peerId || this.remoteAddress, reason }, message);
     if (this.ws.readyState === WebSocket.OPEN) {
-      this.ws.send(JSON.stringify({ t: 'error', reason, message: message.slice(0, 500) }));
+      const text = JSON.stringify({ t: 'error', reason, message: message.slice(0, 500) });
+      this.ws.send(this.cipher ? this.cipher.seal(text) : text);
     }
     this.close(`${reason}: ${message}`, 4000);
   }
@@ -151,6 +164,8 @@ export interface TransportEvents {
 export class Transport extends EventEmitter<TransportEvents> {
   private server?: WebSocketServer;
   private readonly links = new Set<Link>();
+  /** Misbehaving peers: refused until `until`. */
+  private readonly penalties = new Map<string, { until: number; ms: number }>();
   port = 0;
 
   constructor(private readonly opts: TransportOptions) {
@@ -207,6 +222,7 @@ export class Transport extends EventEmitter<TransportEvents> {
     const { identity } = this.opts;
     const ws = link.ws;
     const myNonce = randomToken();
+    const eph = generateKeyPair('x25519');
     let theirHello: Extract<Frame, { t: 'hello' }> | undefined;
     let authed = false;
     return new Promise<Link>((resolve, reject) => {
@@ -240,40 +256,54 @@ export class Transport extends EventEmitter<TransportEvents> {
           if (frame.v !== PROTOCOL_VERSION) return done(new LinkError('version', `protocol version ${frame.v} is not supported (this peer speaks ${PROTOCOL_VERSION})`));
           if (frame.peerId === identity.peerId) return done(new LinkError('self', 'connected to myself'));
           if (expectedPeerId && frame.peerId !== expectedPeerId) return done(new LinkError('wrong_peer', 'peer id differs from the one expected'));
+          const penalty = this.penalties.get(frame.peerId);
+          if (penalty && penalty.until > Date.now()) {
+            return done(new LinkError('backoff', `refusing this peer for ${Math.ceil((penalty.until - Date.now()) / 1000)} s after it broke the protocol`));
+          }
           theirHello = frame;
           link.peerId = frame.peerId;
           link.nick = frame.nick;
           link.listenPort = frame.port;
-          const sig = signBytes(identity.signing.privateKey, authPayload(frame.nonce, identity.peerId, frame.peerId));
+          const sig = signBytes(identity.signing.privateKey, authPayload(frame.nonce, identity.peerId, frame.peerId, eph.publicRaw, frame.eph));
           ws.send(JSON.stringify({ t: 'auth', sig }));
           return;
         }
         if (frame.t === 'auth' && theirHello && !authed) {
-          if (!verifyBytes(theirHello.peerId, authPayload(myNonce, theirHello.peerId, identity.peerId), frame.sig)) {
+          if (!verifyBytes(theirHello.peerId, authPayload(myNonce, theirHello.peerId, identity.peerId, theirHello.eph, eph.publicRaw), frame.sig)) {
             return done(new LinkError('bad_auth', 'handshake signature does not match the peer id'));
           }
           authed = true;
+          const [initNonce, respNonce] = link.outbound ? [myNonce, theirHello.nonce] : [theirHello.nonce, myNonce];
+          const [initId, respId] = link.outbound ? [identity.peerId, theirHello.peerId] : [theirHello.peerId, identity.peerId];
+          link.cipher = LinkCipher.derive(eph.privateKey, theirHello.eph, `${initNonce}|${respNonce}|${initId}|${respId}`, link.outbound);
           return done();
         }
         if (frame.t === 'error') return done(new LinkError(frame.reason, `peer refused: ${frame.message}`));
         return done(new LinkError('bad_frame', `unexpected ${frame.t} frame during handshake`));
       };
       ws.on('message', onMessage);
-      ws.send(JSON.stringify({ t: 'hello', v: PROTOCOL_VERSION, peerId: identity.peerId, nonce: myNonce, port: this.port, nick: this.opts.nick() }));
+      ws.send(
+        JSON.stringify({ t: 'hello', v: PROTOCOL_VERSION, peerId: identity.peerId, nonce: myNonce, eph: eph.publicRaw, port: this.port, nick: this.opts.nick() }),
+      );
     });
   }
 
   private established(link: Link): void {
     this.links.add(link);
-    link.on('close', () => this.links.delete(link));
+    link.on('close', () => {
+      this.links.delete(link);
+      if (link.failure && link.failure !== 'backoff') this.penalize(link.peerId);
+    });
     link.ws.on('close', (code, reason) => link.close(reason.toString() || `closed (${code})`));
     link.ws.on('message', (data: RawData, isBinary: boolean) => {
       link.touch();
       if (!link.takeToken()) return link.fail('rate_limited', 'too many frames');
-      if (isBinary) return link.fail('bad_frame', 'binary frames are not part of the protocol');
+      if (!isBinary) return link.fail('bad_frame', 'plaintext frame on an encrypted link');
+      const text = link.cipher!.open(Buffer.isBuffer(data) ? data : Buffer.concat(Array.isArray(data) ? data : [Buffer.from(data)]));
+      if (text === null) return link.fail('bad_frame', 'frame failed decryption (tampered, replayed or out of order)');
       let json: unknown;
       try {
-        json = JSON.parse(data.toString());
+        json = JSON.parse(text);
       } catch {
         return link.fail('bad_json', 'frame is not JSON');
       }
@@ -292,6 +322,13 @@ export class Transport extends EventEmitter<TransportEvents> {
     });
     link.startKeepAlive();
     this.emit('link', link);
+  }
+
+  private penalize(peerId: string): void {
+    const prev = this.penalties.get(peerId);
+    const ms = Math.min(TRANSPORT_LIMITS.maxPenaltyMs, prev ? prev.ms * 2 : TRANSPORT_LIMITS.penaltyMs);
+    this.penalties.set(peerId, { until: Date.now() + ms, ms });
+    this.opts.log.warn({ peer: peerId, seconds: ms / 1000 }, 'peer broke the protocol; refusing it for a while');
   }
 
   async close(): Promise<void> {

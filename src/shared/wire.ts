@@ -88,11 +88,13 @@ export const frameSchema = z.discriminatedUnion('t', [
       v: z.number().int(),
       peerId: peerIdSchema,
       nonce: b64Schema.length(43),
+      /** Ephemeral X25519 public key: the link's session keys come from it (forward secrecy). */
+      eph: b64Schema.length(43),
       port: z.number().int().min(0).max(65535),
       nick: z.string().max(LIMITS.nickMax),
     })
     .strict(),
-  /** Proof of key possession: Ed25519 signature over the other side's nonce and both ids. */
+  /** Proof of key possession: Ed25519 signature over the other side's nonce, both ids and both ephemeral keys. */
   z.object({ t: z.literal('auth'), sig: b64Schema.length(86) }).strict(),
   /** What the sender holds; `full` replaces the receiver's picture of it, otherwise it updates it. */
   z.object({ t: z.literal('vv'), have: versionVectorSchema, full: z.boolean() }).strict(),
