@@ -55,8 +55,14 @@ export interface Lan {
   linkUp(host: LanHost): Promise<void>;
   /** Split the LAN: each group gets its own bridge; hosts in no group stay together on br0. */
   partition(groups: LanHost[][]): Promise<void>;
-  /** Every host back on br0 and every link up. */
+  /** Every host back on br0 and every link up (extra NICs stay where they are). */
   heal(): Promise<void>;
+  /**
+   * Give `host` one more interface (`eth1`, `eth2`…) with address `cidr` (e.g. "10.78.1.11/24"),
+   * plugged into bridge `bridge` of the bridge namespace (created if missing; any name but br0
+   * and brpN makes a separate LAN segment). Returns the interface name inside the host.
+   */
+  addNic(host: LanHost, bridge: string, cidr: string): Promise<string>;
   /** Kill spawned processes and delete every namespace. Idempotent, never throws. */
   destroy(): Promise<void>;
 }
@@ -215,6 +221,8 @@ export async function createLan(n: number, opts: CreateLanOptions = {}): Promise
   const created: string[] = [];
   const children = new Set<ChildProcess>();
   const partitionBridges = new Set<string>();
+  const bridges = new Set<string>(['br0']);
+  const nics = new Map<number, number>();
   let destroyed = false;
 
   const destroy = async (): Promise<void> => {
@@ -297,7 +305,8 @@ export async function createLan(n: number, opts: CreateLanOptions = {}): Promise
       for (const [g, group] of groups.entries()) {
         const br = `brp${g + 1}`;
         if (!partitionBridges.has(br)) {
-          await addBridge(bridgeNs, br);
+          if (!bridges.has(br)) await addBridge(bridgeNs, br);
+          bridges.add(br);
           partitionBridges.add(br);
         }
         for (const h of group) {
@@ -314,8 +323,29 @@ export async function createLan(n: number, opts: CreateLanOptions = {}): Promise
         await ip(['-n', bridgeNs, 'link', 'set', h.name, 'master', 'br0']);
         await ip(['-n', bridgeNs, 'link', 'set', h.name, 'up']);
       }
-      for (const br of partitionBridges) await ipQuiet(['-n', bridgeNs, 'link', 'del', br]);
+      for (const br of partitionBridges) {
+        await ipQuiet(['-n', bridgeNs, 'link', 'del', br]);
+        bridges.delete(br);
+      }
       partitionBridges.clear();
+    },
+    async addNic(host, bridge, cidr) {
+      assertAlive();
+      if (!/^[A-Za-z][A-Za-z0-9]{0,14}$/.test(bridge)) throw new Error(`addNic: bad bridge name ${bridge}`);
+      const k = (nics.get(host.index) ?? 0) + 1;
+      nics.set(host.index, k);
+      if (!bridges.has(bridge)) {
+        await addBridge(bridgeNs, bridge);
+        bridges.add(bridge);
+      }
+      const port = `${host.name}x${k}`;
+      const nic = `eth${k}`;
+      await ip(['-n', bridgeNs, 'link', 'add', port, 'type', 'veth', 'peer', 'name', nic, 'netns', host.ns]);
+      await ip(['-n', bridgeNs, 'link', 'set', port, 'master', bridge]);
+      await ip(['-n', bridgeNs, 'link', 'set', port, 'up']);
+      await ip(['-n', host.ns, 'addr', 'add', cidr, 'dev', nic]);
+      await ip(['-n', host.ns, 'link', 'set', nic, 'up']);
+      return nic;
     },
     destroy,
   };

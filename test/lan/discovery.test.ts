@@ -201,3 +201,33 @@ describe.skipIf(!support.ok)('mDNS discovery on a namespace LAN', () => {
     );
   });
 });
+
+describe.skipIf(!support.ok)('mDNS discovery with a host on two LAN segments', () => {
+  let lan: Lan | undefined;
+  const peers: PeerProc[] = [];
+  const diag = () => peers.map((p) => `${p.host.name} up=${JSON.stringify([...p.up.values()])}\n${p.stderr.slice(-2000)}`).join('\n');
+
+  afterAll(async () => {
+    await lan?.destroy();
+  });
+
+  it('a dual-homed peer is seen on both segments with the address of each, and picks up a NIC added while running', async () => {
+    lan = await createLan(3);
+    const [a, b, c] = lan.hosts as [LanHost, LanHost, LanHost];
+    await lan.partition([[c]]); // c alone on a second segment
+    peers.push(startPeer(lan, a, 7200), startPeer(lan, b, 7201), startPeer(lan, c, 7202));
+    const [pa, pb, pc] = peers as [PeerProc, PeerProc, PeerProc];
+    await waitFor(() => pa.up.has(pb.peerId) && pb.up.has(pa.peerId), 20_000, 'a and b to meet', diag);
+    expect(pc.up.size).toBe(0);
+
+    // b gets a second NIC on c's segment while running: found within the interface rescan period (5 s) plus a query.
+    const second = `10.78.${1 + Math.floor(Math.random() * 254)}`;
+    await lan.addNic(b, 'brp1', `${second}.11/24`);
+    await waitFor(() => pc.up.has(pb.peerId) && pb.up.has(pc.peerId), 15_000, 'b and c to meet over the new NIC', diag);
+    expect(pc.up.get(pb.peerId)!.urls[0]).toBe(`ws://${second}.11:7201`);
+    expect(pa.up.get(pb.peerId)!.urls).toEqual([`ws://${b.ip}:7201`]);
+    // a and c are on different segments: they never meet.
+    await new Promise((r) => setTimeout(r, 2 * QUERY_MS));
+    expect(pa.up.has(pc.peerId) || pc.up.has(pa.peerId)).toBe(false);
+  });
+});
