@@ -49,6 +49,8 @@ interface TimelineStateEvent extends OrderKey {
 /** In-memory view of one room (or DM thread): its state events, current state, heads and tail. */
 interface Timeline {
   stateEvents: TimelineStateEvent[];
+  /** Joins without dependencies: claims to have created the room. */
+  roots: number;
   state: RoomState;
   heads: Set<string>;
   tail: OrderKey | null;
@@ -272,7 +274,10 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         verdict = this.judgeDm(ev);
         if (verdict.ok) text = this.openDm(ev) ?? undefined;
       } else if (STATE_EVENT_TYPES.includes(ev.type)) {
-        verdict = late ? this.insertLateStateEvent(tl, ev) : this.appendStateEvent(tl, ev);
+        const claimsCreation = ev.type === 'join' && ev.deps.length === 0;
+        if (claimsCreation) tl.roots++;
+        // A second creation claim changes who ever was owner: replay the room like a late event.
+        verdict = late || (claimsCreation && tl.roots > 1) ? this.insertLateStateEvent(tl, ev) : this.appendStateEvent(tl, ev);
       } else {
         // Messages only read the state, so judging one against the live state is safe.
         verdict = applyEvent(late ? this.stateAt(tl, ev) : tl.state, ev);
@@ -318,7 +323,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
 
   /** State of a room just before `key`, replayed from its state events. */
   private stateAt(tl: Timeline, key: OrderKey): RoomState {
-    const s = emptyRoomState();
+    const s = emptyRoomState(tl.roots > 1);
     for (const se of tl.stateEvents) {
       if (!before(se, key)) break;
       applyEvent(s, se);
@@ -334,7 +339,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     const entry: TimelineStateEvent = { depth: ev.depth, id: ev.id, author: ev.author, type: ev.type, body: ev.body, accepted: false };
     const at = tl.stateEvents.findIndex((se) => before(entry, se));
     tl.stateEvents.splice(at < 0 ? tl.stateEvents.length : at, 0, entry);
-    const s = emptyRoomState();
+    const s = emptyRoomState(tl.roots > 1);
     const snapshots: { key: OrderKey; state: RoomState }[] = [];
     for (const se of tl.stateEvents) {
       const ok = applyEvent(s, se).ok;
@@ -358,10 +363,13 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   timeline(room: string): Timeline {
     let tl = this.timelines.get(room);
     if (!tl) {
-      tl = { stateEvents: [], state: emptyRoomState(), heads: new Set(this.store.heads(room)), tail: null };
+      tl = { stateEvents: [], roots: 0, state: emptyRoomState(), heads: new Set(this.store.heads(room)), tail: null };
       if (!room.startsWith('@')) {
-        for (const row of this.store.stateEvents(room)) {
-          const se = { depth: row.depth, id: row.id, author: row.author, type: row.type, body: this.bodyOf(row.id), accepted: false };
+        const events = this.store.stateEvents(room).map((row) => JSON.parse(this.store.eventJson(row.id)!) as SignedEvent);
+        tl.roots = events.filter((e) => e.type === 'join' && e.deps.length === 0).length;
+        tl.state = emptyRoomState(tl.roots > 1);
+        for (const e of events) {
+          const se = { depth: e.depth, id: e.id, author: e.author, type: e.type, body: e.body, accepted: false };
           se.accepted = applyEvent(tl.state, se).ok;
           tl.stateEvents.push(se);
         }

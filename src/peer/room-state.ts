@@ -22,14 +22,20 @@ export interface RoomState {
   banned: Set<string>;
   /** Whether someone ever joined (the first joiner becomes owner). */
   founded: boolean;
+  /**
+   * More than one event claims to create the room (joins without dependencies).
+   * Any tie-break between such claims could be won by an attacker grinding
+   * event ids, so a contested room has no owner at all rather than a stolen one.
+   */
+  contested: boolean;
 }
 
-export function emptyRoomState(): RoomState {
-  return { members: new Map(), roles: new Map(), banned: new Set(), founded: false };
+export function emptyRoomState(contested = false): RoomState {
+  return { members: new Map(), roles: new Map(), banned: new Set(), founded: false, contested };
 }
 
 export function cloneRoomState(s: RoomState): RoomState {
-  return { members: new Map(s.members), roles: new Map(s.roles), banned: new Set(s.banned), founded: s.founded };
+  return { members: new Map(s.members), roles: new Map(s.roles), banned: new Set(s.banned), founded: s.founded, contested: s.contested };
 }
 
 export interface RuleEvent {
@@ -62,7 +68,7 @@ export function applyEvent(s: RoomState, ev: RuleEvent): Verdict {
       if (s.banned.has(ev.author)) return { ok: false, reason: 'banned' };
       if (!s.founded) {
         s.founded = true;
-        s.roles.set(ev.author, 'owner');
+        if (!s.contested) s.roles.set(ev.author, 'owner');
       }
       s.members.set(ev.author, { nick: String(ev.body.nick) });
       return { ok: true };

@@ -152,4 +152,23 @@ describe('replica', () => {
     expect(again.replica.seqOf(a.id)).toBe(3);
     expect(again.store.messages('r', {}).map((m) => m.text)).toEqual(['hello']);
   });
+
+  it('never hands a room to a second creation claim, whatever its id', () => {
+    const owner = makeReplica();
+    const mallory = makeReplica();
+    owner.profile();
+    mallory.profile();
+    owner.replica.append('join', 'r', { nick: 'owner' });
+    owner.replica.append('msg', 'r', { nick: 'owner', text: 'mine' });
+    // mallory has not synced the room and creates its own root (an attacker could grind its id to sort first)
+    mallory.replica.append('join', 'r', { nick: 'mallory' });
+    owner.replica.ingest(missing(mallory, owner));
+    mallory.replica.ingest(missing(owner, mallory));
+    for (const r of [owner, mallory]) {
+      const state = r.replica.roomState('r');
+      expect(state.contested).toBe(true);
+      expect([...state.roles.values()]).not.toContain('owner');
+      expect(state.members.size).toBe(2);
+    }
+  });
 });

@@ -1,0 +1,135 @@
+/**
+ * A hostile peer for tests: real sockets, the real handshake when asked to,
+ * and then whatever it is told to send — forged events, garbage, floods.
+ * It reuses the product's crypto and event code, so it forges exactly what
+ * an attacker with its own key could.
+ */
+import { WebSocket } from 'ws';
+import { generateKeyPair, LinkCipher, randomToken, signBytes, type KeyPair } from '../../src/peer/crypto.js';
+import { createEvent, type EventDraft } from '../../src/peer/events.js';
+import { PROTOCOL_VERSION, type SignedEvent } from '../../src/shared/wire.js';
+
+export interface HandshakeTweaks {
+  /** Claim this peer id in hello (default: our own key's). */
+  claimId?: string;
+  /** Sign the auth with this key pair instead of ours. */
+  signWith?: KeyPair;
+  /** Send this exact auth frame (e.g. one recorded earlier). */
+  authFrame?: string;
+  version?: number;
+}
+
+export class HostilePeer {
+  readonly key = generateKeyPair('ed25519');
+  readonly dh = generateKeyPair('x25519');
+  ws!: WebSocket;
+  cipher?: LinkCipher;
+  /** Frames received after the handshake, decrypted. */
+  readonly received: { t: string; reason?: string; [k: string]: unknown }[] = [];
+  closeCode?: number;
+  closed!: Promise<number>;
+  lastAuthFrame?: string;
+  private seq = 0;
+  private prev: string | null = null;
+
+  get peerId(): string {
+    return this.key.publicRaw;
+  }
+
+  /** Opens a socket without any handshake. */
+  async open(url: string): Promise<void> {
+    this.ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+    this.closed = new Promise((resolve) =>
+      this.ws.on('close', (code) => {
+        this.closeCode = code;
+        resolve(code);
+      }),
+    );
+    this.ws.on('error', () => undefined);
+    await new Promise<void>((resolve, reject) => {
+      this.ws.once('open', () => resolve());
+      this.ws.once('error', reject);
+    });
+  }
+
+  /** The full handshake, with optional misbehaviour. Resolves true when the link is established. */
+  async handshake(url: string, tweaks: HandshakeTweaks = {}): Promise<boolean> {
+    await this.open(url);
+    const myNonce = randomToken();
+    const eph = generateKeyPair('x25519');
+    const claimId = tweaks.claimId ?? this.peerId;
+    return new Promise((resolve) => {
+      const onMessage = (data: Buffer, isBinary: boolean) => {
+        if (isBinary) return;
+        const frame = JSON.parse(data.toString()) as { t: string; nonce: string; peerId: string; eph: string; sig: string; reason?: string };
+        this.received.push(frame);
+        if (frame.t === 'hello') {
+          const payload = Buffer.from(`chatty-auth-v${PROTOCOL_VERSION}|${frame.nonce}|${claimId}|${frame.peerId}|${eph.publicRaw}|${frame.eph}`);
+          const auth = tweaks.authFrame ?? JSON.stringify({ t: 'auth', sig: signBytes((tweaks.signWith ?? this.key).privateKey, payload) });
+          this.lastAuthFrame = auth;
+          this.ws.send(auth);
+          (this as { theirHello?: typeof frame }).theirHello = frame;
+        } else if (frame.t === 'auth') {
+          const theirs = (this as unknown as { theirHello: { nonce: string; peerId: string; eph: string } }).theirHello;
+          this.cipher = LinkCipher.derive(eph.privateKey, theirs.eph, `${myNonce}|${theirs.nonce}|${claimId}|${theirs.peerId}`, true);
+          this.ws.off('message', onMessage);
+          this.ws.on('message', (d: Buffer, bin: boolean) => {
+            const text = bin ? this.cipher!.open(d) : d.toString();
+            if (text) this.received.push(JSON.parse(text));
+          });
+          resolve(true);
+        } else if (frame.t === 'error') {
+          resolve(false);
+        }
+      };
+      this.ws.on('message', onMessage);
+      void this.closed.then(() => resolve(false));
+      this.ws.send(JSON.stringify({ t: 'hello', v: tweaks.version ?? PROTOCOL_VERSION, peerId: claimId, nonce: myNonce, eph: eph.publicRaw, port: 0, nick: 'mallory' }));
+    });
+  }
+
+  /** Sends a frame over the encrypted link. */
+  send(frame: unknown): void {
+    this.ws.send(this.cipher!.seal(typeof frame === 'string' ? frame : JSON.stringify(frame)));
+  }
+
+  sendSealed(buf: Buffer): void {
+    this.ws.send(buf);
+  }
+
+  /** Creates the next event of our own log, signed by us (or forged, via overrides). */
+  event(draft: Omit<EventDraft, 'author' | 'seq' | 'prev'> & Partial<Pick<EventDraft, 'author' | 'seq' | 'prev'>>, signWith = this.key): SignedEvent {
+    const ev = createEvent({ author: this.peerId, seq: this.seq + 1, prev: this.prev, ...draft }, signWith.privateKey);
+    if (ev.author === this.peerId) {
+      this.seq = ev.seq;
+      this.prev = ev.id;
+    }
+    return ev;
+  }
+
+  profile(nick = 'mallory'): SignedEvent {
+    return this.event({ room: null, deps: [], depth: 1, type: 'profile', body: { nick, dh: this.dh.publicRaw } });
+  }
+
+  sendEvents(events: unknown[]): void {
+    this.send({ t: 'events', events });
+  }
+
+  /** Waits until an error frame arrives or the socket closes; returns the error reason, if any. */
+  async rejection(timeoutMs = 8000): Promise<{ reason?: string; code?: number }> {
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end) {
+      const err = this.received.find((f) => f.t === 'error');
+      if (err || this.closeCode !== undefined) {
+        await Promise.race([this.closed, new Promise((r) => setTimeout(r, 1500))]);
+        return { reason: err?.reason, code: this.closeCode };
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error('the peer neither refused nor closed');
+  }
+
+  close(): void {
+    this.ws?.terminate();
+  }
+}
