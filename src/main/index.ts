@@ -67,7 +67,10 @@ ipcMain.handle(IPC.call, async (event, method: unknown, params: unknown): Promis
     return { ok: false, error: { code: RPC.invalidRequest, message: 'untrusted sender', data: { reason: 'forbidden' } } };
   }
   if (!isMethod(method)) {
-    return { ok: false, error: { code: RPC.methodNotFound, message: `unknown method: ${String(method)}`, data: { reason: 'unknown_method' } } };
+    return {
+      ok: false,
+      error: { code: RPC.methodNotFound, message: `unknown method: ${String(method)}`, data: { reason: 'unknown_method' } },
+    };
   }
   const parsed = methodParams[method].safeParse(params ?? {});
   if (!parsed.success) return { ok: false, error: toRpcError(parsed.error) };
@@ -123,7 +126,8 @@ function onNodeEvent<E extends EventName>(event: E, payload: EventPayloads[E]): 
     if (m.from.peerId !== myPeerId) notify(`${m.from.nick} (direct message)`, m.text, { kind: 'dm', id: m.from.peerId });
   } else if (event === 'message') {
     const m = payload as Message;
-    if (m.from.peerId !== myPeerId && m.room && mentionsMe(m.text)) notify(`${m.from.nick} in #${m.room}`, m.text, { kind: 'room', id: m.room });
+    if (m.from.peerId !== myPeerId && m.room && mentionsMe(m.text))
+      notify(`${m.from.nick} in #${m.room}`, m.text, { kind: 'room', id: m.room });
   }
 }
 

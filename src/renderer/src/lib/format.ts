@@ -99,7 +99,10 @@ export function hueOf(id: string): number {
 }
 
 export function initials(nick: string): string {
-  const parts = nick.trim().split(/[\s._-]+/u).filter(Boolean);
+  const parts = nick
+    .trim()
+    .split(/[\s._-]+/u)
+    .filter(Boolean);
   const first = parts[0] ?? nick;
   const second = parts[1];
   const a = Array.from(first)[0] ?? '?';

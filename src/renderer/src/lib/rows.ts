@@ -61,7 +61,12 @@ export class RowBuilder {
       return;
     }
     const head =
-      newDay || m.from.peerId !== this.lastAuthor || m.sentAt - this.lastAt > GROUP_GAP_MS || m.sentAt < this.lastAt || !!m.replyTo || !!m.late;
+      newDay ||
+      m.from.peerId !== this.lastAuthor ||
+      m.sentAt - this.lastAt > GROUP_GAP_MS ||
+      m.sentAt < this.lastAt ||
+      !!m.replyTo ||
+      !!m.late;
     this.body.push({ kind: 'msg', key: m.id, msg: m, head });
     this.lastAuthor = m.from.peerId;
     this.lastAt = m.sentAt;
@@ -72,12 +77,12 @@ export function estimateRow(row: Row | undefined): number {
   if (!row) return 40;
   switch (row.kind) {
     case 'top':
-      return row.more ? 48 : 140;
+      return row.more ? 48 : 175;
     case 'day':
-      return 44;
+      return 43;
     case 'system':
-      return 30;
+      return 32;
     case 'msg':
-      return row.head ? (row.msg.replyTo ? 84 : 62) : 26;
+      return row.head ? (row.msg.replyTo ? 78 : 55) : 28;
   }
 }

@@ -298,7 +298,16 @@ export const useChatStore = defineStore('chat', () => {
   }
 
   function system(conv: Conversation, text: string): void {
-    addMessages(conv, [{ id: `sys:${++systemSeq}`, room: conv.kind === 'room' ? conv.id : null, from: { peerId: '', nick: '' }, text, sentAt: Date.now(), system: true }]);
+    addMessages(conv, [
+      {
+        id: `sys:${++systemSeq}`,
+        room: conv.kind === 'room' ? conv.id : null,
+        from: { peerId: '', nick: '' },
+        text,
+        sentAt: Date.now(),
+        system: true,
+      },
+    ]);
   }
 
   function isViewing(conv: Conversation): boolean {
@@ -482,7 +491,10 @@ export const useChatStore = defineStore('chat', () => {
     switch (ev.change) {
       case 'joined': {
         const wasMember = !!existing;
-        conv.members = [...without(), { peerId: ev.peerId, nick: ev.nick, role: ev.role ?? existing?.role ?? 'member', online: isOnline(ev.peerId) }];
+        conv.members = [
+          ...without(),
+          { peerId: ev.peerId, nick: ev.nick, role: ev.role ?? existing?.role ?? 'member', online: isOnline(ev.peerId) },
+        ];
         conv.banned = conv.banned.filter((b) => b.peerId !== ev.peerId);
         if (isMe) {
           conv.joined = true;
@@ -641,7 +653,9 @@ export const useChatStore = defineStore('chat', () => {
           .filter((conv) => conv.loaded && conv.joined)
           .map(async (conv) => {
             const latest =
-              conv.kind === 'room' ? await c.call('history', { room: conv.id, limit: PAGE }) : await c.call('dmHistory', { peer: conv.id, limit: DM_PAGE });
+              conv.kind === 'room'
+                ? await c.call('history', { room: conv.id, limit: PAGE })
+                : await c.call('dmHistory', { peer: conv.id, limit: DM_PAGE });
             addMessages(conv, latest);
           }),
       );
@@ -871,6 +885,14 @@ export const useChatStore = defineStore('chat', () => {
     return true;
   }
 
+  function setDraft(conv: Conversation, text: string): void {
+    conv.draft = text;
+  }
+
+  function setReply(conv: Conversation, msg: ChatItem | null): void {
+    conv.replyTo = msg && !msg.system ? msg : null;
+  }
+
   async function connectTo(url: string): Promise<boolean> {
     try {
       const res = await api().call('connect', { url: url.trim() });
@@ -939,6 +961,8 @@ export const useChatStore = defineStore('chat', () => {
     setRole,
     search,
     jumpTo,
+    setDraft,
+    setReply,
     connectTo,
   };
 });

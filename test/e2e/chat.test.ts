@@ -1,0 +1,277 @@
+/**
+ * End to end: three real headless peers (`chatty --json`, separate processes
+ * on loopback), each serving its browser UI, driven in headless Chromium the
+ * way a person uses them. Screenshots of the main screens go to test-artifacts/.
+ *
+ * Needs `npm run build` (out/node and out/renderer) and /usr/bin/chromium.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, PeerProcess } from '../helpers/peer-process.js';
+import { chromiumAvailable, launchBrowser, openPage, screenshot, tid, type OpenedPage } from '../helpers/browser.js';
+
+const built =
+  existsSync(resolve(import.meta.dirname, '../../out/renderer/index.html')) &&
+  existsSync(resolve(import.meta.dirname, '../../out/node/cli/index.js'));
+const ROOM = 'lobby';
+const WAIT = 20_000;
+
+interface User {
+  nick: string;
+  peer: PeerProcess;
+  ui: OpenedPage;
+  page: Page;
+}
+
+const processes: PeerProcess[] = [];
+let browser: Browser | undefined;
+let alice: User;
+let bob: User;
+let carol: User;
+
+function uiUrl(p: PeerProcess): string {
+  const url = (p.ready as { ui?: string }).ui;
+  if (!url) throw new Error(`peer ${p.opts.nick} serves no UI`);
+  return url;
+}
+
+async function startUser(nick: string, connectTo?: PeerProcess): Promise<User> {
+  // Started with a provisional nick: the real one is picked in the page.
+  const peer = await PeerProcess.start({ nick: `${nick}-cli`, ui: true, peers: connectTo ? [connectTo.url] : [] });
+  processes.push(peer);
+  const ui = await openPage(browser!, uiUrl(peer));
+  return { nick, peer, ui, page: ui.page };
+}
+
+const messageText = (page: Page, text: string) => page.locator(tid('message-text'), { hasText: text });
+const roomItem = (page: Page, room: string) => page.locator(`${tid('room-item')}[data-room="${room}"]`);
+const member = (page: Page, nick: string) => page.locator(`${tid('member')}[data-nick="${nick}"]`);
+const toastWith = (page: Page, text: string) => page.locator(tid('toast'), { hasText: text });
+
+async function send(page: Page, text: string): Promise<void> {
+  const input = page.locator(tid('composer-input'));
+  await input.fill(text);
+  await input.press('Enter');
+  await expect.poll(() => input.inputValue()).toBe('');
+}
+
+async function peersConnected(a: PeerProcess, others: PeerProcess[]): Promise<void> {
+  await eventually(
+    async () => {
+      const list = await a.call('peers');
+      return others.every((o) => list.some((p) => p.peerId === o.peerId && p.connected));
+    },
+    WAIT,
+    `${a.opts.nick} connected`,
+  );
+}
+
+describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when /usr/bin/chromium is missing)', () => {
+  beforeAll(async () => {
+    if (!built) throw new Error('the app is not built: run `npm run build` before the e2e tests');
+    browser = await launchBrowser();
+    alice = await startUser('alice');
+    bob = await startUser('bob', alice.peer);
+    carol = await startUser('carol', alice.peer);
+    await peersConnected(alice.peer, [bob.peer, carol.peer]);
+  });
+
+  afterAll(async () => {
+    await browser?.close().catch(() => undefined);
+    await Promise.all(processes.map((p) => p.stop().catch(() => undefined)));
+  });
+
+  it('asks each user for a nickname on first run', async () => {
+    await alice.page.locator(tid('nick-dialog')).waitFor({ timeout: WAIT });
+    await screenshot(alice.page, '01-welcome');
+    for (const u of [alice, bob, carol]) {
+      const dialog = u.page.locator(tid('nick-dialog'));
+      await dialog.waitFor({ timeout: WAIT });
+      await expect.poll(() => u.page.locator(tid('nick-input')).inputValue()).toBe(`${u.nick}-cli`);
+      await u.page.locator(tid('nick-input')).fill(u.nick);
+      await u.page.locator(tid('nick-save')).click();
+      await dialog.waitFor({ state: 'detached', timeout: WAIT });
+      await expect.poll(() => u.page.locator(tid('my-nick')).textContent()).toBe(u.nick);
+      expect((await u.peer.call('whoami')).nick).toBe(u.nick);
+    }
+    // The dialog does not come back on reload: the choice is remembered.
+    await carol.page.reload();
+    await carol.page.locator(tid('my-nick')).filter({ hasText: 'carol' }).waitFor({ timeout: WAIT });
+    expect(await carol.page.locator(tid('nick-dialog')).count()).toBe(0);
+  });
+
+  it('creates a room, and another peer finds it in "browse rooms" and joins', async () => {
+    await alice.page.locator(tid('add-room')).click();
+    await alice.page.locator(tid('join-room-input')).fill(ROOM);
+    await alice.page.locator(tid('join-room-input')).press('Enter');
+    await alice.page.locator(tid('conversation-title')).filter({ hasText: ROOM }).waitFor({ timeout: WAIT });
+    await roomItem(alice.page, ROOM).waitFor();
+    await member(alice.page, 'alice').waitFor();
+    expect(await member(alice.page, 'alice').getAttribute('data-role')).toBe('owner');
+
+    // Bob browses the network's rooms until the new one has reached his peer.
+    await eventually(
+      async () => {
+        await bob.page.locator(tid('browse-rooms')).click();
+        const entry = bob.page.locator(`${tid('browse-room')}[data-room="${ROOM}"]`);
+        const found = await entry
+          .waitFor({ timeout: 2000 })
+          .then(() => true)
+          .catch(() => false);
+        if (!found) await bob.page.keyboard.press('Escape');
+        return found;
+      },
+      WAIT,
+      'the room in bob’s directory',
+    );
+    await screenshot(bob.page, '02-browse-rooms');
+    await bob.page.locator(`${tid('browse-room')}[data-room="${ROOM}"] ${tid('browse-join')}`).click();
+    await bob.page.locator(tid('conversation-title')).filter({ hasText: ROOM }).waitFor({ timeout: WAIT });
+    await member(alice.page, 'bob').waitFor({ timeout: WAIT });
+  });
+
+  it('sends messages that show up on the other page, with mentions and typing', async () => {
+    await send(alice.page, 'Hello from alice, welcome to the lobby!');
+    await messageText(bob.page, 'Hello from alice').waitFor({ timeout: WAIT });
+
+    // Typing indicator: bob types without sending.
+    await bob.page.locator(tid('composer-input')).fill('');
+    await bob.page.locator(tid('composer-input')).pressSequentially('Hi alice', { delay: 20 });
+    await alice.page.locator(tid('typing-indicator')).filter({ hasText: 'bob is typing' }).waitFor({ timeout: WAIT });
+    await bob.page.locator(tid('composer-input')).press('Enter');
+
+    const fromBob = alice.page.locator(tid('message'), { hasText: 'Hi alice' });
+    await fromBob.waitFor({ timeout: WAIT });
+    expect(await fromBob.getAttribute('class')).toContain('mention'); // my nick is highlighted
+    expect(await fromBob.getAttribute('data-author')).toBe('bob');
+
+    // Shift+Enter makes a new line instead of sending.
+    const input = alice.page.locator(tid('composer-input'));
+    await input.fill('first line');
+    await input.press('Shift+Enter');
+    await input.pressSequentially('second line');
+    expect(await input.inputValue()).toBe('first line\nsecond line');
+    await input.press('Enter');
+    await messageText(bob.page, 'second line').waitFor({ timeout: WAIT });
+    await screenshot(alice.page, '03-room');
+  });
+
+  it('shows the room history to a late joiner', async () => {
+    await carol.page.locator(tid('add-room')).click();
+    await carol.page.locator(tid('join-room-input')).fill(ROOM);
+    await carol.page.locator(tid('join-room-input')).press('Enter');
+    await carol.page.locator(tid('conversation-title')).filter({ hasText: ROOM }).waitFor({ timeout: WAIT });
+    await messageText(carol.page, 'Hello from alice').waitFor({ timeout: WAIT });
+    await messageText(carol.page, 'Hi alice').waitFor({ timeout: WAIT });
+    await screenshot(carol.page, '04-late-joiner');
+  });
+
+  it('delivers a direct message only to its addressee', async () => {
+    await alice.page.locator(`${tid('peer-item')}[data-peer="${bob.peer.peerId}"]`).click();
+    await alice.page.locator(tid('conversation-title')).filter({ hasText: 'bob' }).waitFor({ timeout: WAIT });
+    await send(alice.page, 'psst bob, this is just for you');
+
+    const dmItem = bob.page.locator(`${tid('dm-item')}[data-peer="${alice.peer.peerId}"]`);
+    await dmItem.waitFor({ timeout: WAIT });
+    await dmItem.locator(tid('unread-badge')).waitFor({ timeout: WAIT }); // unread until opened
+    await dmItem.click();
+    await messageText(bob.page, 'just for you').waitFor({ timeout: WAIT });
+    await expect.poll(() => dmItem.locator(tid('unread-badge')).count()).toBe(0);
+    await screenshot(bob.page, '05-direct-message');
+
+    // Carol sees no such conversation, nor the text, and her peer has nothing either.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await carol.page.locator(`${tid('dm-item')}[data-peer="${alice.peer.peerId}"]`).count()).toBe(0);
+    expect(await carol.page.getByText('just for you').count()).toBe(0);
+    expect(await carol.peer.call('dmHistory', { peer: alice.peer.peerId })).toEqual([]);
+
+    await alice.page.locator(`${tid('room-item')}[data-room="${ROOM}"]`).click();
+  });
+
+  it('kicks a member: everyone sees it and the kicked page leaves the room', async () => {
+    await member(alice.page, 'bob').locator(tid('member-menu-button')).click();
+    await screenshot(alice.page, '06-member-menu');
+    await alice.page.locator(tid('member-action-kick')).click();
+    await alice.page.locator(tid('moderation-reason')).fill('testing the kick');
+    await alice.page.locator(tid('moderation-confirm')).click();
+
+    for (const u of [alice, carol]) {
+      await u.page.locator(tid('system-message'), { hasText: 'bob was removed' }).waitFor({ timeout: WAIT });
+      await expect.poll(() => member(u.page, 'bob').count(), { timeout: WAIT }).toBe(0);
+    }
+    await toastWith(bob.page, `You were removed from #${ROOM}`).waitFor({ timeout: WAIT });
+    await expect.poll(() => roomItem(bob.page, ROOM).count(), { timeout: WAIT }).toBe(0);
+    await screenshot(bob.page, '07-kicked');
+    await screenshot(carol.page, '08-kick-seen-by-others');
+    // A member (not moderator) gets no moderation actions.
+    await member(carol.page, 'alice').locator(tid('member-menu-button')).click();
+    expect(await carol.page.locator(tid('member-action-kick')).count()).toBe(0);
+    await carol.page.locator(tid('member-menu-button')).first().click();
+  });
+
+  it('shows readable errors for bad actions', async () => {
+    // A kicked peer may come back; a banned one may not.
+    await bob.page.locator(tid('add-room')).click();
+    await bob.page.locator(tid('join-room-input')).fill(ROOM);
+    await bob.page.locator(tid('join-room-input')).press('Enter');
+    await roomItem(bob.page, ROOM).waitFor({ timeout: WAIT });
+    await member(alice.page, 'bob').waitFor({ timeout: WAIT });
+
+    await member(alice.page, 'bob').locator(tid('member-menu-button')).click();
+    await alice.page.locator(tid('member-action-ban')).click();
+    await alice.page.locator(tid('moderation-confirm')).click();
+    await toastWith(bob.page, `You were banned from #${ROOM}`).waitFor({ timeout: WAIT });
+    await alice.page.locator(tid('banned-member')).filter({ hasText: 'bob' }).waitFor({ timeout: WAIT });
+
+    await bob.page.locator(tid('add-room')).click();
+    await bob.page.locator(tid('join-room-input')).fill(ROOM);
+    await bob.page.locator(tid('join-room-input')).press('Enter');
+    const error = bob.page.locator(`${tid('toast')}[data-kind="error"]`, { hasText: 'banned' });
+    await error.waitFor({ timeout: WAIT });
+    await screenshot(bob.page, '09-error-toast');
+    expect(await roomItem(bob.page, ROOM).count()).toBe(0);
+
+    // An invalid room name is refused with an explanation, before any call.
+    await bob.page.locator(tid('join-room-input')).fill('no spaces allowed!');
+    await bob.page.locator(tid('join-room-input')).press('Enter');
+    await toastWith(bob.page, 'That room name is not valid').waitFor({ timeout: WAIT });
+  });
+
+  it('finds messages with search and jumps to them', async () => {
+    await alice.page.locator(tid('open-search')).click();
+    await alice.page.locator(tid('search-input')).fill('welcome');
+    await alice.page.locator(tid('search-input')).press('Enter');
+    const result = alice.page.locator(tid('search-result')).first();
+    await result.waitFor({ timeout: WAIT });
+    await screenshot(alice.page, '10-search');
+    await result.click();
+    await alice.page.locator(`${tid('message')}.flash`).waitFor({ timeout: WAIT });
+    await alice.page.locator(tid('toggle-members')).click();
+  });
+
+  it('follows the dark colour scheme', async () => {
+    const dark = await openPage(browser!, uiUrl(alice.peer), { colorScheme: 'dark' });
+    try {
+      await dark.page.locator(tid('my-nick')).filter({ hasText: 'alice' }).waitFor({ timeout: WAIT });
+      // A new browser profile is a first run again; the dialog offers the current nick and can be skipped.
+      await dark.page.locator(tid('nick-skip')).click();
+      await roomItem(dark.page, ROOM).click();
+      await messageText(dark.page, 'Hello from alice').waitFor({ timeout: WAIT });
+      const bg = await dark.page.evaluate('getComputedStyle(document.body).backgroundColor');
+      expect(bg).toBe('rgb(26, 28, 34)');
+      await screenshot(dark.page, '11-room-dark');
+      expect(dark.errors).toEqual([]);
+    } finally {
+      await dark.context.close();
+    }
+  });
+
+  it('logged no errors in any page', () => {
+    for (const u of [alice, bob, carol]) {
+      // The banned join is an expected API error, surfaced as a toast, not a console error.
+      expect(u.ui.errors, u.nick).toEqual([]);
+    }
+  });
+});
