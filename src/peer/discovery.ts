@@ -8,7 +8,9 @@
  * made here rather than by `Bonjour.publish()`, because that one always announces every
  * address of the machine (we announce each interface's own addresses), probes with a
  * `console.log` on conflict (stdout is JSON-RPC in `--json` mode) and throws from socket
- * errors unless told otherwise.
+ * errors unless told otherwise. It relies on bonjour-service 1.x's internal `server`
+ * (register/unregister/mdns), checked at construction so an upgrade that changes it fails loudly.
+ * Each socket is created and bound here and sends nothing before its multicast interface is set.
  *
  * Browsing keeps its own small record cache instead of bonjour's Browser, which never
  * expires services (its PTR TTL is 8 h and nothing calls `expire()`) and misses address
@@ -19,6 +21,7 @@
  *
  * Interop: `avahi-browse -rt _chatty._tcp` lists peers with host, address, port and TXT.
  */
+import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { createHash, randomInt } from 'node:crypto';
 import os from 'node:os';
@@ -217,6 +220,9 @@ class Responder {
   closed = false;
   /** The socket could not be bound (e.g. port 5353 held exclusively): replaced on the next rescan. */
   failed = false;
+  /** Bound, and its multicast interface set: nothing is sent before (it could leave by another interface). */
+  private ready = false;
+  private pending: (() => void)[] = [];
 
   constructor(
     public spec: IfaceSpec,
@@ -224,10 +230,12 @@ class Responder {
     private readonly report: Reporter,
     onPacket: (packet: MdnsPacket, rinfo: RemoteInfo, kind: 'query' | 'response') => void,
   ) {
-    this.bonjour = new Bonjour(
-      // `bind` must be the wildcard: a socket bound to the interface address gets no multicast on Linux.
-      { interface: spec.mcast, bind: '0.0.0.0', port: mdnsPort, reuseAddr: true, loopback: true } as never,
-      (err: Error) => this.warn('responder', err),
+    // Our own socket, bound by us: multicast-dns only sets the multicast interface when joining the
+    // group worked, and would otherwise send by the default one. The bind address must be the
+    // wildcard: a socket bound to the interface address receives no multicast on Linux.
+    const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+    this.bonjour = new Bonjour({ socket, bind: false, interface: spec.mcast, port: mdnsPort, loopback: true } as never, (err: Error) =>
+      this.warn('responder', err),
     );
     const server = (this.bonjour as unknown as { server?: BonjourServer }).server;
     if (!server?.mdns || typeof server.register !== 'function' || typeof server.unregister !== 'function') {
@@ -241,6 +249,18 @@ class Responder {
     server.mdns.on('warning', (err) => this.warn('socket', err));
     server.mdns.on('query', (p, r) => onPacket(p, r, 'query'));
     server.mdns.on('response', (p, r) => onPacket(p, r, 'response'));
+    // multicast-dns' own 'listening' handler (registered first) joins the group and sets TTL/loopback.
+    socket.bind(mdnsPort, '0.0.0.0', () => {
+      try {
+        socket.setMulticastInterface(spec.mcast);
+      } catch (err) {
+        this.failed = true;
+        this.report('error', { iface: spec.key, mcast: spec.mcast }, `cannot use ${spec.mcast} for multicast: ${String(err)}`);
+        return;
+      }
+      this.ready = true;
+      for (const fn of this.pending.splice(0)) fn();
+    });
   }
 
   warn(what: string, err: unknown): void {
@@ -250,6 +270,11 @@ class Responder {
   send(kind: 'query' | 'respond', packet: MdnsPacket, cb?: SendCallback): void {
     if (this.closed) {
       cb?.();
+      return;
+    }
+    if (!this.ready) {
+      if (this.failed || this.pending.length >= 16) cb?.(new Error('mDNS socket not ready'));
+      else this.pending.push(() => this.send(kind, packet, cb));
       return;
     }
     const done: SendCallback = (err) => {

@@ -10,7 +10,7 @@
  * Debian packages: avahi-daemon avahi-utils dbus (and util-linux for `unshare`).
  */
 import { execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -98,7 +98,8 @@ async function waitUntil(cond: () => boolean, timeoutMs: number, what: string): 
 
 /** Start a private dbus + avahi-daemon on `host`; resolves once avahi has finished starting. */
 export async function startAvahi(lan: Lan, host: LanHost): Promise<AvahiObserver> {
-  const dir = mkdtempSync(join(tmpdir(), 'chatty-avahi-'));
+  removeStaleDirs();
+  const dir = mkdtempSync(join(tmpdir(), `chatty-avahi-${process.pid}-`));
   const socket = join(dir, 'bus');
   writeFileSync(join(dir, 'dbus.conf'), DBUS_CONF(socket));
   writeFileSync(join(dir, 'avahi.conf'), AVAHI_CONF(lan.iface));
@@ -156,6 +157,19 @@ export async function startAvahi(lan: Lan, host: LanHost): Promise<AvahiObserver
     },
     stop,
   };
+}
+
+/** Temp dirs of earlier runs whose process is gone. */
+function removeStaleDirs(): void {
+  for (const name of readdirSync(tmpdir())) {
+    const m = /^chatty-avahi-(\d+)-/.exec(name);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    }
+  }
 }
 
 /** Parse `avahi-browse -p` resolved lines: `=;iface;proto;name;type;domain;host;address;port;"k=v" "k=v"`. */

@@ -18,7 +18,7 @@
  *
  * Requires root and iproute2 (`ip`).
  */
-import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 
@@ -225,9 +225,25 @@ export async function createLan(n: number, opts: CreateLanOptions = {}): Promise
   const nics = new Map<number, number>();
   let destroyed = false;
 
+  // Last resort when the test process exits without destroy() (e.g. process.exit in a failing run);
+  // a crash without even this is handled by cleanupStaleNamespaces() on the next run.
+  const onExit = () => {
+    if (destroyed) return;
+    for (const child of children) child.kill('SIGKILL');
+    for (const ns of created) {
+      try {
+        execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore', timeout: 5000 });
+      } catch {
+        /* best effort */
+      }
+    }
+  };
+  process.once('exit', onExit);
+
   const destroy = async (): Promise<void> => {
     if (destroyed) return;
     destroyed = true;
+    process.removeListener('exit', onExit);
     for (const child of children) {
       if (child.exitCode === null && child.signalCode === null) {
         try {
