@@ -53,6 +53,16 @@ export function parseOptions(argv: string[]): CliOptions {
     .version(process.env.npm_package_version ?? '0.1.0')
     .showHelpAfterError()
     .parse(argv);
-  const o = program.opts<{ nick?: string; dataDir: string; port: number; host?: string; peer: string[]; mdns: boolean; json: boolean; ui: boolean; uiPort: number }>();
+  const o = program.opts<{
+    nick?: string;
+    dataDir: string;
+    port: number;
+    host?: string;
+    peer: string[];
+    mdns: boolean;
+    json: boolean;
+    ui: boolean;
+    uiPort: number;
+  }>();
   return { ...o };
 }

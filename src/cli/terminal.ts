@@ -43,9 +43,13 @@ export class Terminal {
     this.print('Type /help for commands, /join ROOM to start.');
     this.service.on('message', (m) => this.print(this.formatMessage(m)));
     this.service.on('dm', (m) => this.print(paint('magenta', `${time(m.sentAt)} [DM ${m.from.nick} → ${m.to?.nick ?? '?'}] `) + m.text));
-    this.service.on('member', (e) => this.print(paint('gray', `* ${e.nick} ${e.change}${e.role ? ` (${e.role})` : ''} in #${e.room}${e.reason ? `: ${e.reason}` : ''}`)));
+    this.service.on('member', (e) =>
+      this.print(paint('gray', `* ${e.nick} ${e.change}${e.role ? ` (${e.role})` : ''} in #${e.room}${e.reason ? `: ${e.reason}` : ''}`)),
+    );
     this.service.on('peer', (e) => this.print(paint('gray', `* peer ${e.nick} is ${e.state === 'up' ? 'online' : 'offline'}`)));
-    this.service.on('identity', (e) => this.print(paint('yellow', `! "${e.nick}" is now also used by another key (${e.peerId.slice(0, 8)}); they are not the same person`)));
+    this.service.on('identity', (e) =>
+      this.print(paint('yellow', `! "${e.nick}" is now also used by another key (${e.peerId.slice(0, 8)}); they are not the same person`)),
+    );
     this.rl.on('line', (line) => void this.handle(line.trim()).finally(() => this.rl?.prompt()));
     this.rl.on('close', () => this.onQuit());
     this.rl.prompt();
@@ -112,12 +116,16 @@ export class Terminal {
         const name = args[0] ?? room();
         const r = (await this.call('rooms', {})).find((x) => x.room === name);
         if (!r) throw new ChattyError('not_found', `no room ${name}`);
-        return this.print(r.members.map((m) => `${m.online ? '●' : '○'} ${m.nick} [${m.peerId.slice(0, 8)}] ${m.role}`).join('\n') || 'nobody');
+        return this.print(
+          r.members.map((m) => `${m.online ? '●' : '○'} ${m.nick} [${m.peerId.slice(0, 8)}] ${m.role}`).join('\n') || 'nobody',
+        );
       }
       case 'peers': {
         const peers = await this.call('peers', {});
         if (!peers.length) return this.print('no peers found yet. Multicast may be blocked: try /connect ws://HOST:7447');
-        return this.print(peers.map((p) => `${p.connected ? '●' : '○'} ${p.nick} [${p.fingerprint}] ${p.state} ${p.addresses.join(' ')}`).join('\n'));
+        return this.print(
+          peers.map((p) => `${p.connected ? '●' : '○'} ${p.nick} [${p.fingerprint}] ${p.state} ${p.addresses.join(' ')}`).join('\n'),
+        );
       }
       case 'msg': {
         const [to = '', ...words] = args;

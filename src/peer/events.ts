@@ -57,14 +57,7 @@ export function createEvent(draft: EventDraft, privateKey: KeyObject): SignedEve
 }
 
 /** Why an event from the network was refused; stable strings used in logs and tests. */
-export type EventRejection =
-  | 'malformed'
-  | 'too_large'
-  | 'bad_body'
-  | 'bad_id'
-  | 'bad_signature'
-  | 'bad_chain'
-  | 'bad_room';
+export type EventRejection = 'malformed' | 'too_large' | 'bad_body' | 'bad_id' | 'bad_signature' | 'bad_chain' | 'bad_room';
 
 export class EventError extends Error {
   constructor(

@@ -179,7 +179,11 @@ export class PeerNode implements ChattyService {
   // ---- helpers -----------------------------------------------------------
 
   nickOf(peerId: string): string {
-    return this.replica.profiles.get(peerId)?.nick ?? this.peerManager.list(() => undefined).find((p) => p.peerId === peerId)?.nick ?? peerId.slice(0, 8);
+    return (
+      this.replica.profiles.get(peerId)?.nick ??
+      this.peerManager.list(() => undefined).find((p) => p.peerId === peerId)?.nick ??
+      peerId.slice(0, 8)
+    );
   }
 
   private publishProfile(nick: string): void {
@@ -204,11 +208,22 @@ export class PeerNode implements ChattyService {
   }
 
   private members(state: RoomState): Member[] {
-    return [...state.members.keys()].map((peerId) => ({ peerId, nick: this.nickOf(peerId), role: roleOf(state, peerId), online: this.isOnline(peerId) }));
+    return [...state.members.keys()].map((peerId) => ({
+      peerId,
+      nick: this.nickOf(peerId),
+      role: roleOf(state, peerId),
+      online: this.isOnline(peerId),
+    }));
   }
 
   private messageOf(row: EventRow): Message {
-    const m: Message = { id: row.id, room: row.type === 'dm' ? null : row.room, from: { peerId: row.author, nick: row.nick ?? this.nickOf(row.author) }, text: row.text ?? '', sentAt: row.ts };
+    const m: Message = {
+      id: row.id,
+      room: row.type === 'dm' ? null : row.room,
+      from: { peerId: row.author, nick: row.nick ?? this.nickOf(row.author) },
+      text: row.text ?? '',
+      sentAt: row.ts,
+    };
     if (row.type === 'dm' && row.target) m.to = { peerId: row.target, nick: this.nickOf(row.target) };
     if (row.reply_to) m.replyTo = row.reply_to;
     if (row.late) m.late = true;
@@ -222,7 +237,9 @@ export class PeerNode implements ChattyService {
     const matches = pool.filter((id) => id === ref || this.nickOf(id) === ref);
     if (matches.length === 1) return matches[0]!;
     if (matches.length > 1) {
-      throw new ChattyError('ambiguous', `several peers are called "${ref}"; use a peer id`, { candidates: matches.map((id) => ({ peerId: id, fingerprint: fingerprint(id) })) });
+      throw new ChattyError('ambiguous', `several peers are called "${ref}"; use a peer id`, {
+        candidates: matches.map((id) => ({ peerId: id, fingerprint: fingerprint(id) })),
+      });
     }
     throw new ChattyError('unknown_peer', `no known peer "${ref}"`);
   }
@@ -284,7 +301,11 @@ export class PeerNode implements ChattyService {
     const state = this.replica.roomState(room);
     if (state.banned.has(this.peerId)) throw new ChattyError('banned', `you are banned from ${room}`);
     if (!state.members.has(this.peerId)) this.appendChecked('join', room, { nick: this.nick });
-    return { room, members: this.members(state), history: this.store.messages(room, { limit: LIMITS.historyMax }).map((r) => this.messageOf(r)) };
+    return {
+      room,
+      members: this.members(state),
+      history: this.store.messages(room, { limit: LIMITS.historyMax }).map((r) => this.messageOf(r)),
+    };
   }
 
   async leave({ room }: Params<'leave'>): Promise<MethodResults['leave']> {
@@ -295,7 +316,8 @@ export class PeerNode implements ChattyService {
 
   async send({ room, text, replyTo }: Params<'send'>): Promise<MethodResults['send']> {
     this.requireMember(room);
-    if (replyTo !== undefined && this.store.event(replyTo)?.room !== room) throw new ChattyError('not_found', `no message ${replyTo} in ${room}`);
+    if (replyTo !== undefined && this.store.event(replyTo)?.room !== room)
+      throw new ChattyError('not_found', `no message ${replyTo} in ${room}`);
     const ev = this.appendChecked('msg', room, { nick: this.nick, text, ...(replyTo ? { replyTo } : {}) });
     return this.messageOf(this.store.event(ev.id)!);
   }

@@ -147,7 +147,15 @@ export class PeerManager extends EventEmitter<PeerManagerEvents> {
   private onLink(link: Link): void {
     let p = this.peers.get(link.peerId);
     if (!p) {
-      p = { peerId: link.peerId, nick: link.nick, urls: [], source: link.outbound ? 'manual' : 'inbound', state: 'offline', attempts: 0, dialing: false };
+      p = {
+        peerId: link.peerId,
+        nick: link.nick,
+        urls: [],
+        source: link.outbound ? 'manual' : 'inbound',
+        state: 'offline',
+        attempts: 0,
+        dialing: false,
+      };
       this.peers.set(link.peerId, p);
     }
     p.nick = link.nick || p.nick;

@@ -15,14 +15,7 @@
  *   the events before it in that order, so verdicts converge too.
  */
 import { EventEmitter } from 'node:events';
-import {
-  dmConversation,
-  STATE_EVENT_TYPES,
-  WIRE_LIMITS,
-  type EventType,
-  type SignedEvent,
-  type VersionVector,
-} from '../shared/wire.js';
+import { dmConversation, STATE_EVENT_TYPES, WIRE_LIMITS, type EventType, type SignedEvent, type VersionVector } from '../shared/wire.js';
 import { createEvent, EventError, parseEvent, verifySignature } from './events.js';
 import { decryptDm } from './crypto.js';
 import type { Identity } from './identity.js';
@@ -189,7 +182,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     for (const ev of events) {
       if (ev.seq <= seq) {
         // Already held: a duplicate from relaying, harmless. A different id at a held seq is a forked log.
-        if (ev.seq === seq && ev.id !== prevId) result.error ??= new EventError('bad_chain', `author ${author} forked its log at seq ${ev.seq}`);
+        if (ev.seq === seq && ev.id !== prevId)
+          result.error ??= new EventError('bad_chain', `author ${author} forked its log at seq ${ev.seq}`);
         continue;
       }
       if (ev.seq !== seq + 1) {
@@ -291,7 +285,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     }
     this.store.setStatus(ev.id, verdict.ok ? EventStatus.Accepted : EventStatus.Rejected, late);
     if (text !== undefined) this.store.setText(ev.id, text);
-    if (!verdict.ok) this.log.debug({ id: ev.id, type: ev.type, author: ev.author, reason: verdict.reason }, 'event rejected by room rules');
+    if (!verdict.ok)
+      this.log.debug({ id: ev.id, type: ev.type, author: ev.author, reason: verdict.reason }, 'event rejected by room rules');
     this.pendingDeliveries.push({ event: ev, accepted: verdict.ok, reason: verdict.ok ? undefined : verdict.reason, late, text });
   }
 
@@ -313,7 +308,6 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   dhKeyOf(peerId: string): string | undefined {
     return this.profiles.get(peerId)?.dh;
   }
-
 
   private appendStateEvent(tl: Timeline, ev: SignedEvent): Verdict {
     const verdict = applyEvent(tl.state, ev);

@@ -98,9 +98,7 @@ export class Store {
       setText: db.prepare('UPDATE events SET text = ? WHERE id = ?'),
       byId: db.prepare<[string], EventRow>(`SELECT ${ROW_COLUMNS} FROM events WHERE id = ?`),
       jsonById: db.prepare<[string], { json: string }>('SELECT json FROM events WHERE id = ?'),
-      vector: db.prepare<[], { author: string; seq: number; id: string }>(
-        'SELECT author, MAX(seq) AS seq, id FROM events GROUP BY author',
-      ),
+      vector: db.prepare<[], { author: string; seq: number; id: string }>('SELECT author, MAX(seq) AS seq, id FROM events GROUP BY author'),
       after: db.prepare<[string, number, number], { seq: number; json: string; sig_ok: number }>(
         'SELECT seq, json, sig_ok FROM events WHERE author = ? AND seq > ? ORDER BY seq LIMIT ?',
       ),

@@ -113,7 +113,8 @@ export class Sync {
     // Anything the sender sent, it holds, even duplicates we skipped.
     for (const raw of events) {
       const e = raw as Partial<SignedEvent>;
-      if (typeof e.author === 'string' && typeof e.seq === 'number' && e.seq <= this.replica.seqOf(e.author)) session.learn(e.author, e.seq);
+      if (typeof e.author === 'string' && typeof e.seq === 'number' && e.seq <= this.replica.seqOf(e.author))
+        session.learn(e.author, e.seq);
     }
     if (result.error) {
       session.link.fail(result.error.reason, result.error.message);

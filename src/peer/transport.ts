@@ -89,7 +89,8 @@ export class Link extends EventEmitter<LinkEvents> {
 
   /** Sends a serialized frame; resolves once it was handed to the socket (backpressure point). */
   sendRaw(text: string): Promise<void> {
-    if (this.closed || this.ws.readyState !== WebSocket.OPEN || !this.cipher) return Promise.reject(new LinkError('closed', 'link is closed'));
+    if (this.closed || this.ws.readyState !== WebSocket.OPEN || !this.cipher)
+      return Promise.reject(new LinkError('closed', 'link is closed'));
     const sealed = this.cipher.seal(text);
     return new Promise((resolve, reject) => this.ws.send(sealed, (err) => (err ? reject(err) : resolve())));
   }
@@ -207,7 +208,11 @@ export class Transport extends EventEmitter<TransportEvents> {
 
   /** Dials a peer and completes the handshake; rejects with a LinkError saying why not. */
   dial(url: string, expectedPeerId?: string): Promise<Link> {
-    const ws = new WebSocket(url, { maxPayload: WIRE_LIMITS.maxFrameBytes, handshakeTimeout: TRANSPORT_LIMITS.handshakeMs, perMessageDeflate: false });
+    const ws = new WebSocket(url, {
+      maxPayload: WIRE_LIMITS.maxFrameBytes,
+      handshakeTimeout: TRANSPORT_LIMITS.handshakeMs,
+      perMessageDeflate: false,
+    });
     const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
     const link = new Link(ws, true, host, this.opts.log);
     return new Promise((resolve, reject) => {
@@ -253,23 +258,39 @@ export class Transport extends EventEmitter<TransportEvents> {
           return done(new LinkError('bad_json', 'frame is not JSON'));
         }
         if (frame.t === 'hello' && !theirHello) {
-          if (frame.v !== PROTOCOL_VERSION) return done(new LinkError('version', `protocol version ${frame.v} is not supported (this peer speaks ${PROTOCOL_VERSION})`));
+          if (frame.v !== PROTOCOL_VERSION)
+            return done(new LinkError('version', `protocol version ${frame.v} is not supported (this peer speaks ${PROTOCOL_VERSION})`));
           if (frame.peerId === identity.peerId) return done(new LinkError('self', 'connected to myself'));
-          if (expectedPeerId && frame.peerId !== expectedPeerId) return done(new LinkError('wrong_peer', 'peer id differs from the one expected'));
+          if (expectedPeerId && frame.peerId !== expectedPeerId)
+            return done(new LinkError('wrong_peer', 'peer id differs from the one expected'));
           const penalty = this.penalties.get(frame.peerId);
           if (penalty && penalty.until > Date.now()) {
-            return done(new LinkError('backoff', `refusing this peer for ${Math.ceil((penalty.until - Date.now()) / 1000)} s after it broke the protocol`));
+            return done(
+              new LinkError(
+                'backoff',
+                `refusing this peer for ${Math.ceil((penalty.until - Date.now()) / 1000)} s after it broke the protocol`,
+              ),
+            );
           }
           theirHello = frame;
           link.peerId = frame.peerId;
           link.nick = frame.nick;
           link.listenPort = frame.port;
-          const sig = signBytes(identity.signing.privateKey, authPayload(frame.nonce, identity.peerId, frame.peerId, eph.publicRaw, frame.eph));
+          const sig = signBytes(
+            identity.signing.privateKey,
+            authPayload(frame.nonce, identity.peerId, frame.peerId, eph.publicRaw, frame.eph),
+          );
           ws.send(JSON.stringify({ t: 'auth', sig }));
           return;
         }
         if (frame.t === 'auth' && theirHello && !authed) {
-          if (!verifyBytes(theirHello.peerId, authPayload(myNonce, theirHello.peerId, identity.peerId, theirHello.eph, eph.publicRaw), frame.sig)) {
+          if (
+            !verifyBytes(
+              theirHello.peerId,
+              authPayload(myNonce, theirHello.peerId, identity.peerId, theirHello.eph, eph.publicRaw),
+              frame.sig,
+            )
+          ) {
             return done(new LinkError('bad_auth', 'handshake signature does not match the peer id'));
           }
           authed = true;
@@ -283,7 +304,15 @@ export class Transport extends EventEmitter<TransportEvents> {
       };
       ws.on('message', onMessage);
       ws.send(
-        JSON.stringify({ t: 'hello', v: PROTOCOL_VERSION, peerId: identity.peerId, nonce: myNonce, eph: eph.publicRaw, port: this.port, nick: this.opts.nick() }),
+        JSON.stringify({
+          t: 'hello',
+          v: PROTOCOL_VERSION,
+          peerId: identity.peerId,
+          nonce: myNonce,
+          eph: eph.publicRaw,
+          port: this.port,
+          nick: this.opts.nick(),
+        }),
       );
     });
   }

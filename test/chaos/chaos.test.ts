@@ -30,7 +30,7 @@ function rng(seed: number): () => number {
   };
 }
 const random = rng(SEED);
-const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const support = await namespaceSupport();
@@ -77,7 +77,11 @@ describe.skipIf(!support.ok)(`chaos on a namespace LAN (seed ${SEED}, ${SECONDS}
     );
     const owner = slots[0]!.peer!;
     for (const room of ROOMS) await owner.call('join', { room });
-    await eventually(async () => (await Promise.all(slots.map((s) => s.peer!.call('rooms')))).every((r) => r.length === ROOMS.length), 15_000, 'rooms everywhere');
+    await eventually(
+      async () => (await Promise.all(slots.map((s) => s.peer!.call('rooms')))).every((r) => r.length === ROOMS.length),
+      15_000,
+      'rooms everywhere',
+    );
     for (const s of slots.slice(1)) for (const room of ROOMS) await s.peer!.call('join', { room });
     // p1 moderates: the moderation workload below acts through it and the owner
     await owner.call('setRole', { room: 'dev', peer: slots[1]!.peer!.peerId, role: 'moderator' });
@@ -88,147 +92,158 @@ describe.skipIf(!support.ok)(`chaos on a namespace LAN (seed ${SEED}, ${SECONDS}
     await lan?.destroy();
   });
 
-  it('keeps every acknowledged message, in one causal order, on every peer', async () => {
-    const deadline = Date.now() + SECONDS * 1000;
-    const seen = new Map<string, string[]>(); // room → message ids seen (for replies)
+  it(
+    'keeps every acknowledged message, in one causal order, on every peer',
+    async () => {
+      const deadline = Date.now() + SECONDS * 1000;
+      const seen = new Map<string, string[]>(); // room → message ids seen (for replies)
 
-    // Workload: every live peer sends to random rooms, half the time replying to a message it has seen.
-    const writer = async (slot: Slot) => {
-      while (Date.now() < deadline) {
-        const peer = slot.peer;
-        if (peer && peer.child.exitCode === null && peer.child.signalCode === null) {
-          const room = pick(ROOMS);
-          const history = seen.get(room) ?? [];
-          const delivered = peer.eventsOf('message').filter((m) => m.room === room);
-          const replyTo = random() < 0.5 && delivered.length ? delivered[delivered.length - 1]!.id : undefined;
-          stats.sent++;
-          try {
-            const msg = await peer.call('send', { room, text: `${slot.nick} #${stats.sent}`, ...(replyTo ? { replyTo } : {}) });
-            stats.acked++;
-            acked.set(msg.id, { msg, author: slot.nick });
-            history.push(msg.id);
-            seen.set(room, history);
-          } catch {
-            stats.failedSends++;
+      // Workload: every live peer sends to random rooms, half the time replying to a message it has seen.
+      const writer = async (slot: Slot) => {
+        while (Date.now() < deadline) {
+          const peer = slot.peer;
+          if (peer && peer.child.exitCode === null && peer.child.signalCode === null) {
+            const room = pick(ROOMS);
+            const history = seen.get(room) ?? [];
+            const delivered = peer.eventsOf('message').filter((m) => m.room === room);
+            const replyTo = random() < 0.5 && delivered.length ? delivered[delivered.length - 1]!.id : undefined;
+            stats.sent++;
+            try {
+              const msg = await peer.call('send', { room, text: `${slot.nick} #${stats.sent}`, ...(replyTo ? { replyTo } : {}) });
+              stats.acked++;
+              acked.set(msg.id, { msg, author: slot.nick });
+              history.push(msg.id);
+              seen.set(room, history);
+            } catch {
+              stats.failedSends++;
+            }
+          }
+          await sleep(40 + random() * 120);
+        }
+      };
+
+      // Faults, one at a time, each held for a few seconds.
+      const faults = async () => {
+        let killedDuringRun = 0;
+        while (Date.now() < deadline - 3000) {
+          const kind = pick(['split', 'isolate', 'kill', 'moderate-split'] as const);
+          const hold = 2000 + random() * 4000;
+          if (kind === 'split' || kind === 'moderate-split') {
+            const order = [...slots].sort(() => random() - 0.5);
+            const [a, b] = [order.slice(0, 2), order.slice(2)];
+            await lan.partition([a.map((s) => s.host), b.map((s) => s.host)]);
+            stats.faults.push(`split ${a.map((s) => s.nick)}|${b.map((s) => s.nick)}`);
+            if (kind === 'moderate-split') {
+              // concurrent, conflicting moderation in the two halves
+              const owner = slots[0]!.peer!;
+              const mod = slots[1]!.peer!;
+              const target = slots[2 + Math.floor(random() * 3)]!.peer!;
+              await Promise.allSettled([
+                owner.call('setRole', { room: 'dev', peer: mod.peerId, role: random() < 0.5 ? 'member' : 'moderator' }),
+                mod.call('kick', { room: 'dev', peer: target.peerId, reason: 'chaos' }),
+              ]);
+              stats.faults.push('conflicting moderation in dev');
+            }
+            await sleep(hold);
+            await lan.heal();
+          } else if (kind === 'isolate') {
+            const s = pick(slots);
+            await lan.linkDown(s.host);
+            stats.faults.push(`isolate ${s.nick}`);
+            await sleep(hold);
+            await lan.linkUp(s.host);
+          } else {
+            const s = pick(slots.slice(1));
+            if (!s.peer || s.peer.child.exitCode !== null || s.peer.child.signalCode !== null) continue;
+            await s.peer.kill9();
+            killedDuringRun++;
+            stats.faults.push(`kill -9 ${s.nick}`);
+            await sleep(hold);
+            await start(s);
+            stats.faults.push(`restart ${s.nick}`);
+          }
+          await sleep(1000 + random() * 2000);
+        }
+        return killedDuringRun;
+      };
+
+      // Kicked peers rejoin so they keep writing.
+      const rejoiner = async () => {
+        while (Date.now() < deadline) {
+          await sleep(1500);
+          for (const s of live()) {
+            for (const room of ROOMS) await s.peer!.call('join', { room }).catch(() => undefined);
           }
         }
-        await sleep(40 + random() * 120);
-      }
-    };
+      };
 
-    // Faults, one at a time, each held for a few seconds.
-    const faults = async () => {
-      let killedDuringRun = 0;
-      while (Date.now() < deadline - 3000) {
-        const kind = pick(['split', 'isolate', 'kill', 'moderate-split'] as const);
-        const hold = 2000 + random() * 4000;
-        if (kind === 'split' || kind === 'moderate-split') {
-          const order = [...slots].sort(() => random() - 0.5);
-          const [a, b] = [order.slice(0, 2), order.slice(2)];
-          await lan.partition([a.map((s) => s.host), b.map((s) => s.host)]);
-          stats.faults.push(`split ${a.map((s) => s.nick)}|${b.map((s) => s.nick)}`);
-          if (kind === 'moderate-split') {
-            // concurrent, conflicting moderation in the two halves
-            const owner = slots[0]!.peer!;
-            const mod = slots[1]!.peer!;
-            const target = slots[2 + Math.floor(random() * 3)]!.peer!;
-            await Promise.allSettled([
-              owner.call('setRole', { room: 'dev', peer: mod.peerId, role: random() < 0.5 ? 'member' : 'moderator' }),
-              mod.call('kick', { room: 'dev', peer: target.peerId, reason: 'chaos' }),
-            ]);
-            stats.faults.push('conflicting moderation in dev');
-          }
-          await sleep(hold);
-          await lan.heal();
-        } else if (kind === 'isolate') {
-          const s = pick(slots);
-          await lan.linkDown(s.host);
-          stats.faults.push(`isolate ${s.nick}`);
-          await sleep(hold);
-          await lan.linkUp(s.host);
-        } else {
-          const s = pick(slots.slice(1));
-          if (!s.peer || s.peer.child.exitCode !== null || s.peer.child.signalCode !== null) continue;
-          await s.peer.kill9();
-          killedDuringRun++;
-          stats.faults.push(`kill -9 ${s.nick}`);
-          await sleep(hold);
-          await start(s);
-          stats.faults.push(`restart ${s.nick}`);
+      await Promise.all([...slots.map(writer), faults(), rejoiner()]);
+
+      // A newcomer with an empty data dir joins at the end.
+      const newcomer: Slot = { host: lan.hosts[PEERS]!, nick: 'late' };
+      await start(newcomer);
+      slots.push(newcomer);
+      await lan.heal();
+      for (const s of slots) if (!live().includes(s)) await start(s);
+      for (const room of ROOMS) await newcomer.peer!.call('join', { room });
+
+      // Quiet: wait until every peer reports the same history for every room.
+      const snapshot = async () =>
+        Promise.all(
+          slots.map(async (s) =>
+            Object.fromEntries(await Promise.all(ROOMS.map(async (r) => [r, await s.peer!.call('history', { room: r })] as const))),
+          ),
+        );
+      const histories = await eventually(
+        async () => {
+          const snap = await snapshot();
+          const key = (h: Record<string, Message[]>) => ROOMS.map((r) => h[r]!.map((m) => m.id).join(',')).join('|');
+          return snap.every((h) => key(h) === key(snap[0]!)) ? snap : undefined;
+        },
+        90_000,
+        'identical histories on every peer',
+      );
+
+      // Checker
+      const reference = histories[0]!;
+      const delivered: Record<string, number> = {};
+      slots.forEach((s, i) => (delivered[s.nick] = ROOMS.reduce((n, r) => n + histories[i]![r]!.length, 0)));
+      const present = new Map<string, number>();
+      for (const room of ROOMS) {
+        const ids = reference[room]!.map((m) => m.id);
+        const position = new Map(ids.map((id, i) => [id, i]));
+        for (const id of ids) present.set(id, (present.get(id) ?? 0) + 1);
+        // causal order: a reply after what it answers; an author's messages in its own send order
+        for (const m of reference[room]!) {
+          if (m.replyTo && position.has(m.replyTo)) expect(position.get(m.replyTo)!).toBeLessThan(position.get(m.id)!);
         }
-        await sleep(1000 + random() * 2000);
+        const byAuthor = new Map<string, number[]>();
+        for (const m of reference[room]!) byAuthor.set(m.from.peerId, [...(byAuthor.get(m.from.peerId) ?? []), m.sentAt]);
+        for (const times of byAuthor.values()) expect(times).toEqual([...times].sort((a, b) => a - b));
       }
-      return killedDuringRun;
-    };
-
-    // Kicked peers rejoin so they keep writing.
-    const rejoiner = async () => {
-      while (Date.now() < deadline) {
-        await sleep(1500);
-        for (const s of live()) {
-          for (const room of ROOMS) await s.peer!.call('join', { room }).catch(() => undefined);
-        }
-      }
-    };
-
-    await Promise.all([...slots.map(writer), faults(), rejoiner()]);
-
-    // A newcomer with an empty data dir joins at the end.
-    const newcomer: Slot = { host: lan.hosts[PEERS]!, nick: 'late' };
-    await start(newcomer);
-    slots.push(newcomer);
-    await lan.heal();
-    for (const s of slots) if (!live().includes(s)) await start(s);
-    for (const room of ROOMS) await newcomer.peer!.call('join', { room });
-
-    // Quiet: wait until every peer reports the same history for every room.
-    const snapshot = async () =>
-      Promise.all(slots.map(async (s) => Object.fromEntries(await Promise.all(ROOMS.map(async (r) => [r, await s.peer!.call('history', { room: r })] as const)))));
-    const histories = await eventually(
-      async () => {
-        const snap = await snapshot();
-        const key = (h: Record<string, Message[]>) => ROOMS.map((r) => h[r]!.map((m) => m.id).join(',')).join('|');
-        return snap.every((h) => key(h) === key(snap[0]!)) ? snap : undefined;
-      },
-      90_000,
-      'identical histories on every peer',
-    );
-
-    // Checker
-    const reference = histories[0]!;
-    const delivered: Record<string, number> = {};
-    slots.forEach((s, i) => (delivered[s.nick] = ROOMS.reduce((n, r) => n + histories[i]![r]!.length, 0)));
-    const present = new Map<string, number>();
-    for (const room of ROOMS) {
-      const ids = reference[room]!.map((m) => m.id);
-      const position = new Map(ids.map((id, i) => [id, i]));
-      for (const id of ids) present.set(id, (present.get(id) ?? 0) + 1);
-      // causal order: a reply after what it answers; an author's messages in its own send order
-      for (const m of reference[room]!) {
-        if (m.replyTo && position.has(m.replyTo)) expect(position.get(m.replyTo)!).toBeLessThan(position.get(m.id)!);
-      }
-      const byAuthor = new Map<string, number[]>();
-      for (const m of reference[room]!) byAuthor.set(m.from.peerId, [...(byAuthor.get(m.from.peerId) ?? []), m.sentAt]);
-      for (const times of byAuthor.values()) expect(times).toEqual([...times].sort((a, b) => a - b));
-    }
-    // no duplicates, and no acknowledged message lost (messages are only refused for authors
-    // removed by moderation, and then identically everywhere, which the equal histories show)
-    expect([...present.values()].every((n) => n === 1)).toBe(true);
-    const missing = [...acked.values()].filter(({ msg }) => !present.has(msg.id));
-    const kickedNicks = new Set(slots.slice(2, PEERS).map((s) => s.nick));
-    const lost = missing.filter(({ author, msg }) => !(kickedNicks.has(author) && msg.room === 'dev'));
-    // same members and roles everywhere
-    const rooms = await Promise.all(slots.map((s) => s.peer!.call('rooms')));
-    const shape = (r: (typeof rooms)[number]) =>
-      JSON.stringify(r.map((x) => ({ room: x.room, members: x.members.map((m) => [m.peerId, m.role]).sort() })).sort((a, b) => a.room.localeCompare(b.room)));
-    console.log(
-      `[chaos] seed=${SEED} seconds=${SECONDS} sent=${stats.sent} acknowledged=${stats.acked} failed-sends=${stats.failedSends} ` +
-        `lost=${lost.length} refused-by-moderation=${missing.length - lost.length} faults=${stats.faults.length}\n` +
-        `[chaos] delivered per peer: ${JSON.stringify(delivered)}\n[chaos] faults: ${stats.faults.join('; ')}`,
-    );
-    expect(lost.map((l) => l.msg)).toEqual([]);
-    for (const r of rooms) expect(shape(r)).toBe(shape(rooms[0]!));
-    expect(stats.acked).toBeGreaterThan(SECONDS * 5);
-  }, (SECONDS + 240) * 1000);
+      // no duplicates, and no acknowledged message lost (messages are only refused for authors
+      // removed by moderation, and then identically everywhere, which the equal histories show)
+      expect([...present.values()].every((n) => n === 1)).toBe(true);
+      const missing = [...acked.values()].filter(({ msg }) => !present.has(msg.id));
+      const kickedNicks = new Set(slots.slice(2, PEERS).map((s) => s.nick));
+      const lost = missing.filter(({ author, msg }) => !(kickedNicks.has(author) && msg.room === 'dev'));
+      // same members and roles everywhere
+      const rooms = await Promise.all(slots.map((s) => s.peer!.call('rooms')));
+      const shape = (r: (typeof rooms)[number]) =>
+        JSON.stringify(
+          r
+            .map((x) => ({ room: x.room, members: x.members.map((m) => [m.peerId, m.role]).sort() }))
+            .sort((a, b) => a.room.localeCompare(b.room)),
+        );
+      console.log(
+        `[chaos] seed=${SEED} seconds=${SECONDS} sent=${stats.sent} acknowledged=${stats.acked} failed-sends=${stats.failedSends} ` +
+          `lost=${lost.length} refused-by-moderation=${missing.length - lost.length} faults=${stats.faults.length}\n` +
+          `[chaos] delivered per peer: ${JSON.stringify(delivered)}\n[chaos] faults: ${stats.faults.join('; ')}`,
+      );
+      expect(lost.map((l) => l.msg)).toEqual([]);
+      for (const r of rooms) expect(shape(r)).toBe(shape(rooms[0]!));
+      expect(stats.acked).toBeGreaterThan(SECONDS * 5);
+    },
+    (SECONDS + 240) * 1000,
+  );
 });
-

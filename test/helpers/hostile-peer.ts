@@ -36,7 +36,9 @@ export class HostilePeer {
     return this.key.publicRaw;
   }
 
-  /** Opens a socket without any handshake. */
+  private onFrame?: (frame: { t: string; [k: string]: unknown }) => void;
+
+  /** Opens a socket without any handshake; every frame received is recorded (decrypted once a cipher exists). */
   async open(url: string): Promise<void> {
     this.ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
     this.closed = new Promise((resolve) =>
@@ -46,45 +48,68 @@ export class HostilePeer {
       }),
     );
     this.ws.on('error', () => undefined);
+    // Attached before 'open': the server's hello can arrive in the same packet as the upgrade.
+    this.ws.on('message', (data: Buffer, isBinary: boolean) => {
+      const text = isBinary ? (this.cipher?.open(data) ?? null) : data.toString();
+      if (text === null) return;
+      const frame = JSON.parse(text) as { t: string; [k: string]: unknown };
+      this.received.push(frame);
+      this.onFrame?.(frame);
+    });
     await new Promise<void>((resolve, reject) => {
       this.ws.once('open', () => resolve());
       this.ws.once('error', reject);
     });
   }
 
-  /** The full handshake, with optional misbehaviour. Resolves true when the link is established. */
+  /** The full handshake, with optional misbehaviour. Resolves true when the peer accepted us. */
   async handshake(url: string, tweaks: HandshakeTweaks = {}): Promise<boolean> {
-    await this.open(url);
     const myNonce = randomToken();
     const eph = generateKeyPair('x25519');
     const claimId = tweaks.claimId ?? this.peerId;
-    return new Promise((resolve) => {
-      const onMessage = (data: Buffer, isBinary: boolean) => {
-        if (isBinary) return;
-        const frame = JSON.parse(data.toString()) as { t: string; nonce: string; peerId: string; eph: string; sig: string; reason?: string };
-        this.received.push(frame);
-        if (frame.t === 'hello') {
-          const payload = Buffer.from(`chatty-auth-v${PROTOCOL_VERSION}|${frame.nonce}|${claimId}|${frame.peerId}|${eph.publicRaw}|${frame.eph}`);
+    let theirHello: { nonce: string; peerId: string; eph: string } | undefined;
+    await this.open(url);
+    return new Promise<boolean>((resolve) => {
+      void this.closed.then(() => resolve(false));
+      const handle = (frame: { t: string; [k: string]: unknown }) => {
+        if (frame.t === 'error') {
+          this.onFrame = undefined;
+          resolve(false);
+        } else if (frame.t === 'hello' && !theirHello) {
+          theirHello = frame as unknown as { nonce: string; peerId: string; eph: string };
+          const payload = Buffer.from(
+            `chatty-auth-v${PROTOCOL_VERSION}|${theirHello.nonce}|${claimId}|${theirHello.peerId}|${eph.publicRaw}|${theirHello.eph}`,
+          );
           const auth = tweaks.authFrame ?? JSON.stringify({ t: 'auth', sig: signBytes((tweaks.signWith ?? this.key).privateKey, payload) });
           this.lastAuthFrame = auth;
           this.ws.send(auth);
-          (this as { theirHello?: typeof frame }).theirHello = frame;
-        } else if (frame.t === 'auth') {
-          const theirs = (this as unknown as { theirHello: { nonce: string; peerId: string; eph: string } }).theirHello;
-          this.cipher = LinkCipher.derive(eph.privateKey, theirs.eph, `${myNonce}|${theirs.nonce}|${claimId}|${theirs.peerId}`, true);
-          this.ws.off('message', onMessage);
-          this.ws.on('message', (d: Buffer, bin: boolean) => {
-            const text = bin ? this.cipher!.open(d) : d.toString();
-            if (text) this.received.push(JSON.parse(text));
-          });
+        } else if (frame.t === 'auth' && theirHello) {
+          // Its auth proves nothing about ours: we are in once its first sealed frame arrives.
+          this.cipher = LinkCipher.derive(
+            eph.privateKey,
+            theirHello.eph,
+            `${myNonce}|${theirHello.nonce}|${claimId}|${theirHello.peerId}`,
+            true,
+          );
+        } else if (this.cipher) {
+          this.onFrame = undefined;
           resolve(true);
-        } else if (frame.t === 'error') {
-          resolve(false);
         }
       };
-      this.ws.on('message', onMessage);
-      void this.closed.then(() => resolve(false));
-      this.ws.send(JSON.stringify({ t: 'hello', v: tweaks.version ?? PROTOCOL_VERSION, peerId: claimId, nonce: myNonce, eph: eph.publicRaw, port: 0, nick: 'mallory' }));
+      // Our hello first; then the frames that came with the upgrade; then the rest as they arrive.
+      this.ws.send(
+        JSON.stringify({
+          t: 'hello',
+          v: tweaks.version ?? PROTOCOL_VERSION,
+          peerId: claimId,
+          nonce: myNonce,
+          eph: eph.publicRaw,
+          port: 0,
+          nick: 'mallory',
+        }),
+      );
+      for (const frame of [...this.received]) handle(frame);
+      this.onFrame = handle;
     });
   }
 
@@ -98,7 +123,10 @@ export class HostilePeer {
   }
 
   /** Creates the next event of our own log, signed by us (or forged, via overrides). */
-  event(draft: Omit<EventDraft, 'author' | 'seq' | 'prev'> & Partial<Pick<EventDraft, 'author' | 'seq' | 'prev'>>, signWith = this.key): SignedEvent {
+  event(
+    draft: Omit<EventDraft, 'author' | 'seq' | 'prev'> & Partial<Pick<EventDraft, 'author' | 'seq' | 'prev'>>,
+    signWith = this.key,
+  ): SignedEvent {
     const ev = createEvent({ author: this.peerId, seq: this.seq + 1, prev: this.prev, ...draft }, signWith.privateKey);
     if (ev.author === this.peerId) {
       this.seq = ev.seq;

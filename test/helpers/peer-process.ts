@@ -88,10 +88,12 @@ export class PeerProcess {
     const spawnOpts: SpawnOptions = { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, CHATTY_LOG: 'warn', ...opts.env } };
     const child = spawn(cmd[0]!, cmd.slice(1), spawnOpts);
     const peer = new PeerProcess(child, dataDir, opts);
-    peer.ready = await peer.waitFor('ready', () => true, 20_000).catch((err: Error) => {
-      child.kill('SIGKILL');
-      throw new Error(`${err.message}\n--- stderr ---\n${peer.stderr}`);
-    });
+    peer.ready = await peer
+      .waitFor('ready', () => true, 20_000)
+      .catch((err: Error) => {
+        child.kill('SIGKILL');
+        throw new Error(`${err.message}\n--- stderr ---\n${peer.stderr}`);
+      });
     return peer;
   }
 

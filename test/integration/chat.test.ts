@@ -168,14 +168,25 @@ describe('chat between real peers', () => {
     expect((await rejection(carol.call('send', { room: 'general', text: 'still here?' }))).reason).toBe('not_member');
     // a kicked peer may rejoin
     await carol.call('join', { room: 'general' });
-    await bob.waitFor('member', (e) => e.change === 'joined' && e.peerId === carol.peerId && bob.eventsOf('member').filter((x) => x.peerId === carol.peerId && x.change === 'joined').length >= 2);
+    await bob.waitFor(
+      'member',
+      (e) =>
+        e.change === 'joined' &&
+        e.peerId === carol.peerId &&
+        bob.eventsOf('member').filter((x) => x.peerId === carol.peerId && x.change === 'joined').length >= 2,
+    );
     await alice.call('ban', { room: 'general', peer: carol.peerId, reason: 'spam' });
     await carol.waitFor('member', (e) => e.change === 'banned' && e.peerId === carol.peerId);
     expect((await rejection(carol.call('join', { room: 'general' }))).reason).toBe('banned');
     expect((await rejection(carol.call('send', { room: 'general', text: 'let me in' }))).reason).toBe('banned');
     const rooms = await bob.call('rooms');
     // dave is still a member (offline); carol is not
-    expect(rooms.find((r) => r.room === 'general')!.members.map((m) => m.nick).sort()).toEqual(['alice', 'bob', 'dave']);
+    expect(
+      rooms
+        .find((r) => r.room === 'general')!
+        .members.map((m) => m.nick)
+        .sort(),
+    ).toEqual(['alice', 'bob', 'dave']);
     // roles: the owner makes bob moderator, who may then unban but not demote the owner
     await alice.call('setRole', { room: 'general', peer: 'bob', role: 'moderator' });
     await bob.waitFor('member', (e) => e.change === 'role' && e.peerId === bob.peerId && e.role === 'moderator');
@@ -190,9 +201,13 @@ describe('chat between real peers', () => {
     expect((await rawAnswer(bob, '{"jsonrpc":"1.0","id":"v","method":"whoami"}', 'v')).error.code).toBe(-32600);
     expect((await rawAnswer(bob, '[]', null)).error.code).toBe(-32600);
     expect((await rawAnswer(bob, '{"jsonrpc":"2.0","id":"u","method":"fly"}', 'u')).error.code).toBe(-32601);
-    expect((await rawAnswer(bob, '{"jsonrpc":"2.0","id":"p","method":"send","params":{"room":"general","text":""}}', 'p')).error.code).toBe(-32602);
+    expect((await rawAnswer(bob, '{"jsonrpc":"2.0","id":"p","method":"send","params":{"room":"general","text":""}}', 'p')).error.code).toBe(
+      -32602,
+    );
     expect((await rawAnswer(bob, '{"jsonrpc":"2.0","id":"q","method":"join","params":{"room":"bad room!"}}', 'q')).error.code).toBe(-32602);
-    expect((await rawAnswer(bob, '{"jsonrpc":"2.0","id":"r","method":"send","params":{"room":"general","text":"hi","x":1}}', 'r')).error.code).toBe(-32602);
+    expect(
+      (await rawAnswer(bob, '{"jsonrpc":"2.0","id":"r","method":"send","params":{"room":"general","text":"hi","x":1}}', 'r')).error.code,
+    ).toBe(-32602);
     const long = JSON.stringify({ jsonrpc: '2.0', id: 'l', method: 'send', params: { room: 'general', text: 'x'.repeat(9000) } });
     expect((await rawAnswer(bob, long, 'l')).error.code).toBe(-32602);
     const kick = await rawAnswer(bob, '{"jsonrpc":"2.0","id":"k","method":"kick","params":{"room":"nowhere","peer":"alice"}}', 'k');
