@@ -112,7 +112,7 @@ export class Sync {
     for (const ev of result.stored) session.learn(ev.author, ev.seq);
     // Anything the sender sent, it holds, even duplicates we skipped.
     for (const raw of events) {
-      const e = raw as Partial<SignedEvent>;
+      const e = (raw ?? {}) as Partial<SignedEvent>;
       if (typeof e.author === 'string' && typeof e.seq === 'number' && e.seq <= this.replica.seqOf(e.author))
         session.learn(e.author, e.seq);
     }

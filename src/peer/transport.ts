@@ -347,7 +347,13 @@ export class Transport extends EventEmitter<TransportEvents> {
         this.opts.log.warn({ peer: link.peerId, reason: frame.reason }, `peer reported: ${frame.message}`);
         return link.close(`peer error: ${frame.reason}`);
       }
-      link.emit('frame', frame);
+      try {
+        link.emit('frame', frame);
+      } catch (err) {
+        // A bug in handling one peer's frame must cost that link, never the process.
+        this.opts.log.error({ err, peer: link.peerId, t: frame.t }, 'failed to handle a frame');
+        link.fail('internal_error', `could not handle ${frame.t} frame`);
+      }
     });
     link.startKeepAlive();
     this.emit('link', link);
