@@ -1,35 +1,23 @@
-import { resolve } from 'node:path';
 import { defineConfig } from 'electron-vite';
 import vue from '@vitejs/plugin-vue';
 
-// Three builds: main (Node, ESM, dependencies external — better-sqlite3 is native),
-// preload (sandboxed: one self-contained CommonJS file) and the renderer (Vue).
+// Three builds, in electron-vite's default layout:
+// - main (src/main → out/main): Node, ESM, dependencies external (better-sqlite3 is native);
+// - preload (src/preload → out/preload/index.cjs): sandboxed, so one self-contained CommonJS file;
+// - renderer (src/renderer → out/renderer): Vue. Relative imports of src/shared use `.js`
+//   extensions (NodeNext); Vite resolves them to the `.ts` sources.
 export default defineConfig({
   main: {
-    build: {
-      outDir: 'out/main',
-      externalizeDeps: true,
-      rolldownOptions: { input: { index: resolve(import.meta.dirname, 'src/main/index.ts') } },
-    },
+    build: { externalizeDeps: true },
   },
   preload: {
     build: {
-      outDir: 'out/preload',
       externalizeDeps: false,
-      rolldownOptions: {
-        input: { index: resolve(import.meta.dirname, 'src/preload/index.ts') },
-        output: { format: 'cjs', entryFileNames: '[name].cjs' },
-      },
+      lib: { entry: 'src/preload/index.ts', formats: ['cjs'], fileName: () => 'index.cjs' },
     },
   },
   renderer: {
-    root: 'src/renderer',
     plugins: [vue()],
-    build: {
-      outDir: 'out/renderer',
-      emptyOutDir: true,
-      chunkSizeWarningLimit: 1500,
-      rolldownOptions: { input: { index: resolve(import.meta.dirname, 'src/renderer/index.html') } },
-    },
+    build: { chunkSizeWarningLimit: 1500 },
   },
 });

@@ -105,7 +105,7 @@ function escapeRegExp(s: string): string {
 
 function mentionsMe(text: string): boolean {
   if (!myNick) return false;
-  return new RegExp(`(^|[^\\p{L}\\p{N}_])@?${escapeRegExp(myNick)}(?![\\p{L}\\p{N}_])`, 'iu').test(text);
+  return new RegExp(`(^|[^\\p{L}\\p{N}_-])@?${escapeRegExp(myNick)}(?![\\p{L}\\p{N}_-])`, 'iu').test(text);
 }
 
 function notify(title: string, body: string, target: NavigateTarget): void {
@@ -224,7 +224,7 @@ async function startNode(): Promise<PeerNode> {
     mdns: true,
     logger,
   });
-  const me = await started.whoami({});
+  const me = await started.whoami();
   myPeerId = me.peerId;
   myNick = me.nick;
   for (const event of EVENT_NAMES) started.on(event, (payload) => onNodeEvent(event, payload));

@@ -268,6 +268,38 @@ describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when 
     }
   });
 
+  it('keeps a long room virtualized, loads older history at the top and jumps back to the latest', async () => {
+    const page = alice.page;
+    await alice.peer.call('join', { room: 'bulk' });
+    await roomItem(page, 'bulk').waitFor({ timeout: WAIT }); // my own join, made elsewhere, shows up
+    const total = 1500;
+    for (let i = 0; i < total; i += 100) {
+      await Promise.all(Array.from({ length: 100 }, (_, j) => alice.peer.call('send', { room: 'bulk', text: `bulk message ${i + j}` })));
+    }
+    await roomItem(page, 'bulk').click();
+    await messageText(page, `bulk message ${total - 1}`).waitFor({ timeout: WAIT });
+    expect(await page.locator(tid('message')).count()).toBeLessThan(120);
+
+    // Scrolling to the top loads the page before the first 100 (and keeps the view where it was).
+    const list = page.locator(tid('message-list'));
+    const oldestShown = async (): Promise<number> => {
+      const texts = await page.locator(tid('message-text')).allTextContents();
+      return Math.min(...texts.map((t) => Number(/bulk message (\d+)/.exec(t)?.[1] ?? Infinity)));
+    };
+    await list.evaluate((el) => {
+      el.scrollTop = 0;
+    });
+    await eventually(async () => (await oldestShown()) < total - 100, WAIT, 'older history loaded by scrolling up');
+    await list.evaluate((el) => {
+      el.scrollTop = 0;
+    });
+    await eventually(async () => (await oldestShown()) < total - 200, WAIT, 'even older history');
+    expect(await page.locator(tid('message')).count()).toBeLessThan(120);
+    await screenshot(page, '12-history-scrolled-up');
+    await page.locator(tid('jump-to-latest')).click();
+    await messageText(page, `bulk message ${total - 1}`).waitFor({ timeout: WAIT });
+  });
+
   it('logged no errors in any page', () => {
     for (const u of [alice, bob, carol]) {
       // The banned join is an expected API error, surfaced as a toast, not a console error.

@@ -9,7 +9,7 @@ const mentionCache = new Map<string, RegExp>();
 function mentionRegExp(nick: string): RegExp {
   let re = mentionCache.get(nick);
   if (!re) {
-    re = new RegExp(`(^|[^\\p{L}\\p{N}_])(@?${escapeRegExp(nick)})(?![\\p{L}\\p{N}_])`, 'iu');
+    re = new RegExp(`(^|[^\\p{L}\\p{N}_-])(@?${escapeRegExp(nick)})(?![\\p{L}\\p{N}_-])`, 'iu');
     if (mentionCache.size > 50) mentionCache.clear();
     mentionCache.set(nick, re);
   }
@@ -36,7 +36,7 @@ export function tokenize(text: string, myNick?: string | null): TextToken[] {
   const pushText = (s: string): void => {
     if (!s) return;
     if (myNick) {
-      const re = new RegExp(`(^|[^\\p{L}\\p{N}_@])(${escapeRegExp(myNick)})(?![\\p{L}\\p{N}_])`, 'giu');
+      const re = new RegExp(`(^|[^\\p{L}\\p{N}_@-])(${escapeRegExp(myNick)})(?![\\p{L}\\p{N}_-])`, 'giu');
       let last = 0;
       for (const m of s.matchAll(re)) {
         const start = (m.index ?? 0) + (m[1]?.length ?? 0);

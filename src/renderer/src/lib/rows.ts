@@ -7,7 +7,7 @@ import type { ChatItem } from '../stores/chat';
 import { dayKey } from './format';
 
 export type Row =
-  | { kind: 'top'; key: string; more: boolean }
+  | { kind: 'top'; key: string }
   | { kind: 'day'; key: string; at: number }
   | { kind: 'msg'; key: string; msg: ChatItem; head: boolean }
   | { kind: 'system'; key: string; msg: ChatItem };
@@ -23,14 +23,19 @@ export class RowBuilder {
   private lastAuthor = '';
   private lastAt = 0;
 
-  /** Rows for `messages`, with a top row ("beginning of the room" or "loading older…"). */
+  /**
+   * Rows for `messages`. When the whole history is there (`more` false) a
+   * "beginning of the room" row comes first. While older history may follow,
+   * there is no such row, so the first row is always a message: the list
+   * anchors on it when older pages are prepended.
+   */
   build(messages: readonly ChatItem[], more: boolean): Row[] {
     if (messages !== this.source || messages.length < this.consumed) this.reset(messages);
     for (let i = this.consumed; i < messages.length; i++) this.push(messages[i] as ChatItem);
     this.consumed = messages.length;
-    const top: Row = { kind: 'top', key: more ? 'top:more' : 'top:start', more };
+    if (more) return this.body.slice();
     const rows = new Array<Row>(this.body.length + 1);
-    rows[0] = top;
+    rows[0] = { kind: 'top', key: 'top:start' };
     for (let i = 0; i < this.body.length; i++) rows[i + 1] = this.body[i] as Row;
     return rows;
   }
@@ -77,7 +82,7 @@ export function estimateRow(row: Row | undefined): number {
   if (!row) return 40;
   switch (row.kind) {
     case 'top':
-      return row.more ? 48 : 175;
+      return 175;
     case 'day':
       return 43;
     case 'system':

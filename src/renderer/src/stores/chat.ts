@@ -177,10 +177,26 @@ export function addMessages(conv: Conversation, msgs: readonly ChatItem[], where
   return fresh;
 }
 
-/** Replaces the timeline with authoritative history, keeping live messages that arrived after it. */
-export function replaceWithHistory(conv: Conversation, history: readonly Message[]): void {
+/** Where the timeline stood when a history request went out (see replaceWithHistory). */
+export interface TimelineMark {
+  messages: readonly ChatItem[];
+  length: number;
+}
+
+export function markTimeline(conv: Conversation): TimelineMark {
+  return { messages: conv.messages, length: conv.messages.length };
+}
+
+/**
+ * Replaces the timeline with authoritative history. Live messages that arrived
+ * while the request was in flight (after `mark`) and are not in it are kept
+ * after it; anything older is dropped (it is older than the page, and comes
+ * back with "load older").
+ */
+export function replaceWithHistory(conv: Conversation, history: readonly Message[], mark?: TimelineMark): void {
   const ids = new Set(history.map((m) => m.id));
-  const later = conv.messages.filter((m) => !m.system && !ids.has(m.id));
+  const arrived = !mark ? conv.messages : conv.messages === mark.messages ? conv.messages.slice(mark.length) : [];
+  const later = arrived.filter((m) => !m.system && !ids.has(m.id));
   conv.messages = markRaw([]);
   conv.index = markRaw(new Map());
   conv.version++;
@@ -322,14 +338,15 @@ export const useChatStore = defineStore('chat', () => {
   async function loadConversation(conv: Conversation): Promise<void> {
     if (!client || conv.loading) return;
     conv.loading = true;
+    const mark = markTimeline(conv);
     try {
       if (conv.kind === 'room') {
         const history = await client.call('history', { room: conv.id, limit: PAGE });
-        replaceWithHistory(conv, history);
+        replaceWithHistory(conv, history, mark);
         conv.hasMore = history.length >= PAGE;
       } else {
         const history = await client.call('dmHistory', { peer: conv.id, limit: DM_PAGE });
-        replaceWithHistory(conv, history);
+        replaceWithHistory(conv, history, mark);
         conv.hasMore = history.length >= DM_PAGE;
       }
       conv.loaded = true;
@@ -422,6 +439,14 @@ export const useChatStore = defineStore('chat', () => {
     }
   }
 
+  /** Live events carry the author's current nick: keep the peer list up to date with it. */
+  function notePeerNick(peerId: string, nick: string): void {
+    const p = peers.get(peerId);
+    if (p && p.nick !== nick) peers.set(peerId, { ...p, nick });
+    const dm = conversations.get(dmKey(peerId));
+    if (dm && dm.title !== nick) dm.title = nick;
+  }
+
   function onMessage(m: Message): void {
     if (m.room === null) {
       onDm(m);
@@ -435,6 +460,7 @@ export const useChatStore = defineStore('chat', () => {
       conv.joined = true;
     }
     if (addMessages(conv, [m]).length === 0) return;
+    if (!m.late) notePeerNick(m.from.peerId, m.from.nick);
     conv.typing = conv.typing.filter((t) => t.peerId !== m.from.peerId);
     if (m.from.peerId === me.value?.peerId) return;
     const mentioned = mentions(m.text, me.value?.nick);
@@ -451,6 +477,7 @@ export const useChatStore = defineStore('chat', () => {
     if (!other) return;
     const conv = ensureDm(other.peerId, other.nick);
     if (addMessages(conv, [m]).length === 0) return;
+    if (!mine && !m.late) notePeerNick(m.from.peerId, m.from.nick);
     if (mine) return;
     if (!isViewing(conv)) {
       conv.unread++;
@@ -477,6 +504,7 @@ export const useChatStore = defineStore('chat', () => {
 
   function onMember(ev: EventPayloads['member']): void {
     updateDirectory(ev);
+    if (ev.peerId !== me.value?.peerId && ev.nick) notePeerNick(ev.peerId, ev.nick);
     const isMe = ev.peerId === me.value?.peerId;
     let conv = conversations.get(roomKey(ev.room));
     if (!conv) {
@@ -585,6 +613,7 @@ export const useChatStore = defineStore('chat', () => {
 
   function onTyping(ev: EventPayloads['typing']): void {
     if (ev.peerId === me.value?.peerId) return;
+    if (ev.nick) notePeerNick(ev.peerId, ev.nick);
     const conv = conversations.get(roomKey(ev.room));
     if (!conv) return;
     const until = Date.now() + TYPING_SHOW_MS;
@@ -763,12 +792,14 @@ export const useChatStore = defineStore('chat', () => {
       toast('error', 'That room name is not valid', parsed.error.issues[0]?.message);
       return false;
     }
+    const existing = conversations.get(roomKey(parsed.data));
+    const mark = existing ? markTimeline(existing) : undefined;
     try {
       const res = await api().call('join', { room: parsed.data });
       const conv = ensureRoom(res.room);
       conv.joined = true;
       conv.members = res.members;
-      replaceWithHistory(conv, res.history);
+      replaceWithHistory(conv, res.history, mark);
       conv.hasMore = res.history.length > 0;
       conv.loaded = true;
       open(conv.key);
