@@ -189,6 +189,7 @@ export class PeerNode implements ChattyService {
   private publishProfile(nick: string): void {
     this.replica.append('profile', null, { nick, dh: this.identity.dh.publicRaw });
     this.nick = nick;
+    this.discovery?.setNick(nick);
   }
 
   /** Waits (bounded) until first dials are done and we hold what connected peers hold. */
