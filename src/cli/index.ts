@@ -29,6 +29,7 @@ async function main(): Promise<void> {
     host: opts.host,
     peers: opts.peer,
     mdns: opts.mdns,
+    scan: opts.scan,
     logger: log,
   });
 

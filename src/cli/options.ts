@@ -13,6 +13,7 @@ export interface CliOptions {
   host?: string;
   peer: string[];
   mdns: boolean;
+  scan: boolean;
   json: boolean;
   ui: boolean;
   uiPort: number;
@@ -47,22 +48,12 @@ export function parseOptions(argv: string[]): CliOptions {
     .option('--host <addr>', 'address to listen on for peers (default: all)')
     .option('--peer <url>', 'peer to connect to, e.g. ws://10.0.0.2:7447 (repeatable)', peerUrl, [])
     .option('--no-mdns', 'do not use mDNS discovery')
+    .option('--scan', 'when no peer is found, probe the local /24 on port 7447 (bounded, rate-limited)', false)
     .option('--json', 'speak JSON-RPC 2.0 on stdin/stdout instead of the interactive chat', false)
     .addOption(new Option('--ui-port <port>', 'port of the local browser UI (127.0.0.1 only)').argParser(port).default(DEFAULT_UI_PORT))
     .option('--no-ui', 'do not serve the browser UI')
     .version(process.env.npm_package_version ?? '0.1.0')
     .showHelpAfterError()
     .parse(argv);
-  const o = program.opts<{
-    nick?: string;
-    dataDir: string;
-    port: number;
-    host?: string;
-    peer: string[];
-    mdns: boolean;
-    json: boolean;
-    ui: boolean;
-    uiPort: number;
-  }>();
-  return { ...o };
+  return program.opts<CliOptions>();
 }

@@ -24,6 +24,7 @@ import { Discovery } from './discovery.js';
 import { loadIdentity, type Identity } from './identity.js';
 import { createLogger, type Logger } from './log.js';
 import { PeerManager } from './peers.js';
+import { scanForPeers, SCAN_LIMITS } from './scan.js';
 import { Replica, type Delivery } from './replica.js';
 import { canModerate, roleOf, type RoomState } from './room-state.js';
 import { EventStatus, Store, type EventRow } from './store.js';
@@ -40,17 +41,22 @@ export interface PeerNodeOptions {
   peers?: string[];
   /** mDNS discovery (default on). */
   mdns?: boolean;
+  /** Fallback scan of the local /24 when no peer is connected (default off). */
+  scan?: boolean;
   logger?: Logger;
 }
 
 /** How long `join` waits for a first sync, so a newcomer doesn't found a room that already exists. */
 const JOIN_SYNC_WAIT_MS = 3000;
+/** How long a peer with no connection waits before its first fallback scan. */
+const SCAN_START_MS = 5000;
 
 type Params<M extends keyof MethodResults> = Parameters<ChattyService[M]>[0];
 
 export class PeerNode implements ChattyService {
   private readonly emitter = new EventEmitter();
   private discovery?: Discovery;
+  private scanTimer?: NodeJS.Timeout;
   private closing?: Promise<void>;
   private nick: string;
 
@@ -92,6 +98,7 @@ export class PeerNode implements ChattyService {
     peerManager.loadRemembered();
     for (const url of opts.peers ?? []) peerManager.addManualUrl(url);
     if (opts.mdns !== false) started.startDiscovery();
+    if (opts.scan) started.startFallbackScan();
     log.info({ peerId: identity.peerId, port: transport.port, nick: started.nick }, 'peer started');
     return started;
   }
@@ -102,6 +109,19 @@ export class PeerNode implements ChattyService {
     discovery.on('down', (peerId) => this.peerManager.markGone(peerId));
     discovery.start();
     this.discovery = discovery;
+  }
+
+  /** While no peer is connected, sweep the local /24 now and then (networks that block multicast). */
+  private startFallbackScan(): void {
+    let last = 0;
+    const tick = async () => {
+      if (this.peerManager.links().length || Date.now() - last < SCAN_LIMITS.minIntervalMs) return;
+      last = Date.now();
+      // Whatever listens there gets the handshake; only a Chatty peer completes it. Dialling ourselves fails cleanly ('self').
+      for (const url of await scanForPeers(DEFAULT_PORT, this.log)) void this.peerManager.connect(url, 'scan').catch(() => undefined);
+    };
+    this.scanTimer = setInterval(() => void tick(), SCAN_START_MS);
+    this.scanTimer.unref();
   }
 
   get peerId(): string {
@@ -414,6 +434,7 @@ export class PeerNode implements ChattyService {
   /** Stops discovery (sending mDNS goodbyes), links and storage. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      clearInterval(this.scanTimer);
       this.peerManager.close();
       this.sync.close();
       await this.discovery?.stop().catch(() => undefined);

@@ -81,9 +81,11 @@ export class PeerManager extends EventEmitter<PeerManagerEvents> {
     if (p && !p.link) p.state = 'offline';
   }
 
-  /** Manual connect: dial a URL and report who answered, or why nobody did. */
-  async connect(url: string): Promise<string> {
+  /** Dials a URL once and reports who answered, or why nobody did (manual connect, fallback scan). */
+  async connect(url: string, source: PeerSource = 'manual'): Promise<string> {
     const link = await this.transport.dial(url);
+    const p = this.peers.get(link.peerId);
+    if (p) p.source = source;
     return link.peerId;
   }
 

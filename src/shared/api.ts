@@ -76,7 +76,7 @@ export interface RoomInfo {
 }
 
 export type PeerState = 'connected' | 'connecting' | 'unreachable' | 'offline';
-export type PeerSource = 'mdns' | 'manual' | 'exchange' | 'remembered' | 'inbound';
+export type PeerSource = 'mdns' | 'manual' | 'exchange' | 'remembered' | 'inbound' | 'scan';
 
 export interface PeerInfo {
   peerId: string;

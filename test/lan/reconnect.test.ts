@@ -73,4 +73,27 @@ describe.skipIf(!support.ok)('peers without multicast', () => {
     const sources = (await peers[0]!.call('peers')).map((p) => p.source);
     expect(sources).toContain('remembered');
   });
+
+  it('finds peers by the opt-in fallback scan of the /24 when nothing else works', async () => {
+    await Promise.all(peers.map((p) => p.stop()));
+    // fresh data dirs: nothing remembered, no --peer, no multicast
+    peers = await Promise.all(
+      [0, 1].map((i) =>
+        PeerProcess.start({
+          nick: `s${i}`,
+          port: 7447,
+          mdns: true,
+          extraArgs: ['--scan'],
+          wrap: ['ip', 'netns', 'exec', lan.hosts[i]!.ns],
+        }),
+      ),
+    );
+    const found = await eventually(
+      async () => (await peers[0]!.call('peers')).find((p) => p.connected),
+      40_000,
+      'a peer found by scanning',
+    );
+    expect(found.peerId).toBe(peers[1]!.peerId);
+    expect([found.source, (await peers[1]!.call('peers')).find((p) => p.connected)?.source]).toContain('scan');
+  }, 60_000);
 });
