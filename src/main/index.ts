@@ -120,7 +120,7 @@ function notify(title: string, body: string, target: NavigateTarget): void {
 }
 
 function onNodeEvent<E extends EventName>(event: E, payload: EventPayloads[E]): void {
-  win?.webContents.send(IPC.event, event, payload);
+  if (win && !win.isDestroyed()) win.webContents.send(IPC.event, event, payload);
   if (event === 'dm') {
     const m = payload as Message;
     if (m.from.peerId !== myPeerId) notify(`${m.from.nick} (direct message)`, m.text, { kind: 'dm', id: m.from.peerId });

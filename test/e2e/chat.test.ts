@@ -251,6 +251,23 @@ describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when 
     await alice.page.locator(tid('toggle-members')).click();
   });
 
+  it('is keyboard driven: Ctrl+K quick switcher and Alt+Up/Down between conversations', async () => {
+    const page = alice.page;
+    await page.locator(tid('composer-input')).focus();
+    await page.keyboard.press('Control+k');
+    await page.locator(tid('switcher-input')).waitFor();
+    await page.keyboard.type('bob');
+    await screenshot(page, '11-quick-switcher');
+    await page.keyboard.press('Enter');
+    await page.locator(tid('conversation-title')).filter({ hasText: 'bob' }).waitFor({ timeout: WAIT });
+    await page.keyboard.press('Alt+ArrowUp');
+    await page.locator(tid('conversation-title')).filter({ hasText: ROOM }).waitFor({ timeout: WAIT });
+    await page.keyboard.press('Alt+ArrowDown');
+    await page.locator(tid('conversation-title')).filter({ hasText: 'bob' }).waitFor({ timeout: WAIT });
+    await page.keyboard.press('Alt+ArrowDown'); // wraps around
+    await page.locator(tid('conversation-title')).filter({ hasText: ROOM }).waitFor({ timeout: WAIT });
+  });
+
   it('follows the dark colour scheme', async () => {
     const dark = await openPage(browser!, uiUrl(alice.peer), { colorScheme: 'dark' });
     try {
@@ -261,7 +278,7 @@ describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when 
       await messageText(dark.page, 'Hello from alice').waitFor({ timeout: WAIT });
       const bg = await dark.page.evaluate('getComputedStyle(document.body).backgroundColor');
       expect(bg).toBe('rgb(26, 28, 34)');
-      await screenshot(dark.page, '11-room-dark');
+      await screenshot(dark.page, '12-room-dark');
       expect(dark.errors).toEqual([]);
     } finally {
       await dark.context.close();
@@ -295,15 +312,24 @@ describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when 
     });
     await eventually(async () => (await oldestShown()) < total - 200, WAIT, 'even older history');
     expect(await page.locator(tid('message')).count()).toBeLessThan(120);
-    await screenshot(page, '12-history-scrolled-up');
+    await screenshot(page, '13-history-scrolled-up');
     await page.locator(tid('jump-to-latest')).click();
     await messageText(page, `bulk message ${total - 1}`).waitFor({ timeout: WAIT });
   });
 
+  it('shows a banner when the page loses its peer', async () => {
+    await carol.peer.stop();
+    await carol.page.locator(tid('connection-banner')).waitFor({ timeout: WAIT });
+    expect(await carol.page.locator(tid('composer-input')).isDisabled()).toBe(true);
+    await screenshot(carol.page, '14-disconnected');
+  });
+
   it('logged no errors in any page', () => {
-    for (const u of [alice, bob, carol]) {
+    for (const u of [alice, bob]) {
       // The banned join is an expected API error, surfaced as a toast, not a console error.
       expect(u.ui.errors, u.nick).toEqual([]);
     }
+    // Carol's page only complains about the lost connection to her stopped peer.
+    expect(carol.ui.errors.filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED/.test(e))).toEqual([]);
   });
 });

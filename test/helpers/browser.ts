@@ -63,6 +63,8 @@ export async function openPage(
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(ARTIFACTS_DIR, { recursive: true });
   const path = join(ARTIFACTS_DIR, `${name}.png`);
+  // Let enter transitions (toasts, dialogs) finish so the picture shows what a person sees.
+  await page.waitForTimeout(300);
   await page.screenshot({ path, animations: 'disabled' });
   return path;
 }
