@@ -9,6 +9,8 @@ import { callValidated, toRpcError } from '../shared/jsonrpc.js';
 
 const HELP = `Commands:
   /join ROOM            join (or create) a room and make it current
+  /private ROOM         create an invite-only, end-to-end encrypted room
+  /invite PEER          invite a peer to the current invite-only room
   /leave [ROOM]         leave a room (default: current)
   /rooms                list rooms on the network
   /who [ROOM]           members of a room
@@ -102,6 +104,14 @@ export class Terminal {
         for (const m of r.history.slice(-20)) this.print(this.formatMessage(m));
         return;
       }
+      case 'private': {
+        const r = await this.call('join', { room: args[0] ?? '', private: true });
+        this.room = r.room;
+        return this.print(paint('green', `joined invite-only #${r.room}; /invite PEER to add people`));
+      }
+      case 'invite':
+        await this.call('invite', { room: room(), peer: args[0] ?? '' });
+        return this.print(`invited ${args[0]} to #${room()}`);
       case 'leave': {
         const r = await this.call('leave', { room: args[0] ?? room() });
         if (r.room === this.room) this.room = undefined;

@@ -96,23 +96,39 @@ function dmKey(myDh: KeyObject, theirDhRaw: string, conversation: string): Buffe
   return Buffer.from(hkdfSync('sha256', shared, conversation, 'chatty dm v1', 32));
 }
 
-export function encryptDm(myDh: KeyObject, theirDhRaw: string, conversation: string, text: string): { iv: string; ct: string } {
+/** AES-256-GCM with a random 96-bit IV; the tag is appended to the ciphertext. */
+export function seal(key: Uint8Array, text: string, aad?: string): { iv: string; ct: string } {
   const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', dmKey(myDh, theirDhRaw, conversation), iv);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  if (aad) cipher.setAAD(Buffer.from(aad));
   const ct = Buffer.concat([cipher.update(text, 'utf8'), cipher.final(), cipher.getAuthTag()]);
   return { iv: b64u(iv), ct: b64u(ct) };
+}
+
+/** Opens what `seal` made; null when the key is wrong or anything was tampered with. */
+export function open(key: Uint8Array, iv: string, ct: string, aad?: string): string | null {
+  try {
+    const data = fromB64u(ct);
+    if (data.length < 16) return null;
+    const decipher = createDecipheriv('aes-256-gcm', key, fromB64u(iv));
+    if (aad) decipher.setAAD(Buffer.from(aad));
+    decipher.setAuthTag(data.subarray(data.length - 16));
+    return Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]).toString('utf8');
+  } catch {
+    return null;
+  }
+}
+
+export function encryptDm(myDh: KeyObject, theirDhRaw: string, conversation: string, text: string): { iv: string; ct: string } {
+  return seal(dmKey(myDh, theirDhRaw, conversation), text);
 }
 
 /** Returns the plaintext, or null when this key cannot open it (not ours, or tampered). */
 export function decryptDm(myDh: KeyObject, theirDhRaw: string, conversation: string, iv: string, ct: string): string | null {
   try {
-    const data = fromB64u(ct);
-    if (data.length < 16) return null;
-    const decipher = createDecipheriv('aes-256-gcm', dmKey(myDh, theirDhRaw, conversation), fromB64u(iv));
-    decipher.setAuthTag(data.subarray(data.length - 16));
-    return Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]).toString('utf8');
+    return open(dmKey(myDh, theirDhRaw, conversation), iv, ct);
   } catch {
-    return null;
+    return null; // an invalid public key
   }
 }
 

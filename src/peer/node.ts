@@ -313,20 +313,54 @@ export class PeerNode implements ChattyService {
   async rooms(): Promise<MethodResults['rooms']> {
     return this.replica.roomNames().map((room) => {
       const state = this.replica.roomState(room);
-      return { room, joined: state.members.has(this.peerId), members: this.members(state) };
+      return { room, joined: state.members.has(this.peerId), private: state.private, members: this.members(state) };
     });
   }
 
-  async join({ room }: Params<'join'>): Promise<MethodResults['join']> {
+  async join({ room, private: invitesOnly }: Params<'join'>): Promise<MethodResults['join']> {
     if (!this.replica.roomNames().includes(room)) await this.settle(JOIN_SYNC_WAIT_MS);
     const state = this.replica.roomState(room);
     if (state.banned.has(this.peerId)) throw new ChattyError('banned', `you are banned from ${room}`);
-    if (!state.members.has(this.peerId)) this.appendChecked('join', room, { nick: this.nick });
+    if (state.private && !state.invited.has(this.peerId))
+      throw new ChattyError('forbidden', `${room} is invite-only: ask a member to invite you`);
+    if (!state.members.has(this.peerId)) {
+      // Creating an invite-only room: its first key is ours alone until we invite someone.
+      const creation = !state.founded && invitesOnly ? { private: true as const, epoch: this.replica.roomKeys.create(room) } : {};
+      this.appendChecked('join', room, { nick: this.nick, ...creation });
+    }
     return {
       room,
       members: this.members(state),
       history: this.store.messages(room, { limit: LIMITS.historyMax }).map((r) => this.messageOf(r)),
     };
+  }
+
+  async invite({ room, peer }: Params<'invite'>): Promise<MethodResults['invite']> {
+    const { state, target } = this.moderationTarget(room, peer, 'known');
+    if (!state.private) throw new ChattyError('forbidden', `${room} is open to everyone; invites are for invite-only rooms`);
+    if (roleOf(state, this.peerId) === 'member') throw new ChattyError('forbidden', `only owners and moderators may invite to ${room}`);
+    if (state.banned.has(target)) throw new ChattyError('banned', `${peer} is banned from ${room}; unban first`);
+    const keys = this.replica.roomKeys.epochs(room).flatMap((epoch) => {
+      const sealed = this.replica.roomKeys.sealFor(room, epoch, target);
+      return sealed ? [{ epoch, ...sealed }] : [];
+    });
+    if (!keys.length) throw new ChattyError('unknown_peer', `no key known yet for ${peer}; wait until it has been online`);
+    this.appendChecked('invite', room, { target, keys });
+    return {};
+  }
+
+  /** After a removal from an invite-only room, a new key for everyone who stays, so the removed peer reads nothing new. */
+  private rekey(room: string, removed: string): void {
+    const state = this.replica.roomState(room);
+    if (!state.private) return;
+    const epoch = this.replica.roomKeys.create(room);
+    const keys = [...new Set([...state.members.keys(), ...state.invited])]
+      .filter((p) => p !== this.peerId && p !== removed)
+      .flatMap((target) => {
+        const sealed = this.replica.roomKeys.sealFor(room, epoch, target);
+        return sealed ? [{ target, ...sealed }] : [];
+      });
+    this.appendChecked('rekey', room, { epoch, keys });
   }
 
   async leave({ room }: Params<'leave'>): Promise<MethodResults['leave']> {
@@ -339,7 +373,14 @@ export class PeerNode implements ChattyService {
     this.requireMember(room);
     if (replyTo !== undefined && this.store.event(replyTo)?.room !== room)
       throw new ChattyError('not_found', `no message ${replyTo} in ${room}`);
-    const ev = this.appendChecked('msg', room, { nick: this.nick, text, ...(replyTo ? { replyTo } : {}) });
+    const state = this.replica.roomState(room);
+    let content: Record<string, unknown> = { text };
+    if (state.private) {
+      const sealed = state.epoch ? this.replica.roomKeys.sealText(room, state.epoch, text) : undefined;
+      if (!sealed) throw new ChattyError('forbidden', `no key for ${room} yet: wait for the invite to arrive`);
+      content = { epoch: state.epoch, ...sealed };
+    }
+    const ev = this.appendChecked('msg', room, { nick: this.nick, ...content, ...(replyTo ? { replyTo } : {}) });
     return this.messageOf(this.store.event(ev.id)!);
   }
 
@@ -381,6 +422,7 @@ export class PeerNode implements ChattyService {
     if (!state.members.has(target)) throw new ChattyError('not_member', `${peer} is not in ${room}`);
     if (!canModerate(state, this.peerId, target)) throw new ChattyError('forbidden', `you may not kick ${peer} from ${room}`);
     this.appendChecked('kick', room, { target, ...(reason ? { reason } : {}) });
+    this.rekey(room, target);
     return {};
   }
 
@@ -388,6 +430,7 @@ export class PeerNode implements ChattyService {
     const { state, target } = this.moderationTarget(room, peer, 'known');
     if (!canModerate(state, this.peerId, target)) throw new ChattyError('forbidden', `you may not ban ${peer} from ${room}`);
     this.appendChecked('ban', room, { target, ...(reason ? { reason } : {}) });
+    this.rekey(room, target);
     return {};
   }
 
@@ -453,6 +496,7 @@ const MEMBER_CHANGE: Partial<Record<EventType, MemberChange>> = {
   ban: 'banned',
   unban: 'unbanned',
   role: 'role',
+  invite: 'invited',
 };
 
 function defaultNick(): string {

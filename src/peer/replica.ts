@@ -21,6 +21,7 @@ import { decryptDm } from './crypto.js';
 import type { Identity } from './identity.js';
 import type { Logger } from './log.js';
 import { applyEvent, cloneRoomState, emptyRoomState, type RoomState, type Verdict } from './room-state.js';
+import { RoomKeys } from './room-keys.js';
 import { EventStatus, type Store } from './store.js';
 
 interface OrderKey {
@@ -83,6 +84,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   private pendingDeliveries: Delivery[] = [];
   /** Latest profile (nick, DM key) of every author, updated as profile events are delivered. */
   readonly profiles = new Map<string, { nick: string; dh: string }>();
+  readonly roomKeys: RoomKeys;
 
   constructor(
     private readonly store: Store,
@@ -90,6 +92,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     private readonly log: Logger,
   ) {
     super();
+    this.roomKeys = new RoomKeys(store, identity, (peerId) => this.dhKeyOf(peerId));
     for (const { author, seq, id } of store.vector()) this.vv.set(author, { seq, id });
     for (const row of store.profiles()) {
       const body = this.bodyOf(row.id);
@@ -214,7 +217,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   }
 
   private storeEvent(ev: SignedEvent, json: string, sigChecked: boolean): void {
-    const text = ev.type === 'msg' ? String(ev.body.text) : null;
+    const text = ev.type === 'msg' && typeof ev.body.text === 'string' ? ev.body.text : null;
     this.store.insertEvent(ev, json, text, sigChecked);
     this.vv.set(ev.author, { seq: ev.seq, id: ev.id });
     this.waiting.set(ev.id, ev);
@@ -275,6 +278,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
       } else {
         // Messages only read the state, so judging one against the live state is safe.
         verdict = applyEvent(late ? this.stateAt(tl, ev) : tl.state, ev);
+        if (verdict.ok && typeof ev.body.ct === 'string') text = this.openRoomText(ev) ?? undefined;
       }
       for (const d of ev.deps) tl.heads.delete(d);
       tl.heads.add(ev.id);
@@ -285,9 +289,35 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     }
     this.store.setStatus(ev.id, verdict.ok ? EventStatus.Accepted : EventStatus.Rejected, late);
     if (text !== undefined) this.store.setText(ev.id, text);
+    if (verdict.ok && (ev.type === 'invite' || ev.type === 'rekey')) this.takeRoomKeys(ev);
     if (!verdict.ok)
       this.log.debug({ id: ev.id, type: ev.type, author: ev.author, reason: verdict.reason }, 'event rejected by room rules');
     this.pendingDeliveries.push({ event: ev, accepted: verdict.ok, reason: verdict.ok ? undefined : verdict.reason, late, text });
+  }
+
+  private openRoomText(ev: SignedEvent): string | null {
+    const b = ev.body as { epoch: string; iv: string; ct: string };
+    return this.roomKeys.openText(ev.room!, b.epoch, b);
+  }
+
+  /** Keeps the room keys an invite or rekey sealed for us, then reads what they unlock. */
+  private takeRoomKeys(ev: SignedEvent): void {
+    const room = ev.room!;
+    const mine =
+      ev.type === 'invite'
+        ? ev.body.target === this.peerId
+          ? (ev.body.keys as { epoch: string; iv: string; ct: string }[])
+          : []
+        : (ev.body.keys as { target: string; iv: string; ct: string }[])
+            .filter((k) => k.target === this.peerId)
+            .map((k) => ({ ...k, epoch: String(ev.body.epoch) }));
+    let gained = false;
+    for (const k of mine) if (!this.roomKeys.has(room, k.epoch)) gained = this.roomKeys.accept(room, k.epoch, ev.author, k) || gained;
+    if (!gained) return;
+    for (const row of this.store.unreadableMessages(room)) {
+      const text = this.openRoomText(JSON.parse(row.json) as SignedEvent);
+      if (text !== null) this.store.setText(row.id, text);
+    }
   }
 
   private judgeDm(ev: SignedEvent): Verdict {

@@ -28,14 +28,23 @@ export interface RoomState {
    * event ids, so a contested room has no owner at all rather than a stolen one.
    */
   contested: boolean;
+  /** Invite-only room (declared by the join that created it): joins need an invite, messages are sealed. */
+  private: boolean;
+  /** Epoch of the room key to write with (private rooms). */
+  epoch?: string;
+  invited: Set<string>;
 }
 
 export function emptyRoomState(contested = false): RoomState {
-  return { members: new Map(), roles: new Map(), banned: new Set(), founded: false, contested };
+  return { members: new Map(), roles: new Map(), banned: new Set(), founded: false, contested, private: false, invited: new Set() };
 }
 
 export function cloneRoomState(s: RoomState): RoomState {
-  return { members: new Map(s.members), roles: new Map(s.roles), banned: new Set(s.banned), founded: s.founded, contested: s.contested };
+  return { ...s, members: new Map(s.members), roles: new Map(s.roles), banned: new Set(s.banned), invited: new Set(s.invited) };
+}
+
+function isModerator(s: RoomState, peerId: string): boolean {
+  return s.members.has(peerId) && RANK[roleOf(s, peerId)] >= RANK.moderator;
 }
 
 export interface RuleEvent {
@@ -69,6 +78,13 @@ export function applyEvent(s: RoomState, ev: RuleEvent): Verdict {
       if (!s.founded) {
         s.founded = true;
         if (!s.contested) s.roles.set(ev.author, 'owner');
+        if (ev.body.private === true && typeof ev.body.epoch === 'string') {
+          s.private = true;
+          s.epoch = ev.body.epoch;
+          s.invited.add(ev.author);
+        }
+      } else if (s.private && !s.invited.has(ev.author)) {
+        return { ok: false, reason: 'forbidden' };
       }
       s.members.set(ev.author, { nick: String(ev.body.nick) });
       return { ok: true };
@@ -79,19 +95,34 @@ export function applyEvent(s: RoomState, ev: RuleEvent): Verdict {
     case 'msg':
       if (s.banned.has(ev.author)) return { ok: false, reason: 'banned' };
       if (!s.members.has(ev.author)) return { ok: false, reason: 'not_member' };
+      // an open room carries text, an invite-only one only sealed text
+      if ((ev.body.text === undefined) !== s.private) return { ok: false, reason: 'invalid' };
+      return { ok: true };
+    case 'invite':
+      if (!s.private) return { ok: false, reason: 'invalid' };
+      if (!isModerator(s, ev.author)) return { ok: false, reason: 'forbidden' };
+      if (s.banned.has(target)) return { ok: false, reason: 'banned' };
+      s.invited.add(target);
+      return { ok: true };
+    case 'rekey':
+      if (!s.private) return { ok: false, reason: 'invalid' };
+      if (!isModerator(s, ev.author)) return { ok: false, reason: 'forbidden' };
+      s.epoch = String(ev.body.epoch);
       return { ok: true };
     case 'kick':
       if (!s.members.has(target)) return { ok: false, reason: 'invalid' };
       if (!canModerate(s, ev.author, target)) return { ok: false, reason: 'forbidden' };
       s.members.delete(target);
+      s.invited.delete(target); // in an invite-only room, coming back takes a new invite
       return { ok: true };
     case 'ban':
       if (!canModerate(s, ev.author, target)) return { ok: false, reason: 'forbidden' };
       s.members.delete(target);
+      s.invited.delete(target);
       s.banned.add(target);
       return { ok: true };
     case 'unban':
-      if (!s.members.has(ev.author) || RANK[roleOf(s, ev.author)] < RANK.moderator) return { ok: false, reason: 'forbidden' };
+      if (!isModerator(s, ev.author)) return { ok: false, reason: 'forbidden' };
       if (!s.banned.delete(target)) return { ok: false, reason: 'invalid' };
       return { ok: true };
     case 'role': {

@@ -137,6 +137,22 @@ export class Store {
     this.stmts.setMeta.run(key, value);
   }
 
+  metaKeysWithPrefix(prefix: string): string[] {
+    return this.db
+      .prepare<[string, string], { key: string }>('SELECT key FROM meta WHERE key >= ? AND key < ? ORDER BY key')
+      .all(prefix, `${prefix}\uffff`)
+      .map((r) => r.key);
+  }
+
+  /** Sealed messages of a room this peer could not read yet (their key may have just arrived). */
+  unreadableMessages(room: string): { id: string; json: string }[] {
+    return this.db
+      .prepare<[string], { id: string; json: string }>(
+        "SELECT id, json FROM events WHERE room = ? AND type = 'msg' AND status = 1 AND text IS NULL",
+      )
+      .all(room);
+  }
+
   /** Inserts an event as Waiting. Plain columns duplicate the body fields that queries need. */
   insertEvent(ev: SignedEvent, json: string, text: string | null, sigChecked: boolean): void {
     const b = ev.body;
@@ -223,7 +239,8 @@ export class Store {
 
   /** Accepted messages (or DMs) of a room, oldest first: the last `limit` before `before` (an event id). */
   messages(room: string, opts: { limit?: number; before?: { depth: number; id: string } }): EventRow[] {
-    const where = ['room = ?', 'status = 1', "type IN ('msg', 'dm')"];
+    // text is null only for what this peer cannot read (sealed for others)
+    const where = ['room = ?', 'status = 1', "type IN ('msg', 'dm')", 'text IS NOT NULL'];
     const args: (string | number)[] = [room];
     if (opts.before) {
       where.push('(depth < ? OR (depth = ? AND id < ?))');

@@ -72,6 +72,8 @@ export interface Member {
 export interface RoomInfo {
   room: string;
   joined: boolean;
+  /** Invite-only, end-to-end encrypted room. */
+  private: boolean;
   members: Member[];
 }
 
@@ -110,7 +112,9 @@ export const methodParams = {
   peers: z.object({}).strict(),
   connect: z.object({ url: z.string().regex(/^wss?:\/\/[^\s/]+(:\d+)?\/?$/, 'url must look like ws://host:port') }).strict(),
   rooms: z.object({}).strict(),
-  join: z.object({ room: roomSchema }).strict(),
+  /** `private: true` makes a new room invite-only, its messages end-to-end encrypted for members. */
+  join: z.object({ room: roomSchema, private: z.boolean().optional() }).strict(),
+  invite: z.object({ room: roomSchema, peer: z.string().min(1).max(64) }).strict(),
   leave: z.object({ room: roomSchema }).strict(),
   send: z.object({ room: roomSchema, text: textSchema, replyTo: z.string().max(64).optional() }).strict(),
   history: z.object({ room: roomSchema, limit: limitSchema, before: z.string().max(64).optional() }).strict(),
@@ -142,6 +146,7 @@ export interface MethodResults {
   connect: { peerId: string };
   rooms: RoomInfo[];
   join: JoinResult;
+  invite: Record<string, never>;
   leave: { room: string };
   send: Message;
   history: Message[];
@@ -161,7 +166,7 @@ export type ChattyApi = {
   [M in MethodName]: (params: z.output<(typeof methodParams)[M]>) => Promise<MethodResults[M]>;
 };
 
-export const MEMBER_CHANGES = ['joined', 'left', 'kicked', 'banned', 'unbanned', 'role'] as const;
+export const MEMBER_CHANGES = ['joined', 'left', 'kicked', 'banned', 'unbanned', 'role', 'invited'] as const;
 export type MemberChange = (typeof MEMBER_CHANGES)[number];
 
 /** Notifications pushed by the peer. */

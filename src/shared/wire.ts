@@ -30,12 +30,36 @@ export function dmConversation(a: string, b: string): string {
   return a < b ? `@${a}:${b}` : `@${b}:${a}`;
 }
 
+const epochSchema = b64Schema.length(16);
+/** A room key sealed for one member: AES-256-GCM under the X25519 key of the author and that member. */
+const sealedSchema = z.object({ iv: b64Schema.length(16), ct: b64Schema.max(200) }).strict();
+const sealedKeySchema = sealedSchema.extend({ epoch: epochSchema }).strict();
+
 export const eventBodies = {
   /** First event of every author, repeated on nick change: display name and DM key. */
   profile: z.object({ nick: nickSchema, dh: b64Schema.length(43) }).strict(),
-  join: z.object({ nick: nickSchema }).strict(),
+  /** `private` and `epoch` only on the join that creates an invite-only room (its first key's epoch). */
+  join: z.object({ nick: nickSchema, private: z.literal(true).optional(), epoch: epochSchema.optional() }).strict(),
   leave: z.object({}).strict(),
-  msg: z.object({ nick: nickSchema, text: z.string().min(1).max(LIMITS.textMax), replyTo: hashSchema.optional() }).strict(),
+  /** Plain `text` in open rooms; in invite-only rooms the text is sealed under the room key of `epoch`. */
+  msg: z
+    .object({
+      nick: nickSchema,
+      text: z.string().min(1).max(LIMITS.textMax).optional(),
+      epoch: epochSchema.optional(),
+      iv: b64Schema.length(16).optional(),
+      ct: b64Schema.max(LIMITS.textMax * 6).optional(),
+      replyTo: hashSchema.optional(),
+    })
+    .strict()
+    .refine(
+      (b) => (b.text !== undefined) !== (b.epoch !== undefined && b.iv !== undefined && b.ct !== undefined),
+      'a message has either text or a sealed text',
+    ),
+  /** Lets `target` join an invite-only room, handing it every room key the inviter holds. */
+  invite: z.object({ target: peerIdSchema, keys: z.array(sealedKeySchema).max(64) }).strict(),
+  /** A new room key after someone was removed, sealed for each remaining member and invitee. */
+  rekey: z.object({ epoch: epochSchema, keys: z.array(sealedSchema.extend({ target: peerIdSchema }).strict()).max(512) }).strict(),
   kick: z.object({ target: peerIdSchema, reason: z.string().max(LIMITS.reasonMax).optional() }).strict(),
   ban: z.object({ target: peerIdSchema, reason: z.string().max(LIMITS.reasonMax).optional() }).strict(),
   unban: z.object({ target: peerIdSchema, reason: z.string().max(LIMITS.reasonMax).optional() }).strict(),
@@ -46,8 +70,7 @@ export const eventBodies = {
 
 export type EventType = keyof typeof eventBodies;
 export type EventBody<T extends EventType> = z.infer<(typeof eventBodies)[T]>;
-export const ROOM_EVENT_TYPES: readonly EventType[] = ['join', 'leave', 'msg', 'kick', 'ban', 'unban', 'role'];
-export const STATE_EVENT_TYPES: readonly EventType[] = ['join', 'leave', 'kick', 'ban', 'unban', 'role'];
+export const STATE_EVENT_TYPES: readonly EventType[] = ['join', 'leave', 'kick', 'ban', 'unban', 'role', 'invite', 'rekey'];
 
 /** The signed content of an event. `id` = sha256(JCS(content)); `sig` = Ed25519(id). */
 export const eventContentSchema = z

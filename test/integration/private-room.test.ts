@@ -1,0 +1,99 @@
+/**
+ * Invite-only rooms: joins need an invite, messages are end-to-end encrypted
+ * for members, and a removed member reads nothing written after its removal.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RpcCallError } from '../../src/shared/jsonrpc.js';
+import { eventually, PeerProcess } from '../helpers/peer-process.js';
+
+let alice: PeerProcess, bob: PeerProcess, carol: PeerProcess;
+
+async function reason(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof RpcCallError) return err.reason;
+    throw err;
+  }
+  throw new Error('expected the call to fail');
+}
+
+function databaseText(p: PeerProcess): string {
+  return ['chatty.db', 'chatty.db-wal']
+    .map((f) => {
+      try {
+        return readFileSync(join(p.dataDir, f)).toString('latin1');
+      } catch {
+        return '';
+      }
+    })
+    .join('');
+}
+
+beforeAll(async () => {
+  alice = await PeerProcess.start({ nick: 'alice' });
+  bob = await PeerProcess.start({ nick: 'bob', peers: [alice.url] });
+  carol = await PeerProcess.start({ nick: 'carol', peers: [alice.url] });
+  await eventually(async () => (await alice.call('peers')).filter((p) => p.connected).length === 2, 10_000, 'alice connected');
+});
+
+afterAll(async () => {
+  await Promise.all([alice, bob, carol].map((p) => p?.stop()));
+});
+
+describe('invite-only rooms', () => {
+  const early = `before anyone else ${Date.now()}`;
+  const later = `after bob left ${Date.now()}`;
+
+  it('is listed as private and refuses joins without an invite', async () => {
+    await alice.call('join', { room: 'secret', private: true });
+    await alice.call('send', { room: 'secret', text: early });
+    const listed = await eventually(async () => (await bob.call('rooms')).find((r) => r.room === 'secret'), 10_000, 'room listed at bob');
+    expect(listed.private).toBe(true);
+    expect(await reason(bob.call('join', { room: 'secret' }))).toBe('forbidden');
+  });
+
+  it('lets an invited peer join and read the history, encrypted for members only', async () => {
+    await alice.call('invite', { room: 'secret', peer: 'bob' });
+    await bob.waitFor('member', (e) => e.room === 'secret' && e.change === 'invited' && e.peerId === bob.peerId);
+    const joined = await bob.call('join', { room: 'secret' });
+    expect(joined.history.map((m) => m.text)).toEqual([early]);
+    const m = await bob.call('send', { room: 'secret', text: 'bob was here' });
+    await alice.waitFor('message', (x) => x.id === m.id && x.text === 'bob was here');
+    // carol relays and stores the room's events but reads none of them
+    await eventually(
+      async () => (await carol.call('rooms')).find((r) => r.room === 'secret')?.members.length === 2,
+      10_000,
+      'carol synced',
+    );
+    expect(await carol.call('history', { room: 'secret' })).toEqual([]);
+    expect(databaseText(carol)).not.toContain(early);
+    expect(await reason(bob.call('invite', { room: 'secret', peer: 'carol' }))).toBe('forbidden');
+  });
+
+  it('rotates the key when a member is removed, so it reads nothing new', async () => {
+    await alice.call('kick', { room: 'secret', peer: 'bob' });
+    await bob.waitFor('member', (e) => e.room === 'secret' && e.change === 'kicked' && e.peerId === bob.peerId);
+    const m = await alice.call('send', { room: 'secret', text: later });
+    // bob still receives the event (it relays everything) but cannot open it
+    await eventually(async () => databaseText(bob).includes(m.id), 10_000, 'event replicated to bob');
+    expect((await bob.call('history', { room: 'secret' })).map((x) => x.text)).not.toContain(later);
+    expect(databaseText(bob)).not.toContain(later);
+    // coming back takes a new invite
+    expect(await reason(bob.call('join', { room: 'secret' }))).toBe('forbidden');
+    await alice.call('invite', { room: 'secret', peer: bob.peerId });
+    await bob.waitFor(
+      'member',
+      (e) => e.change === 'invited' && e.peerId === bob.peerId && bob.eventsOf('member').filter((x) => x.change === 'invited').length === 2,
+    );
+    const back = await bob.call('join', { room: 'secret' });
+    expect(back.history.map((x) => x.text)).toContain(later);
+  });
+
+  it('keeps open rooms readable by everyone', async () => {
+    await alice.call('join', { room: 'open' });
+    expect(await reason(alice.call('invite', { room: 'open', peer: 'bob' }))).toBe('forbidden');
+  });
+});
