@@ -1,0 +1,311 @@
+/**
+ * The two kinds of peer a scenario runs side by side, behind one small interface:
+ * - Chatty: a real `chatty --json` process, driven by the tests' PeerProcess;
+ * - the baseline: bench/baseline-peer.ts (plain ws broadcast), same line protocol.
+ * A cluster starts N of one kind and connects them into a full mesh on loopback.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import ts from 'typescript';
+import type { Message } from '../../src/shared/api.js';
+import { RpcClient } from '../../src/shared/jsonrpc.js';
+import { PeerProcess, type PeerProcessOptions } from '../../test/helpers/peer-process.js';
+import { sleep, wallNow, withTimeout } from './util.js';
+
+export const BENCH_DIR = resolve(import.meta.dirname, '..');
+export const RESULTS_DIR = join(BENCH_DIR, 'results');
+
+export type PeerKind = 'chatty' | 'baseline';
+
+/** A delivered message as the bench saw it: `at` is the bench's clock when the line arrived. */
+export type Delivery = (m: Message & { recvAt?: number }, at: number) => void;
+
+export interface BenchPeer {
+  readonly kind: PeerKind;
+  readonly name: string;
+  readonly pid: number | undefined;
+  readonly url: string;
+  readonly peerId: string;
+  /** Bench clock when the process was spawned, and when its `ready` line arrived. */
+  readonly spawnedAt: number;
+  readonly readyAt: number;
+  /** Resolves when the process exited. */
+  readonly exited: Promise<unknown>;
+  call(method: string, params?: Record<string, unknown>): Promise<unknown>;
+  onMessage(fn: Delivery): () => void;
+  connectedCount(): Promise<number>;
+  stop(): Promise<void>;
+  kill(): void;
+}
+
+// ---- Chatty ------------------------------------------------------------------
+
+export class ChattyPeer implements BenchPeer {
+  readonly kind = 'chatty';
+  private constructor(
+    readonly proc: PeerProcess,
+    readonly name: string,
+    readonly spawnedAt: number,
+    readonly readyAt: number,
+  ) {}
+
+  static async start(name: string, opts: PeerProcessOptions = {}): Promise<ChattyPeer> {
+    const spawnedAt = wallNow();
+    const proc = await PeerProcess.start({ nick: name, ...opts });
+    return new ChattyPeer(proc, name, spawnedAt, wallNow());
+  }
+
+  get pid(): number | undefined {
+    return this.proc.child.pid;
+  }
+  get url(): string {
+    return this.proc.url;
+  }
+  get peerId(): string {
+    return this.proc.peerId;
+  }
+  get dataDir(): string {
+    return this.proc.dataDir;
+  }
+  get exited(): Promise<unknown> {
+    return this.proc.exited;
+  }
+
+  call(method: string, params?: Record<string, unknown>): Promise<unknown> {
+    return this.proc.rpc.call(method as never, params as never);
+  }
+
+  onMessage(fn: Delivery): () => void {
+    return this.proc.rpc.on('message', (m) => fn(m, wallNow()));
+  }
+
+  async connectedCount(): Promise<number> {
+    const peers = await this.proc.call('peers');
+    return peers.filter((p) => p.connected).length;
+  }
+
+  async stop(): Promise<void> {
+    await this.proc.stop();
+  }
+
+  kill(): void {
+    this.proc.child.kill('SIGKILL');
+  }
+}
+
+// ---- baseline ------------------------------------------------------------------
+
+let baselineJs: string | undefined;
+
+/** Compiles baseline-peer.ts to plain JS once per run (no loader at start-up, like the built peer). */
+export function baselineScript(): string {
+  if (baselineJs) return baselineJs;
+  const src = readFileSync(join(BENCH_DIR, 'baseline-peer.ts'), 'utf8');
+  const out = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } });
+  const file = join(RESULTS_DIR, '.build', 'baseline-peer.mjs');
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, out.outputText);
+  baselineJs = file;
+  return file;
+}
+
+export interface BaselineOptions {
+  port?: number;
+  host?: string;
+  peers?: string[];
+  fill?: number;
+  /** Runs the command through a wrapper, e.g. `ip netns exec NS`. */
+  wrap?: string[];
+}
+
+export class BaselinePeer implements BenchPeer {
+  readonly kind = 'baseline';
+  readonly rpc: RpcClient;
+  readonly exited: Promise<number | null>;
+  ready!: { peerId: string; port: number };
+  readyAt = 0;
+  stderr = '';
+  private onReady?: () => void;
+  /** Messages that arrived before anyone listened (they can share a chunk with `ready`). */
+  private early: { m: Message & { recvAt?: number }; at: number }[] | undefined = [];
+
+  private constructor(
+    readonly child: ChildProcess,
+    readonly name: string,
+    readonly spawnedAt: number,
+  ) {
+    this.rpc = new RpcClient((text) => child.stdin?.write(`${text}\n`));
+    let buf = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => {
+      buf += chunk;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (!this.readyAt) {
+          const msg = JSON.parse(line) as { method?: string; params?: { peerId: string; port: number } };
+          if (msg.method === 'ready' && msg.params) {
+            this.ready = msg.params;
+            this.readyAt = wallNow();
+            this.onReady?.();
+            continue;
+          }
+        }
+        this.rpc.receive(line);
+      }
+    });
+    const offEarly = this.rpc.on('message', (m) => {
+      if (this.early) this.early.push({ m, at: wallNow() });
+      else offEarly();
+    });
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (c: string) => (this.stderr = (this.stderr + c).slice(-10_000)));
+    child.stdin!.on('error', () => undefined);
+    this.exited = new Promise((res) => child.on('exit', (code) => res(code)));
+    void this.exited.then(() => this.rpc.failAll('baseline process exited'));
+  }
+
+  static async start(name: string, opts: BaselineOptions = {}): Promise<BaselinePeer> {
+    const args = [baselineScript(), '--nick', name, '--port', String(opts.port ?? 0)];
+    if (opts.host) args.push('--host', opts.host);
+    for (const p of opts.peers ?? []) args.push('--peer', p);
+    if (opts.fill) args.push('--fill', String(opts.fill));
+    const cmd = [...(opts.wrap ?? []), process.execPath, ...args];
+    const spawnedAt = wallNow();
+    const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    const peer = new BaselinePeer(child, name, spawnedAt);
+    await withTimeout(
+      Promise.race([
+        new Promise<void>((r) => (peer.onReady = r)),
+        peer.exited.then(() => Promise.reject(new Error(`baseline ${name} exited: ${peer.stderr}`))),
+      ]),
+      20_000,
+      `baseline ${name} ready`,
+    );
+    return peer;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+  get url(): string {
+    return `ws://127.0.0.1:${this.ready.port}`;
+  }
+  get peerId(): string {
+    return this.ready.peerId;
+  }
+
+  call(method: string, params?: Record<string, unknown>): Promise<unknown> {
+    return this.rpc.call(method as never, params as never);
+  }
+
+  onMessage(fn: Delivery): () => void {
+    const early = this.early ?? [];
+    this.early = undefined;
+    for (const e of early) fn(e.m, e.at);
+    return this.rpc.on('message', (m) => fn(m, wallNow()));
+  }
+
+  async connectedCount(): Promise<number> {
+    return ((await this.call('peers')) as unknown[]).length;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    await this.call('shutdown').catch(() => undefined);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 3000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  kill(): void {
+    this.child.kill('SIGKILL');
+  }
+}
+
+// ---- clusters ------------------------------------------------------------------
+
+export const ROOM = 'bench';
+
+/** Every process a run started, so an interrupted run can still kill them all. */
+const live = new Set<BenchPeer>();
+export function killAll(): void {
+  for (const p of live) p.kill();
+  live.clear();
+}
+
+export async function startPeer(kind: PeerKind, name: string, opts: PeerProcessOptions & BaselineOptions = {}): Promise<BenchPeer> {
+  const peer = kind === 'chatty' ? await ChattyPeer.start(name, opts) : await BaselinePeer.start(name, opts);
+  live.add(peer);
+  return peer;
+}
+
+export async function stopPeer(peer: BenchPeer): Promise<void> {
+  await peer.stop().catch(() => peer.kill());
+  live.delete(peer);
+}
+
+export async function stopAll(peers: readonly BenchPeer[]): Promise<void> {
+  await Promise.all(peers.map(stopPeer));
+}
+
+/** Waits until every peer is connected to `expected` others (polling `peers`). */
+export async function waitMesh(peers: readonly BenchPeer[], expected: number, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const counts = await Promise.all(peers.map((p) => p.connectedCount()));
+    if (counts.every((c) => c >= expected)) return;
+    if (Date.now() > end) throw new Error(`mesh incomplete after ${timeoutMs} ms: connected counts ${counts.join(',')}`);
+    await sleep(50);
+  }
+}
+
+/**
+ * N peers of one kind on loopback, fully meshed, all in room ROOM (Chatty:
+ * the first peer creates it, the others join once they see it, and the run
+ * waits until every peer lists every member).
+ */
+export async function startCluster(kind: PeerKind, n: number, opts: PeerProcessOptions = {}): Promise<BenchPeer[]> {
+  const peers: BenchPeer[] = [];
+  try {
+    // Start in small parallel batches (16 Node processes starting at once on 2 cores are slow), then dial
+    // each earlier peer once from each later one: a full mesh with one link per pair.
+    for (let i = 0; i < n; i += 4) {
+      peers.push(...(await Promise.all(Array.from({ length: Math.min(4, n - i) }, (_, j) => startPeer(kind, `${kind[0]}${i + j}`, opts)))));
+    }
+    for (let i = 1; i < n; i++) await Promise.all(peers.slice(0, i).map((p) => peers[i]!.call('connect', { url: p.url })));
+    await waitMesh(peers, n - 1);
+    if (kind === 'chatty') {
+      await peers[0]!.call('join', { room: ROOM });
+      for (const p of peers.slice(1)) {
+        await waitFor(async () => ((await p.call('rooms')) as { room: string }[]).some((r) => r.room === ROOM), 15_000, 'room visible');
+        await p.call('join', { room: ROOM });
+      }
+      await waitFor(
+        async () => {
+          const lists = (await Promise.all(peers.map((p) => p.call('rooms')))) as { room: string; members: unknown[] }[][];
+          return lists.every((rooms) => rooms.find((r) => r.room === ROOM)?.members.length === n);
+        },
+        30_000,
+        'every member everywhere',
+      );
+    }
+    // Let joins, announcements and relays settle before anything is measured.
+    await sleep(500);
+    await waitMesh(peers, n - 1);
+    return peers;
+  } catch (err) {
+    await stopAll(peers);
+    throw err;
+  }
+}
+
+export async function waitFor(fn: () => Promise<boolean>, timeoutMs: number, what: string, everyMs = 50): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Small helpers shared by the benchmarks: clocks, environment knobs and statistics.
+ *
+ * Clock: every process of a run lives on this machine, so `wallNow()` (the
+ * process' time origin plus its monotonic clock, in fractional ms) is
+ * comparable across processes to well under a millisecond, and with the
+ * authors' `Date.now()` (`sentAt`, whole ms).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const wallNow = (): number => performance.timeOrigin + performance.now();
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export function envInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${raw}`);
+  return Math.round(n);
+}
+
+export function envList(name: string): string[] | undefined {
+  const raw = process.env[name];
+  if (!raw) return undefined;
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** Nearest-rank percentile of an unsorted sample (p in 0..100); NaN for an empty sample. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1]!;
+}
+
+export interface LatencySummary {
+  n: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+export function summarize(values: readonly number[]): LatencySummary {
+  let max = -Infinity;
+  for (const v of values) if (v > max) max = v;
+  return { n: values.length, p50: percentile(values, 50), p99: percentile(values, 99), max: values.length ? max : NaN };
+}
+
+/** Median and spread (min, max) of one figure over the repeats of a run. */
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+  runs: number[];
+}
+
+export function spread(runs: readonly number[]): Spread {
+  const ok = runs.filter((v) => Number.isFinite(v));
+  if (ok.length === 0) return { median: NaN, min: NaN, max: NaN, runs: [...runs] };
+  const sorted = [...ok].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { median, min: sorted[0]!, max: sorted[sorted.length - 1]!, runs: [...runs] };
+}
+
+/** A temporary directory removed by `cleanup()`; every run keeps its files under one root. */
+export class TempDirs {
+  private readonly dirs: string[] = [];
+  make(prefix = 'chatty-bench-'): string {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    this.dirs.push(dir);
+    return dir;
+  }
+  cleanup(): void {
+    for (const d of this.dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+/** Runs `fn` with a deadline; rejects with a clear message when it is exceeded. */
+export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** VmRSS of a process in MB (from /proc/PID/status), NaN when unavailable. */
+export async function rssMb(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return NaN;
+  try {
+    const { readFile } = await import('node:fs/promises');
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}

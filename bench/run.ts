@@ -1,0 +1,131 @@
+/**
+ * `npm run bench`: every benchmark of Chatty against its plain-ws baseline,
+ * one table at the end, figures as JSON under bench/results/ (git-ignored).
+ *
+ * Environment:
+ *   BENCH_ONLY=latency,throughput   run a subset (names below)
+ *   BENCH_REPEAT=3                  repetitions (median and min–max are reported)
+ *   BENCH_SECONDS=5                 length of each throughput phase
+ *   BENCH_CATCHUP=100000            messages sent while a peer is offline (also the memory/UI data size)
+ * and per scenario: BENCH_LATENCY_MSGS (200), BENCH_SCALING (2,4,8,16), BENCH_SCALING_MSGS (60),
+ * BENCH_SCALING_SECONDS (2), BENCH_SCALING_REPEAT, BENCH_UI_MESSAGES (BENCH_CATCHUP),
+ * BENCH_UI_SCROLL_SECONDS (30), BENCH_VERIFY_EVENTS (10000).
+ *
+ * Benchmarks measure; they never fail on a figure. The peer is built first
+ * (tsc -p tsconfig.build.json) so the figures are those of the current source.
+ */
+import { execFileSync } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { relative, resolve } from 'node:path';
+import type { BenchContext } from './lib/context.js';
+import { killAll, RESULTS_DIR } from './lib/peers.js';
+import { Report } from './lib/report.js';
+import { envInt, envList, TempDirs } from './lib/util.js';
+import { runCatchup, runMemory } from './scenarios/catchup.js';
+import { runDiscovery } from './scenarios/discovery.js';
+import { runMessaging, runScaling } from './scenarios/messaging.js';
+import { runProfile } from './scenarios/profile.js';
+import { runUi } from './scenarios/ui.js';
+import { runVerify } from './verify.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+
+/** Scenario names, in running order (latency and throughput share clusters). */
+const SCENARIOS: { names: string[]; run: (ctx: BenchContext) => Promise<void> }[] = [
+  { names: ['latency', 'throughput'], run: runMessaging },
+  { names: ['catchup', 'memory'], run: async (ctx) => (await runCatchup(ctx), await runMemory(ctx)) },
+  { names: ['discovery'], run: runDiscovery },
+  { names: ['scaling'], run: runScaling },
+  { names: ['ui'], run: runUi },
+  { names: ['verify'], run: runVerify },
+  { names: ['profile'], run: runProfile },
+];
+const ALL = SCENARIOS.flatMap((s) => s.names);
+
+async function main(): Promise<void> {
+  const only = envList('BENCH_ONLY') ?? ALL;
+  const unknown = only.filter((n) => !ALL.includes(n));
+  if (unknown.length) throw new Error(`unknown BENCH_ONLY name(s): ${unknown.join(', ')} (known: ${ALL.join(', ')})`);
+  const tmp = new TempDirs();
+  const started = Date.now();
+  const ctx: BenchContext = {
+    report: new Report(),
+    tmp,
+    repeat: envInt('BENCH_REPEAT', 3),
+    seconds: envInt('BENCH_SECONDS', 5),
+    catchup: envInt('BENCH_CATCHUP', 100_000),
+    only: new Set(only),
+    log: (text) => console.log(`  ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s ${text}`),
+  };
+  const cleanup = () => {
+    killAll();
+    tmp.cleanup();
+  };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      console.error(`\n${sig}: stopping peers and removing temporary files`);
+      cleanup();
+      process.exit(130);
+    });
+  }
+
+  console.log(`Chatty benchmarks: ${only.join(', ')} — repeat ${ctx.repeat}, ${ctx.seconds}s throughput phases, catch-up ${ctx.catchup}`);
+  console.log(
+    `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
+  );
+  console.log('building the peer (tsc -p tsconfig.build.json)…');
+  execFileSync(process.execPath, [resolve(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
+
+  try {
+    for (const s of SCENARIOS) {
+      if (!s.names.some((n) => ctx.only.has(n))) continue;
+      console.log(`\n== ${s.names.filter((n) => ctx.only.has(n)).join(' + ')}`);
+      const t = Date.now();
+      try {
+        await s.run(ctx);
+      } catch (err) {
+        // One broken scenario must not cost the others' figures.
+        killAll();
+        const msg = err instanceof Error ? (err.stack ?? err.message) : String(err);
+        ctx.report.skip(s.names.join('+'), `failed: ${msg.split('\n').slice(0, 4).join(' | ')}`);
+      }
+      ctx.log(`${s.names.join(' + ')} took ${((Date.now() - t) / 1000).toFixed(0)} s`);
+    }
+  } finally {
+    cleanup();
+  }
+
+  const totalS = (Date.now() - started) / 1000;
+  console.log(`\n${ctx.report.table()}\n`);
+  for (const s of ctx.report.skipped) console.log(`skipped ${s.scenario}: ${s.reason}`);
+  for (const n of ctx.report.notes) console.log(`note: ${n}`);
+  const files = ctx.report.write(RESULTS_DIR, {
+    repeat: ctx.repeat,
+    seconds: ctx.seconds,
+    catchup: ctx.catchup,
+    only,
+    totalSeconds: totalS,
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: totalmem() / 2 ** 30, node: process.version },
+    commit: gitHead(),
+  });
+  console.log(`\nfigures: ${relative(ROOT, files.json)} (table: ${relative(ROOT, files.md)}); total ${totalS.toFixed(0)} s`);
+  // Timers of abandoned waits (a race's losing side) must not keep the run alive.
+  process.exit(0);
+}
+
+function gitHead(): string | undefined {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  killAll();
+  process.exit(1);
+});

@@ -1,0 +1,239 @@
+/**
+ * Scenario 3 (catch-up) and 6 (memory and start-up), on the shared data set
+ * (lib/dataset.ts: BENCH_CATCHUP messages in 10 rooms).
+ *
+ * Catch-up, per repeat, on fresh copies of the data:
+ * - restart: A–D run; X (offline while everything was sent, member of every
+ *   room) restarts with `--peer` to all four. Time from spawning X to its
+ *   last `message` notification of the missed messages (count exact: every
+ *   missed message plus the ten markers), and to `ready`.
+ * - newcomer: an empty data dir joins the same network; converged when its
+ *   `history` of every room ends with that room's marker (polled every 50 ms).
+ * - baseline: a plain-ws process holding the same number of messages in memory
+ *   streams them (500 per frame, no verification, no storage) to a newcomer
+ *   that reports each one: time from spawning the newcomer to the last one.
+ *
+ * Memory and start-up, per repeat: a peer restarted alone on a copy of A's
+ * data (all messages, ten rooms): time from spawn to `ready`, and VmRSS two
+ * seconds after; the baseline process holding the same messages in memory
+ * alike. X's VmRSS right after its catch-up is reported too.
+ */
+import type { BenchContext } from '../lib/context.js';
+import { copyDir, dataset, ROOMS } from '../lib/dataset.js';
+import { startPeer, stopAll, stopPeer, waitFor, waitMesh, type BenchPeer } from '../lib/peers.js';
+import { rssMb, sleep, wallNow } from '../lib/util.js';
+
+const rssAfterCatchup: number[] = [];
+
+/** Starts A–D on fresh copies of the data set, meshed. */
+async function startAuthors(ctx: BenchContext): Promise<BenchPeer[]> {
+  const ds = await dataset(ctx);
+  const peers: BenchPeer[] = [];
+  try {
+    for (const [i, dir] of ds.authorDirs.entries()) peers.push(await startPeer('chatty', 'ABCD'[i]!, { dataDir: copyDir(ctx, dir) }));
+    for (let i = 1; i < peers.length; i++) await Promise.all(peers.slice(0, i).map((p) => peers[i]!.call('connect', { url: p.url })));
+    await waitMesh(peers, peers.length - 1);
+    await sleep(300);
+    return peers;
+  } catch (err) {
+    await stopAll(peers);
+    throw err;
+  }
+}
+
+interface CatchupFigures {
+  restart: number;
+  restartReady: number;
+  newcomer: number;
+  newcomerReady: number;
+  baseline: number;
+}
+
+async function restartX(
+  ctx: BenchContext,
+  authors: BenchPeer[],
+  opts: { wrap?: string[] } = {},
+): Promise<{ total: number; ready: number; rss: number }> {
+  const ds = await dataset(ctx);
+  const expected = ds.messages + ROOMS.length;
+  let got = 0;
+  let doneAt = 0;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  const x = await startPeer('chatty', 'X', { dataDir: copyDir(ctx, ds.offlineDir), peers: authors.map((p) => p.url), wrap: opts.wrap });
+  // Notifications that arrived before `ready` was parsed are in the PeerProcess' event list.
+  const early = (x as unknown as { proc: { eventsOf(n: 'message'): { text: string }[] } }).proc.eventsOf('message');
+  got = early.filter((m) => m.text.startsWith(ds.tag)).length;
+  const off = x.onMessage((m, at) => {
+    if (!m.text.startsWith(ds.tag)) return;
+    if (++got === expected) {
+      doneAt = at;
+      resolveDone();
+    }
+  });
+  try {
+    if (got < expected) await Promise.race([done, x.exited, sleep(600_000)]);
+    if (got < expected) throw new Error(`X delivered ${got} of ${expected} missed messages`);
+    const rss = await rssMb(x.pid);
+    // Converged for real: the last page of every room is the same as A's.
+    for (const room of ROOMS) {
+      const [mine, theirs] = (await Promise.all([
+        x.call('history', { room, limit: 1000 }),
+        authors[0]!.call('history', { room, limit: 1000 }),
+      ])) as {
+        id: string;
+      }[][];
+      if (mine!.map((m) => m.id).join() !== theirs!.map((m) => m.id).join()) throw new Error(`X's history of ${room} differs from A's`);
+    }
+    return { total: (doneAt - x.spawnedAt) / 1000, ready: (x.readyAt - x.spawnedAt) / 1000, rss };
+  } finally {
+    off();
+    await stopPeer(x);
+  }
+}
+
+async function newcomer(ctx: BenchContext, authors: BenchPeer[]): Promise<{ total: number; ready: number }> {
+  const ds = await dataset(ctx);
+  const n = await startPeer('chatty', 'N', { dataDir: ctx.tmp.make('chatty-bench-N-'), peers: authors.map((p) => p.url) });
+  try {
+    for (const room of ROOMS) {
+      await waitFor(
+        async () => ((await n.call('history', { room, limit: 1 })) as { id: string }[])[0]?.id === ds.markers.get(room),
+        600_000,
+        `newcomer holds ${room}`,
+      );
+    }
+    return { total: (wallNow() - n.spawnedAt) / 1000, ready: (n.readyAt - n.spawnedAt) / 1000 };
+  } finally {
+    await stopPeer(n);
+  }
+}
+
+async function baselineCatchup(ctx: BenchContext): Promise<number> {
+  const ds = await dataset(ctx);
+  const holder = await startPeer('baseline', 'holder', { fill: ds.messages });
+  try {
+    let got = 0;
+    let resolveDone!: (at: number) => void;
+    const done = new Promise<number>((r) => (resolveDone = r));
+    const fresh = await startPeer('baseline', 'fresh', { peers: [holder.url] }).then((p) => {
+      p.onMessage((_m, at) => ++got === ds.messages && resolveDone(at));
+      return p;
+    });
+    try {
+      const at = await Promise.race([done, sleep(300_000).then(() => NaN)]);
+      return (at - fresh.spawnedAt) / 1000;
+    } finally {
+      await stopPeer(fresh);
+    }
+  } finally {
+    await stopPeer(holder);
+  }
+}
+
+export async function runCatchup(ctx: BenchContext): Promise<void> {
+  if (!ctx.only.has('catchup')) return;
+  const ds = await dataset(ctx);
+  const runs: CatchupFigures[] = [];
+  for (let r = 0; r < ctx.repeat; r++) {
+    const authors = await startAuthors(ctx);
+    try {
+      const x = await restartX(ctx, authors);
+      rssAfterCatchup.push(x.rss);
+      ctx.log(`restart: X converged in ${x.total.toFixed(2)} s (ready after ${x.ready.toFixed(2)} s), VmRSS ${x.rss.toFixed(0)} MB`);
+      const nc = await newcomer(ctx, authors);
+      ctx.log(`newcomer converged in ${nc.total.toFixed(2)} s (ready after ${nc.ready.toFixed(2)} s)`);
+      const base = await baselineCatchup(ctx);
+      ctx.log(`baseline: ${ds.messages} messages streamed to a fresh process in ${base.toFixed(2)} s`);
+      runs.push({ restart: x.total, restartReady: x.ready, newcomer: nc.total, newcomerReady: nc.ready, baseline: base });
+    } finally {
+      await stopAll(authors);
+    }
+  }
+  const n = ds.messages.toLocaleString('en-US');
+  const b = runs.map((r) => r.baseline);
+  ctx.report.add({
+    scenario: `catch-up ${n} msgs`,
+    metric: 'restart → converged',
+    unit: 's',
+    chatty: runs.map((r) => r.restart),
+    baseline: b,
+    better: 'lower',
+    target: '< 5 s',
+  });
+  ctx.report.add({
+    scenario: `catch-up ${n} msgs`,
+    metric: 'newcomer → converged',
+    unit: 's',
+    chatty: runs.map((r) => r.newcomer),
+    baseline: b,
+    better: 'lower',
+    target: '< 5 s',
+  });
+  ctx.report.add({
+    scenario: `catch-up ${n} msgs`,
+    metric: 'restart → ready',
+    unit: 's',
+    chatty: runs.map((r) => r.restartReady),
+    better: 'lower',
+  });
+  ctx.report.add({
+    scenario: 'catch-up data set',
+    metric: 'generation, 4 senders',
+    unit: 'msg/s',
+    chatty: [ds.sendRate],
+    better: 'higher',
+  });
+  ctx.report.raw.catchup = { runs, generation: { messages: ds.messages, sendRate: ds.sendRate, seconds: ds.seconds } };
+}
+
+export async function runMemory(ctx: BenchContext): Promise<void> {
+  if (!ctx.only.has('memory')) return;
+  const ds = await dataset(ctx);
+  const chatty = { ready: [] as number[], rss: [] as number[] };
+  const base = { ready: [] as number[], rss: [] as number[] };
+  for (let r = 0; r < ctx.repeat; r++) {
+    const a = await startPeer('chatty', 'A', { dataDir: copyDir(ctx, ds.authorDirs[0]!) });
+    try {
+      chatty.ready.push(a.readyAt - a.spawnedAt);
+      await sleep(2000);
+      chatty.rss.push(await rssMb(a.pid));
+    } finally {
+      await stopPeer(a);
+    }
+    const b = await startPeer('baseline', 'holder', { fill: ds.messages });
+    try {
+      base.ready.push(b.readyAt - b.spawnedAt);
+      await sleep(2000);
+      base.rss.push(await rssMb(b.pid));
+    } finally {
+      await stopPeer(b);
+    }
+    ctx.log(
+      `memory: Chatty ready ${chatty.ready.at(-1)!.toFixed(0)} ms, VmRSS ${chatty.rss.at(-1)!.toFixed(0)} MB; baseline ${base.rss.at(-1)!.toFixed(0)} MB`,
+    );
+  }
+  const scenario = `memory, ${ds.messages.toLocaleString('en-US')} msgs in ${ROOMS.length} rooms`;
+  ctx.report.add({
+    scenario,
+    metric: 'VmRSS idle after start',
+    unit: 'MB',
+    chatty: chatty.rss,
+    baseline: base.rss,
+    better: 'lower',
+    target: '< 120 MB',
+  });
+  if (rssAfterCatchup.length)
+    ctx.report.add({
+      scenario,
+      metric: 'VmRSS right after catch-up',
+      unit: 'MB',
+      chatty: rssAfterCatchup,
+      better: 'lower',
+      target: '< 120 MB',
+    });
+  ctx.report.add({ scenario, metric: 'start → ready', unit: 'ms', chatty: chatty.ready, baseline: base.ready, better: 'lower' });
+  ctx.report.raw.memory = { chatty, baseline: base, rssAfterCatchup };
+}
+
+export { restartX, startAuthors };

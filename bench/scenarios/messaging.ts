@@ -1,0 +1,136 @@
+/**
+ * Scenarios 1, 2 and 5: latency and throughput on loopback, Chatty against
+ * the plain-ws baseline, for 5 peers and then for 2, 4, 8 and 16 peers.
+ * Each repeat starts fresh processes; Chatty and the baseline alternate
+ * which goes first so background load drifts hit both alike.
+ */
+import type { BenchContext } from '../lib/context.js';
+import { measureLatency, measureThroughput } from '../lib/measure.js';
+import { startCluster, stopAll, type PeerKind } from '../lib/peers.js';
+import { envInt, envList, summarize } from '../lib/util.js';
+
+const KINDS: readonly PeerKind[] = ['chatty', 'baseline'];
+
+interface Figures {
+  latP50: number[];
+  latP99: number[];
+  latMax: number[];
+  tpRate: number[];
+  tpP99: number[];
+}
+const empty = (): Figures => ({ latP50: [], latP99: [], latMax: [], tpRate: [], tpP99: [] });
+
+async function oneRun(
+  ctx: BenchContext,
+  kind: PeerKind,
+  n: number,
+  what: { latency: number; throughputSeconds: number },
+  into: Figures,
+  raw: unknown[],
+): Promise<void> {
+  const peers = await startCluster(kind, n);
+  try {
+    const entry: Record<string, unknown> = { kind, peers: n };
+    if (what.latency) {
+      const lat = await measureLatency(peers, what.latency);
+      const s = summarize(lat.e2e);
+      into.latP50.push(s.p50);
+      into.latP99.push(s.p99);
+      into.latMax.push(s.max);
+      entry.latency = { e2e: s, fromSentAt: summarize(lat.fromSentAt), inProcess: summarize(lat.inProcess), lost: lat.lost };
+      ctx.log(
+        `${kind} x${n} latency p50 ${s.p50.toFixed(2)} p99 ${s.p99.toFixed(2)} max ${s.max.toFixed(2)} ms${lat.lost ? ` (${lat.lost} lost)` : ''}`,
+      );
+    }
+    if (what.throughputSeconds) {
+      const tp = await measureThroughput(peers, what.throughputSeconds);
+      const s = summarize(tp.latency);
+      into.tpRate.push(tp.rate);
+      into.tpP99.push(s.p99);
+      const { latency: _l, ...rest } = tp;
+      entry.throughput = { ...rest, latency: s };
+      ctx.log(
+        `${kind} x${n} throughput ${tp.rate.toFixed(0)} msg/s to all (${tp.delivered}/${tp.sent} delivered, ${tp.errors} errors${tp.firstError ? `: ${tp.firstError}` : ''}), p99 ${s.p99.toFixed(1)} ms`,
+      );
+    }
+    raw.push(entry);
+  } finally {
+    await stopAll(peers);
+  }
+}
+
+function order(r: number): readonly PeerKind[] {
+  return r % 2 === 0 ? KINDS : [...KINDS].reverse();
+}
+
+/** Scenarios 1 and 2 (5 peers): `latency` and/or `throughput`, sharing each repeat's clusters. */
+export async function runMessaging(ctx: BenchContext): Promise<void> {
+  const latency = ctx.only.has('latency') ? envInt('BENCH_LATENCY_MSGS', 200) : 0;
+  const throughputSeconds = ctx.only.has('throughput') ? ctx.seconds : 0;
+  if (!latency && !throughputSeconds) return;
+  const figs: Record<PeerKind, Figures> = { chatty: empty(), baseline: empty() };
+  const raw: unknown[] = [];
+  for (let r = 0; r < ctx.repeat; r++) {
+    for (const kind of order(r)) await oneRun(ctx, kind, 5, { latency, throughputSeconds }, figs[kind], raw);
+  }
+  const { report } = ctx;
+  report.raw.messaging = raw;
+  if (latency) {
+    const c = figs.chatty;
+    const b = figs.baseline;
+    report.add({ scenario: 'latency, 5 peers', metric: 'p50', unit: 'ms', chatty: c.latP50, baseline: b.latP50, better: 'lower' });
+    report.add({
+      scenario: 'latency, 5 peers',
+      metric: 'p99',
+      unit: 'ms',
+      chatty: c.latP99,
+      baseline: b.latP99,
+      better: 'lower',
+      target: '≤ 2× baseline',
+    });
+    report.add({ scenario: 'latency, 5 peers', metric: 'max', unit: 'ms', chatty: c.latMax, baseline: b.latMax, better: 'lower' });
+  }
+  if (throughputSeconds) {
+    const c = figs.chatty;
+    const b = figs.baseline;
+    report.add({
+      scenario: 'throughput, 5 peers',
+      metric: 'delivered to all',
+      unit: 'msg/s',
+      chatty: c.tpRate,
+      baseline: b.tpRate,
+      better: 'higher',
+      target: '≥ 0.5× baseline',
+    });
+    report.add({
+      scenario: 'throughput, 5 peers',
+      metric: 'latency p99 under load',
+      unit: 'ms',
+      chatty: c.tpP99,
+      baseline: b.tpP99,
+      better: 'lower',
+    });
+  }
+}
+
+/** Scenario 5: latency and throughput for 2, 4, 8 and 16 peers (shorter phases than scenarios 1-2). */
+export async function runScaling(ctx: BenchContext): Promise<void> {
+  const sizes = (envList('BENCH_SCALING') ?? ['2', '4', '8', '16']).map(Number);
+  const latency = envInt('BENCH_SCALING_MSGS', 60);
+  const throughputSeconds = Math.min(ctx.seconds, envInt('BENCH_SCALING_SECONDS', 2));
+  const repeat = envInt('BENCH_SCALING_REPEAT', ctx.repeat);
+  const raw: unknown[] = [];
+  for (const n of sizes) {
+    const figs: Record<PeerKind, Figures> = { chatty: empty(), baseline: empty() };
+    for (let r = 0; r < repeat; r++) {
+      for (const kind of order(r)) await oneRun(ctx, kind, n, { latency, throughputSeconds }, figs[kind], raw);
+    }
+    const c = figs.chatty;
+    const b = figs.baseline;
+    const scenario = `scaling, ${n} peers`;
+    ctx.report.add({ scenario, metric: 'latency p99', unit: 'ms', chatty: c.latP99, baseline: b.latP99, better: 'lower' });
+    ctx.report.add({ scenario, metric: 'throughput to all', unit: 'msg/s', chatty: c.tpRate, baseline: b.tpRate, better: 'higher' });
+    ctx.report.add({ scenario, metric: 'latency p99 under load', unit: 'ms', chatty: c.tpP99, baseline: b.tpP99, better: 'lower' });
+  }
+  ctx.report.raw.scaling = raw;
+}
