@@ -11,6 +11,7 @@ import { addMessages, makeConversation, roomKey, useChatStore, type ChatItem } f
 import { BOB, CAROL, FakeClient, ME, msg } from './fake-client';
 
 const member = (p: { peerId: string; nick: string }, role: Member['role'] = 'member'): Member => ({ ...p, role, online: true });
+const room = (name: string, members: Member[]): RoomInfo => ({ room: name, joined: true, private: false, members }) as RoomInfo;
 
 async function storeWith(rooms: RoomInfo[]) {
   setActivePinia(createPinia());
@@ -35,7 +36,7 @@ describe('MessageList', () => {
   });
 
   it('renders only a window of a 100k-message room', async () => {
-    const { store } = await storeWith([{ room: 'big', joined: true, members: [member(ME, 'owner'), member(BOB)] }]);
+    const { store } = await storeWith([room('big', [member(ME, 'owner'), member(BOB)])]);
     const conv = store.conversations.get(roomKey('big'))!;
     const start = Date.now() - 100_000 * 1000;
     const msgs = Array.from({ length: 100_000 }, (_, i) => ({
@@ -112,7 +113,7 @@ describe('MessageRow', () => {
 
 describe('Composer', () => {
   it('sends on Enter, keeps Shift+Enter for new lines, and says it is typing', async () => {
-    const { store, client } = await storeWith([{ room: 'general', joined: true, members: [member(ME), member(BOB)] }]);
+    const { store, client } = await storeWith([room('general', [member(ME), member(BOB)])]);
     const conv = store.conversations.get(roomKey('general'))!;
     const sent: string[] = [];
     client.handle('send', (p) => {
@@ -133,7 +134,7 @@ describe('Composer', () => {
   });
 
   it('is disabled in a room I am not in', async () => {
-    const { store } = await storeWith([{ room: 'general', joined: true, members: [member(ME)] }]);
+    const { store } = await storeWith([room('general', [member(ME)])]);
     const conv = store.conversations.get(roomKey('general'))!;
     conv.joined = false;
     const wrapper = mount(Composer, { props: { conv } });
@@ -144,8 +145,8 @@ describe('Composer', () => {
 
 describe('MemberPanel', () => {
   const rooms: RoomInfo[] = [
-    { room: 'owned', joined: true, members: [member(ME, 'owner'), member(BOB), member(CAROL, 'moderator')] },
-    { room: 'plain', joined: true, members: [member(ME), member(BOB, 'owner')] },
+    room('owned', [member(ME, 'owner'), member(BOB), member(CAROL, 'moderator')]),
+    room('plain', [member(ME), member(BOB, 'owner')]),
   ];
 
   it('offers kick, ban and roles to the owner', async () => {

@@ -8,7 +8,7 @@ import { BOB, CAROL, FakeClient, flush, ME, msg } from './fake-client';
 const member = (p: { peerId: string; nick: string }, role: Member['role'] = 'member', online = true): Member => ({ ...p, role, online });
 
 function roomInfo(room: string, members: Member[], joined = true): RoomInfo {
-  return { room, joined, members };
+  return { room, joined, private: false, members } as RoomInfo;
 }
 
 async function setup(

@@ -23,6 +23,7 @@ function fakeService(): ChattyService & { emit<E extends EventName>(e: E, p: Eve
     connect: notImplemented,
     rooms: async () => [],
     join: async ({ room }) => ({ room, members: [], history: [] }),
+    invite: notImplemented,
     leave: async ({ room }) => ({ room }),
     send: async ({ room, text }) => ({ id: 'm1', room, from: { peerId: me.peerId, nick: me.nick }, text, sentAt: 1 }),
     history: async () => [],

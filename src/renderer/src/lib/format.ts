@@ -71,21 +71,26 @@ export function dayKey(ms: number): number {
   return d.getFullYear() * 10000 + (d.getMonth() + 1) * 100 + d.getDate();
 }
 
+// Intl formatters are expensive to create: one of each, reused for every row.
+const TIME = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const FULL = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'medium' });
+const DAY = new Intl.DateTimeFormat(undefined, { weekday: 'long', month: 'long', day: 'numeric' });
+const DAY_YEAR = new Intl.DateTimeFormat(undefined, { weekday: 'long', month: 'long', day: 'numeric', year: 'numeric' });
+
 export function dayLabel(ms: number, now = Date.now()): string {
   const k = dayKey(ms);
   if (k === dayKey(now)) return 'Today';
   if (k === dayKey(now - 86_400_000)) return 'Yesterday';
-  const d = new Date(ms);
-  const sameYear = d.getFullYear() === new Date(now).getFullYear();
-  return d.toLocaleDateString(undefined, { weekday: 'long', month: 'long', day: 'numeric', ...(sameYear ? {} : { year: 'numeric' }) });
+  const sameYear = new Date(ms).getFullYear() === new Date(now).getFullYear();
+  return (sameYear ? DAY : DAY_YEAR).format(ms);
 }
 
 export function timeLabel(ms: number): string {
-  return new Date(ms).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  return TIME.format(ms);
 }
 
 export function fullTimeLabel(ms: number): string {
-  return new Date(ms).toLocaleString(undefined, { dateStyle: 'full', timeStyle: 'medium' });
+  return FULL.format(ms);
 }
 
 /** A stable, pleasant hue for a peer id. */

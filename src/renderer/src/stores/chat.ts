@@ -42,6 +42,8 @@ export interface Conversation {
   title: string;
   /** Rooms: this peer is a member. DMs: always true. */
   joined: boolean;
+  /** Invite-only, end-to-end encrypted room. */
+  private: boolean;
   /** Ordered oldest first. Not deeply reactive: watch `version`. */
   messages: ChatItem[];
   index: Map<string, ChatItem>;
@@ -67,6 +69,8 @@ export interface Toast {
   kind: 'error' | 'info' | 'warning';
   title: string;
   text?: string;
+  /** An optional button ("Join"). */
+  action?: { label: string; run: () => void };
 }
 
 export const PAGE = 100;
@@ -137,6 +141,7 @@ export function makeConversation(kind: 'room' | 'dm', id: string, title: string)
     id,
     title,
     joined: kind === 'dm',
+    private: false,
     messages: markRaw([] as ChatItem[]),
     index: markRaw(new Map<string, ChatItem>()),
     authors: markRaw(new Map<string, string>()),
@@ -275,9 +280,9 @@ export const useChatStore = defineStore('chat', () => {
 
   // ------------------------------------------------------------ toasts
 
-  function toast(kind: Toast['kind'], title: string, text?: string, ms?: number): number {
+  function toast(kind: Toast['kind'], title: string, text?: string, ms?: number, action?: Toast['action']): number {
     const id = ++toastSeq;
-    toasts.value = [...toasts.value.slice(-4), { id, kind, title, text }];
+    toasts.value = [...toasts.value.slice(-4), { id, kind, title, text, ...(action ? { action } : {}) }];
     setTimeout(() => dismissToast(id), ms ?? (kind === 'error' ? 9000 : 6000));
     return id;
   }
@@ -490,7 +495,7 @@ export const useChatStore = defineStore('chat', () => {
     const isMe = ev.peerId === me.value?.peerId;
     let info = directory.value.find((r) => r.room === ev.room);
     if (!info) {
-      info = { room: ev.room, joined: false, members: [] };
+      info = { room: ev.room, joined: false, private: false, members: [] } as RoomInfo;
       directory.value = [...directory.value, info];
     }
     const members = info.members.filter((m) => m.peerId !== ev.peerId);
@@ -499,13 +504,21 @@ export const useChatStore = defineStore('chat', () => {
       members.push({ peerId: ev.peerId, nick: ev.nick, role: ev.role ?? prev?.role ?? 'member', online: isOnline(ev.peerId) });
     }
     const joined = isMe ? ev.change === 'joined' || (ev.change === 'role' && info.joined) : info.joined;
-    directory.value = directory.value.map((r) => (r.room === ev.room ? { room: r.room, joined, members } : r));
+    directory.value = directory.value.map((r) => (r.room === ev.room ? { ...r, joined, members } : r));
   }
 
   function onMember(ev: EventPayloads['member']): void {
     updateDirectory(ev);
     if (ev.peerId !== me.value?.peerId && ev.nick) notePeerNick(ev.peerId, ev.nick);
     const isMe = ev.peerId === me.value?.peerId;
+    if (ev.change === 'invited' && isMe) {
+      const by = ev.by ? nickOf(ev.by) : 'Someone';
+      toast('info', `${by} invited you to #${ev.room}`, 'An invite-only room, end-to-end encrypted.', 20000, {
+        label: 'Join',
+        run: () => void joinRoom(ev.room),
+      });
+      return;
+    }
     let conv = conversations.get(roomKey(ev.room));
     if (!conv) {
       if (!(isMe && ev.change === 'joined')) return;
@@ -560,6 +573,9 @@ export const useChatStore = defineStore('chat', () => {
       case 'unbanned':
         conv.banned = conv.banned.filter((b) => b.peerId !== ev.peerId);
         if (conv.joined) system(conv, `${who} ${isMe ? 'were' : 'was'} unbanned from #${ev.room}${by ? ` by ${by}` : ''}`);
+        break;
+      case 'invited':
+        if (conv.joined) system(conv, `${by ?? 'Someone'} invited ${ev.nick} to #${ev.room}`);
         break;
       case 'role':
         if (existing && ev.role) {
@@ -640,6 +656,7 @@ export const useChatStore = defineStore('chat', () => {
       joined.add(r.room);
       const conv = ensureRoom(r.room);
       conv.joined = true;
+      conv.private = !!r.private;
       conv.members = r.members;
     }
     for (const conv of conversations.values()) {
@@ -780,12 +797,16 @@ export const useChatStore = defineStore('chat', () => {
   async function refreshDirectory(): Promise<void> {
     try {
       directory.value = await api().call('rooms');
+      for (const r of directory.value) {
+        const conv = conversations.get(roomKey(r.room));
+        if (conv) conv.private = !!r.private;
+      }
     } catch (err) {
       reportError(err);
     }
   }
 
-  async function joinRoom(name: string): Promise<boolean> {
+  async function joinRoom(name: string, opts: { private?: boolean } = {}): Promise<boolean> {
     const raw = name.trim().replace(/^#/, '');
     const parsed = roomSchema.safeParse(raw);
     if (!parsed.success) {
@@ -795,9 +816,10 @@ export const useChatStore = defineStore('chat', () => {
     const existing = conversations.get(roomKey(parsed.data));
     const mark = existing ? markTimeline(existing) : undefined;
     try {
-      const res = await api().call('join', { room: parsed.data });
+      const res = await api().call('join', { room: parsed.data, ...(opts.private ? { private: true } : {}) });
       const conv = ensureRoom(res.room);
       conv.joined = true;
+      conv.private = !!opts.private || !!directory.value.find((r) => r.room === res.room)?.private;
       conv.members = res.members;
       replaceWithHistory(conv, res.history, mark);
       conv.hasMore = res.history.length > 0;
@@ -872,6 +894,16 @@ export const useChatStore = defineStore('chat', () => {
         const conv = conversations.get(roomKey(room));
         if (conv) conv.banned = conv.banned.filter((b) => b.peerId !== peer);
       }
+      return true;
+    } catch (err) {
+      reportError(err);
+      return false;
+    }
+  }
+
+  async function invite(room: string, peer: string): Promise<boolean> {
+    try {
+      await api().call('invite', { room, peer });
       return true;
     } catch (err) {
       reportError(err);
@@ -989,6 +1021,7 @@ export const useChatStore = defineStore('chat', () => {
     send,
     notifyTyping,
     moderate,
+    invite,
     setRole,
     search,
     jumpTo,

@@ -17,6 +17,8 @@ export const useUiStore = defineStore('ui', () => {
   const switcherOpen = ref(false);
   const nickDialogOpen = ref(false);
   const connectOpen = ref(false);
+  /** Room whose invite dialog is open. */
+  const inviteRoom = ref<string | null>(null);
   const moderation = ref<ModerationRequest | null>(null);
   /** Bumped to ask the composer to take the focus. */
   const composerFocus = ref(0);
@@ -29,5 +31,16 @@ export const useUiStore = defineStore('ui', () => {
     composerFocus.value++;
   }
 
-  return { rightPanel, browseOpen, switcherOpen, nickDialogOpen, connectOpen, moderation, composerFocus, togglePanel, focusComposer };
+  return {
+    rightPanel,
+    browseOpen,
+    switcherOpen,
+    nickDialogOpen,
+    connectOpen,
+    inviteRoom,
+    moderation,
+    composerFocus,
+    togglePanel,
+    focusComposer,
+  };
 });
