@@ -1,2 +1,223 @@
+/**
+ * Scenario 7: the browser UI in headless Chromium (playwright-core, Debian's
+ * /usr/bin/chromium) against a peer holding a room of BENCH_UI_MESSAGES
+ * messages (default BENCH_CATCHUP) — see lib/fixture.ts. Per repeat, a fresh
+ * peer (`--ui-port 0`, alone) on a copy of the data and a fresh browser context:
+ *
+ * - first render: navigation start → the first message row of the big room in
+ *   the DOM (the room is the remembered active one, set in localStorage before
+ *   the page loads), from the page's own clock;
+ * - scrolling to the top: the page scrolls the list up 1,200 px per frame
+ *   (a fast flick) while recording requestAnimationFrame deltas, until the
+ *   "start of the room" row appears or BENCH_UI_SCROLL_SECONDS pass; the
+ *   history pages the UI requested meanwhile are counted on its WebSocket;
+ * - room switch: click on the other room in the sidebar → its first message
+ *   row in the DOM, both ways.
+ *
+ * There is no baseline process here: the reference is the 60 fps frame budget.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import type { BenchContext } from '../lib/context.js';
-export async function runUi(_ctx: BenchContext): Promise<void> {}
+import { copyDir } from '../lib/dataset.js';
+import { makeUiFixture, type UiFixture } from '../lib/fixture.js';
+import { startPeer, stopPeer, type ChattyPeer } from '../lib/peers.js';
+import { envInt, percentile, wallNow } from '../lib/util.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
+const RENDERER = join(import.meta.dirname, '../../out/renderer/index.html');
+
+interface UiRun {
+  firstRender: number;
+  frames: number[];
+  scrollSeconds: number;
+  reachedTop: boolean;
+  historyPages: number;
+  switchToSmall: number;
+  switchToBig: number;
+}
+
+/** In the page: click a room in the sidebar, resolve when a message of its list is in the DOM (ms). */
+async function switchRoom(page: Page, room: string): Promise<number> {
+  return page.evaluate(async (r) => {
+    const t0 = performance.now();
+    const item = document.querySelector<HTMLElement>(`[data-testid="room-item"][data-room="${r}"]`);
+    if (!item) throw new Error(`no room item ${r}`);
+    item.click();
+    await new Promise<void>((resolve) => {
+      const check = () =>
+        document.querySelector(`[data-testid="message-list"][aria-label="Messages in ${r}"] [data-testid="message"]`)
+          ? resolve()
+          : requestAnimationFrame(check);
+      check();
+    });
+    return performance.now() - t0;
+  }, room);
+}
+
+async function once(ctx: BenchContext, browser: Browser, fx: UiFixture, scrollSeconds: number): Promise<UiRun> {
+  const peer = (await startPeer('chatty', 'reader', { dataDir: copyDir(ctx, fx.dir), ui: true })) as ChattyPeer;
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
+  try {
+    const url = peer.proc.ready.ui;
+    if (!url) throw new Error('the peer serves no UI (is out/renderer built?)');
+    // tsx compiles this file with esbuild's keepNames, whose `__name` helper the page functions below refer to.
+    await context.addInitScript('globalThis.__name = (fn) => fn;');
+    await context.addInitScript((room) => {
+      localStorage.setItem('chatty.active', `room:${room}`);
+      localStorage.setItem('chatty.nickChosen', '1');
+    }, fx.big);
+    const page = await context.newPage();
+    let historyPages = 0;
+    page.on('websocket', (ws) =>
+      ws.on('framesent', (f) => void (typeof f.payload === 'string' && f.payload.includes('"method":"history"') && historyPages++)),
+    );
+    await page.goto(url);
+    const firstRender = await page.evaluate(async (room) => {
+      await new Promise<void>((resolve) => {
+        const check = () =>
+          document.querySelector(`[data-testid="message-list"][aria-label="Messages in ${room}"] [data-testid="message"]`)
+            ? resolve()
+            : requestAnimationFrame(check);
+        check();
+      });
+      return performance.now();
+    }, fx.big);
+    await page.waitForTimeout(500);
+    const pagesBefore = historyPages;
+    const scroll = await page.evaluate(
+      async ({ seconds }) => {
+        const el = document.querySelector<HTMLElement>('[data-testid="message-list"]');
+        if (!el) throw new Error('no message list');
+        const frames: number[] = [];
+        const t0 = performance.now();
+        let last = t0;
+        let reachedTop = false;
+        await new Promise<void>((resolve) => {
+          const step = (now: number) => {
+            frames.push(now - last);
+            last = now;
+            if (document.querySelector('[data-testid="conversation-start"]')) {
+              reachedTop = true;
+              return resolve();
+            }
+            if (now - t0 > seconds * 1000) return resolve();
+            el.scrollTop = Math.max(0, el.scrollTop - 1200);
+            requestAnimationFrame(step);
+          };
+          requestAnimationFrame((now) => {
+            last = now;
+            requestAnimationFrame(step);
+          });
+        });
+        return { frames, seconds: (performance.now() - t0) / 1000, reachedTop };
+      },
+      { seconds: scrollSeconds },
+    );
+    const switchToSmall = await switchRoom(page, fx.small);
+    await page.waitForTimeout(300);
+    const switchToBig = await switchRoom(page, fx.big);
+    return {
+      firstRender,
+      frames: scroll.frames,
+      scrollSeconds: scroll.seconds,
+      reachedTop: scroll.reachedTop,
+      historyPages: historyPages - pagesBefore,
+      switchToSmall,
+      switchToBig,
+    };
+  } finally {
+    await context.close().catch(() => undefined);
+    await stopPeer(peer);
+  }
+}
+
+export async function runUi(ctx: BenchContext): Promise<void> {
+  if (!existsSync(CHROMIUM)) {
+    ctx.report.skip('ui', `no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
+    return;
+  }
+  if (!existsSync(RENDERER)) {
+    ctx.report.skip('ui', 'the browser UI is not built (npx electron-vite build → out/renderer)');
+    return;
+  }
+  const count = envInt('BENCH_UI_MESSAGES', ctx.catchup);
+  const scrollSeconds = envInt('BENCH_UI_SCROLL_SECONDS', 30);
+  const t = wallNow();
+  const fx = makeUiFixture(ctx.tmp, count);
+  ctx.log(`ui: fixture of ${count} messages written in ${((wallNow() - t) / 1000).toFixed(1)} s`);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+  const runs: UiRun[] = [];
+  try {
+    for (let r = 0; r < ctx.repeat; r++) {
+      const run = await once(ctx, browser, fx, scrollSeconds);
+      runs.push(run);
+      const fps = run.frames.length / run.scrollSeconds;
+      ctx.log(
+        `ui: first render ${run.firstRender.toFixed(0)} ms; scrolling ${fps.toFixed(1)} fps, frame p50 ${percentile(run.frames, 50).toFixed(1)} p99 ${percentile(run.frames, 99).toFixed(1)} max ${Math.max(...run.frames).toFixed(0)} ms, ${run.historyPages} history pages in ${run.scrollSeconds.toFixed(1)} s${run.reachedTop ? ' (top reached)' : ' (top not reached)'}; switch ${run.switchToSmall.toFixed(0)} / ${run.switchToBig.toFixed(0)} ms`,
+      );
+    }
+  } finally {
+    await browser.close().catch(() => undefined);
+  }
+  const scenario = `UI, room of ${count.toLocaleString('en-US')} msgs`;
+  const { report } = ctx;
+  report.add({
+    scenario,
+    metric: 'navigation → first message rendered',
+    unit: 'ms',
+    chatty: runs.map((r) => r.firstRender),
+    better: 'lower',
+  });
+  report.add({
+    scenario,
+    metric: 'scrolling up: frames per second',
+    unit: 'fps',
+    chatty: runs.map((r) => r.frames.length / r.scrollSeconds),
+    better: 'higher',
+    target: '60 fps',
+  });
+  report.add({
+    scenario,
+    metric: 'scrolling up: frame time p50',
+    unit: 'ms',
+    chatty: runs.map((r) => percentile(r.frames, 50)),
+    better: 'lower',
+    target: '≤ 16.7 ms',
+  });
+  report.add({
+    scenario,
+    metric: 'scrolling up: frame time p99',
+    unit: 'ms',
+    chatty: runs.map((r) => percentile(r.frames, 99)),
+    better: 'lower',
+    target: '≤ 16.7 ms',
+  });
+  report.add({
+    scenario,
+    metric: 'scrolling up: frame time max',
+    unit: 'ms',
+    chatty: runs.map((r) => Math.max(...r.frames)),
+    better: 'lower',
+  });
+  report.add({
+    scenario,
+    metric: 'scrolling up: messages loaded per second',
+    unit: 'msg/s',
+    chatty: runs.map((r) => (r.historyPages * 100) / r.scrollSeconds),
+    better: 'higher',
+  });
+  report.add({ scenario, metric: 'switch to the small room', unit: 'ms', chatty: runs.map((r) => r.switchToSmall), better: 'lower' });
+  report.add({ scenario, metric: 'switch back to the big room', unit: 'ms', chatty: runs.map((r) => r.switchToBig), better: 'lower' });
+  const reached = runs.filter((r) => r.reachedTop).length;
+  report.note(
+    `UI: the top of the ${count}-message room was reached in ${reached} of ${runs.length} runs within ${scrollSeconds} s (history pages of 100 per request; ${runs.map((r) => r.historyPages).join(', ')} pages loaded)`,
+  );
+  report.raw.ui = runs.map((r) => ({
+    ...r,
+    frames: undefined,
+    frameSummary: { n: r.frames.length, p50: percentile(r.frames, 50), p99: percentile(r.frames, 99), max: Math.max(...r.frames) },
+  }));
+}
