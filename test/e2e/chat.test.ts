@@ -268,6 +268,41 @@ describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when 
     await page.locator(tid('conversation-title')).filter({ hasText: ROOM }).waitFor({ timeout: WAIT });
   });
 
+  it('runs an invite-only room: refused without an invite, joined from the invite', async () => {
+    await alice.page.locator(tid('add-room')).click();
+    await alice.page.locator(tid('join-room-input')).fill('secret');
+    await alice.page.locator(tid('join-room-private')).click();
+    await alice.page.locator(tid('join-room-input')).press('Enter');
+    await alice.page.locator(tid('conversation-title')).filter({ hasText: 'secret' }).waitFor({ timeout: WAIT });
+    expect(await roomItem(alice.page, 'secret').getAttribute('aria-label')).toMatch(/^Invite-only room secret/);
+    await send(alice.page, 'the plan is ready');
+
+    // Without an invite, carol is told why she cannot get in.
+    await eventually(async () => (await carol.peer.call('rooms')).some((r) => r.room === 'secret'), WAIT, 'secret room known at carol');
+    await carol.page.locator(tid('add-room')).click();
+    await carol.page.locator(tid('join-room-input')).fill('secret');
+    await carol.page.locator(tid('join-room-input')).press('Enter');
+    await carol.page.locator(`${tid('toast')}[data-kind="error"]`, { hasText: 'invite-only' }).waitFor({ timeout: WAIT });
+    await carol.page.keyboard.press('Escape');
+
+    await alice.page.locator(tid('invite-button')).click();
+    const candidate = alice.page.locator(`${tid('invite-candidate')}[data-peer="${carol.peer.peerId}"]`);
+    await candidate.locator(tid('invite-peer')).click();
+    await candidate.filter({ hasText: 'Invited' }).waitFor({ timeout: WAIT });
+    await screenshot(alice.page, '15-invite-dialog');
+    await alice.page.keyboard.press('Escape');
+
+    const invitation = carol.page.locator(tid('toast'), { hasText: 'alice invited you to #secret' });
+    await invitation.waitFor({ timeout: WAIT });
+    await screenshot(carol.page, '16-invited');
+    await invitation.locator(tid('toast-action')).click();
+    await carol.page.locator(tid('conversation-title')).filter({ hasText: 'secret' }).waitFor({ timeout: WAIT });
+    await messageText(carol.page, 'the plan is ready').waitFor({ timeout: WAIT });
+    await member(alice.page, 'carol').waitFor({ timeout: WAIT });
+    expect(await bob.page.getByText('the plan is ready').count()).toBe(0);
+    await roomItem(alice.page, ROOM).click();
+  });
+
   it('follows the dark colour scheme', async () => {
     const dark = await openPage(browser!, uiUrl(alice.peer), { colorScheme: 'dark' });
     try {
