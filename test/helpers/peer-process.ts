@@ -4,7 +4,7 @@
  * tests and by the benchmarks.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { EventName, EventPayloads, MethodName, MethodResults, ParamsOf } from '../../src/shared/api.js';
@@ -142,6 +142,19 @@ export class PeerProcess {
       });
       loop();
     });
+  }
+
+  /** Raw bytes of the peer's database files, to prove what it does not store in clear. */
+  storedBytes(): string {
+    return ['chatty.db', 'chatty.db-wal']
+      .map((f) => {
+        try {
+          return readFileSync(join(this.dataDir, f)).toString('latin1');
+        } catch {
+          return '';
+        }
+      })
+      .join('');
   }
 
   kill9(): Promise<number | null> {

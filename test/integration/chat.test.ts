@@ -2,8 +2,6 @@
  * Several real `chatty --json` processes on loopback, driven through the
  * control API exactly as scripts use it.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RpcCallError } from '../../src/shared/jsonrpc.js';
 import { eventually, PeerProcess } from '../helpers/peer-process.js';
@@ -145,15 +143,7 @@ describe('chat between real peers', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(await carolHasIt()).toBe(true);
     expect(carol.eventsOf('dm')).toHaveLength(0);
-    const carolDb = ['chatty.db', 'chatty.db-wal']
-      .map((f) => {
-        try {
-          return readFileSync(join(carol.dataDir, f)).toString('latin1');
-        } catch {
-          return '';
-        }
-      })
-      .join('');
+    const carolDb = carol.storedBytes();
     expect(carolDb).toContain(dm.id); // the event is there, encrypted
     expect(carolDb).not.toContain(secret);
     const err = await rejection(alice.call('dm', { to: 'nobody-by-that-name', text: 'x' }));

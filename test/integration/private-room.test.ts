@@ -2,8 +2,6 @@
  * Invite-only rooms: joins need an invite, messages are end-to-end encrypted
  * for members, and a removed member reads nothing written after its removal.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RpcCallError } from '../../src/shared/jsonrpc.js';
 import { eventually, PeerProcess } from '../helpers/peer-process.js';
@@ -18,18 +16,6 @@ async function reason(promise: Promise<unknown>): Promise<string | undefined> {
     throw err;
   }
   throw new Error('expected the call to fail');
-}
-
-function databaseText(p: PeerProcess): string {
-  return ['chatty.db', 'chatty.db-wal']
-    .map((f) => {
-      try {
-        return readFileSync(join(p.dataDir, f)).toString('latin1');
-      } catch {
-        return '';
-      }
-    })
-    .join('');
 }
 
 beforeAll(async () => {
@@ -69,7 +55,7 @@ describe('invite-only rooms', () => {
       'carol synced',
     );
     expect(await carol.call('history', { room: 'secret' })).toEqual([]);
-    expect(databaseText(carol)).not.toContain(early);
+    expect(carol.storedBytes()).not.toContain(early);
     expect(await reason(bob.call('invite', { room: 'secret', peer: 'carol' }))).toBe('forbidden');
   });
 
@@ -78,9 +64,9 @@ describe('invite-only rooms', () => {
     await bob.waitFor('member', (e) => e.room === 'secret' && e.change === 'kicked' && e.peerId === bob.peerId);
     const m = await alice.call('send', { room: 'secret', text: later });
     // bob still receives the event (it relays everything) but cannot open it
-    await eventually(async () => databaseText(bob).includes(m.id), 10_000, 'event replicated to bob');
+    await eventually(async () => bob.storedBytes().includes(m.id), 10_000, 'event replicated to bob');
     expect((await bob.call('history', { room: 'secret' })).map((x) => x.text)).not.toContain(later);
-    expect(databaseText(bob)).not.toContain(later);
+    expect(bob.storedBytes()).not.toContain(later);
     // coming back takes a new invite
     expect(await reason(bob.call('join', { room: 'secret' }))).toBe('forbidden');
     await alice.call('invite', { room: 'secret', peer: bob.peerId });
