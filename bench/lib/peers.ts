@@ -229,6 +229,11 @@ export class BaselinePeer implements BenchPeer {
 
 export const ROOM = 'bench';
 
+/** A wrapper that runs the peer's node with `--cpu-prof`; the profile is written to `dir` when it exits. */
+export function cpuProfWrap(dir: string): string[] {
+  return ['sh', '-c', `exec "$0" --cpu-prof --cpu-prof-dir='${dir}' "$@"`];
+}
+
 /** Every process a run started, so an interrupted run can still kill them all. */
 const live = new Set<BenchPeer>();
 export function killAll(): void {
@@ -267,13 +272,22 @@ export async function waitMesh(peers: readonly BenchPeer[], expected: number, ti
  * the first peer creates it, the others join once they see it, and the run
  * waits until every peer lists every member).
  */
-export async function startCluster(kind: PeerKind, n: number, opts: PeerProcessOptions = {}): Promise<BenchPeer[]> {
+export async function startCluster(
+  kind: PeerKind,
+  n: number,
+  opts: PeerProcessOptions = {},
+  perPeer: (i: number) => PeerProcessOptions = () => ({}),
+): Promise<BenchPeer[]> {
   const peers: BenchPeer[] = [];
   try {
     // Start in small parallel batches (16 Node processes starting at once on 2 cores are slow), then dial
     // each earlier peer once from each later one: a full mesh with one link per pair.
     for (let i = 0; i < n; i += 4) {
-      peers.push(...(await Promise.all(Array.from({ length: Math.min(4, n - i) }, (_, j) => startPeer(kind, `${kind[0]}${i + j}`, opts)))));
+      peers.push(
+        ...(await Promise.all(
+          Array.from({ length: Math.min(4, n - i) }, (_, j) => startPeer(kind, `${kind[0]}${i + j}`, { ...opts, ...perPeer(i + j) })),
+        )),
+      );
     }
     for (let i = 1; i < n; i++) await Promise.all(peers.slice(0, i).map((p) => peers[i]!.call('connect', { url: p.url })));
     await waitMesh(peers, n - 1);
