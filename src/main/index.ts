@@ -15,8 +15,9 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PeerNode } from '../peer/node.js';
 import { createLogger } from '../peer/log.js';
-import { EVENT_NAMES, methodParams, type EventName, type EventPayloads, type Message, type MethodName } from '../shared/api.js';
-import { RPC, toRpcError } from '../shared/jsonrpc.js';
+import { EVENT_NAMES, type EventName, type EventPayloads, type Message } from '../shared/api.js';
+import { RPC } from '../shared/jsonrpc.js';
+import { handleIpcCall, mentionsNick } from './bridge.js';
 import { IPC, type IpcResult, type NavigateTarget } from '../shared/ipc.js';
 import iconPath from '../../resources/icon.png?asset';
 
@@ -55,10 +56,6 @@ function isTrustedSender(event: IpcMainEvent | IpcMainInvokeEvent): boolean {
   return !!frame && !!win && event.sender === win.webContents && frame === win.webContents.mainFrame && isAppUrl(frame.url);
 }
 
-function isMethod(name: unknown): name is MethodName {
-  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(methodParams, name);
-}
-
 // ---------------------------------------------------------------- IPC
 
 ipcMain.handle(IPC.call, async (event, method: unknown, params: unknown): Promise<IpcResult> => {
@@ -66,27 +63,14 @@ ipcMain.handle(IPC.call, async (event, method: unknown, params: unknown): Promis
     logger.warn({ url: event.senderFrame?.url }, 'ipc call from an untrusted frame refused');
     return { ok: false, error: { code: RPC.invalidRequest, message: 'untrusted sender', data: { reason: 'forbidden' } } };
   }
-  if (!isMethod(method)) {
-    return {
-      ok: false,
-      error: { code: RPC.methodNotFound, message: `unknown method: ${String(method)}`, data: { reason: 'unknown_method' } },
-    };
+  if (method === 'shutdown') {
+    // Quitting the app is the desktop's clean shutdown (before-quit closes the node).
+    setImmediate(() => app.quit());
+    return { ok: true, result: {} };
   }
-  const parsed = methodParams[method].safeParse(params ?? {});
-  if (!parsed.success) return { ok: false, error: toRpcError(parsed.error) };
-  if (!node) return { ok: false, error: { code: 1010, message: 'the peer is not running', data: { reason: 'shutting_down' } } };
-  try {
-    if (method === 'shutdown') {
-      setImmediate(() => app.quit());
-      return { ok: true, result: {} };
-    }
-    const fn = node[method] as (p: unknown) => Promise<unknown>;
-    const result = await fn.call(node, parsed.data);
-    if (method === 'setNick') myNick = (result as { nick: string }).nick;
-    return { ok: true, result };
-  } catch (err) {
-    return { ok: false, error: toRpcError(err) };
-  }
+  const res = await handleIpcCall(node, method, params);
+  if (res.ok && method === 'setNick') myNick = (res.result as { nick: string }).nick;
+  return res;
 });
 
 ipcMain.on(IPC.unread, (event, count: unknown) => {
@@ -99,13 +83,8 @@ ipcMain.on(IPC.unread, (event, count: unknown) => {
 
 // ---------------------------------------------------------------- notifications
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
 function mentionsMe(text: string): boolean {
-  if (!myNick) return false;
-  return new RegExp(`(^|[^\\p{L}\\p{N}_-])@?${escapeRegExp(myNick)}(?![\\p{L}\\p{N}_-])`, 'iu').test(text);
+  return mentionsNick(text, myNick);
 }
 
 function notify(title: string, body: string, target: NavigateTarget): void {
