@@ -8,6 +8,7 @@
  *   CHATTY_PORT      peer port
  *   CHATTY_PEERS     comma-separated ws:// URLs to dial besides mDNS
  *   CHATTY_NICK      nick to start with
+ *   CHATTY_MDNS=0    no mDNS discovery (use CHATTY_PEERS)
  */
 import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, nativeTheme, Notification, session, shell, Tray } from 'electron';
 import type { IpcMainEvent, IpcMainInvokeEvent, WebContents } from 'electron';
@@ -200,7 +201,7 @@ async function startNode(): Promise<PeerNode> {
     nick: process.env.CHATTY_NICK || undefined,
     port: port !== undefined && Number.isInteger(port) ? port : undefined,
     peers,
-    mdns: true,
+    mdns: process.env.CHATTY_MDNS !== '0',
     logger,
   });
   const me = await started.whoami();

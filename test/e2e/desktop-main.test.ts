@@ -1,0 +1,103 @@
+/**
+ * The desktop main process (out/main/index.js) for real, with its real peer
+ * node, under Node with a stub in place of the `electron` module (the
+ * Electron binary cannot be installed here). The stub plays the renderer and
+ * a hostile page against main's IPC and navigation handlers; see
+ * fixtures/electron-stub.mjs.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const MAIN = resolve(import.meta.dirname, '../../out/main/index.js');
+const REGISTER = resolve(import.meta.dirname, 'fixtures/register-electron-stub.mjs');
+
+interface Line {
+  what: string;
+  [key: string]: unknown;
+}
+
+describe('desktop main process (Electron stubbed)', () => {
+  const lines: Line[] = [];
+  let code: number | null = null;
+  let stderr = '';
+  let userData: string;
+
+  beforeAll(async () => {
+    if (!existsSync(MAIN)) throw new Error('the app is not built: run `npm run build` first');
+    userData = mkdtempSync(join(tmpdir(), 'chatty-desktop-'));
+    const child = spawn(process.execPath, ['--import', REGISTER, MAIN], {
+      env: { ...process.env, CHATTY_STUB_USERDATA: userData, CHATTY_PORT: '0', CHATTY_NICK: 'desk', CHATTY_MDNS: '0', CHATTY_LOG: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let buf = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      buf += chunk;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        lines.push(JSON.parse(buf.slice(0, nl)) as Line);
+        buf = buf.slice(nl + 1);
+      }
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    clearTimeout(timer);
+  });
+
+  afterAll(() => rmSync(userData, { recursive: true, force: true }));
+
+  const find = (what: string, label?: string): Line => {
+    const hit = lines.find((l) => l.what === what && (label === undefined || l.label === label));
+    if (!hit) throw new Error(`no "${what}${label ? ` ${label}` : ''}" line; got ${JSON.stringify(lines)}\n${stderr}`);
+    return hit;
+  };
+
+  it('opens a locked-down window on the built renderer', () => {
+    expect(find('window').webPreferences).toMatchObject({
+      preload: 'out/preload/index.cjs',
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      webSecurity: true,
+    });
+    expect(find('load').file).toBe('out/renderer/index.html');
+  });
+
+  it('answers the renderer through the validated IPC channel, with the real node behind it', () => {
+    expect(find('call', 'whoami').res).toMatchObject({ ok: true, result: { nick: 'desk' } });
+    expect(find('call', 'join').res).toMatchObject({ ok: true, result: { room: 'desk' } });
+    expect(find('call', 'send').res).toMatchObject({ ok: true, result: { room: 'desk', text: 'from the desktop' } });
+    const events = lines.filter((l) => l.what === 'to-renderer').map((l) => (l.args as unknown[])[0]);
+    expect(events).toContain('message');
+  });
+
+  it('refuses foreign frames, unknown methods and invalid params', () => {
+    expect(find('call', 'foreign').res).toMatchObject({ ok: false, error: { data: { reason: 'forbidden' } } });
+    expect(find('call', 'unknown').res).toMatchObject({ ok: false, error: { code: -32601 } });
+    expect(find('call', 'bad-params').res).toMatchObject({ ok: false, error: { code: -32602 } });
+    // The unread badge follows the app's own page only.
+    expect(lines.filter((l) => l.what === 'badge').map((l) => l.count)).toEqual([3]);
+  });
+
+  it('blocks navigation away from the app and opens links outside it', () => {
+    const nav = lines.filter((l) => l.what === 'navigate');
+    expect(nav).toEqual([
+      { what: 'navigate', url: 'https://evil.example/', prevented: true },
+      { what: 'navigate', url: 'self', prevented: false },
+    ]);
+    expect(lines.filter((l) => l.what === 'window-open').map((l) => l.res)).toEqual([{ action: 'deny' }, { action: 'deny' }]);
+    expect(lines.filter((l) => l.what === 'open-external').map((l) => l.url)).toEqual(['https://example.com/']);
+  });
+
+  it('shuts the node down cleanly on quit', () => {
+    expect(find('quit').prevented).toBe(true); // quit waits for the node to close...
+    expect(find('exit').code).toBe(0); // ...then exits
+    expect(code).toBe(0);
+    expect(existsSync(join(userData, 'peer'))).toBe(true);
+  });
+});
