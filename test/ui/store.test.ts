@@ -238,3 +238,38 @@ describe('chat store', () => {
     });
   });
 });
+
+describe('unread counts across restarts', () => {
+  it('counts messages that arrived since the room was last seen', async () => {
+    setActivePinia(createPinia());
+    localStorage.clear();
+    const rooms = [roomInfo('general', [member(ME), member(BOB)]), roomInfo('random', [member(ME), member(BOB)])];
+    const seen = msg('random', BOB, 'seen before');
+    const later = [msg('random', BOB, 'new one'), msg('random', BOB, 'hey @me'), msg('random', ME, 'my own')];
+    // First session: random is opened, so its last message is remembered as read.
+    const first = new FakeClient();
+    first.handle('rooms', () => rooms);
+    first.handle('history', (p) => (p.room === 'random' ? [seen] : []));
+    const a = useChatStore();
+    a.init(first);
+    await flush();
+    a.open(roomKey('random'));
+    await flush();
+    a.dispose();
+
+    // Second session: three more messages, two of them from others, one mentioning me.
+    setActivePinia(createPinia());
+    const second = new FakeClient();
+    second.handle('rooms', () => rooms);
+    second.handle('history', (p) => (p.room === 'random' ? [seen, ...later] : []));
+    localStorage.setItem('chatty.active', roomKey('general'));
+    const b = useChatStore();
+    b.init(second);
+    await flush(40);
+    const random = b.conversations.get(roomKey('random'))!;
+    expect(b.activeKey).toBe(roomKey('general'));
+    expect(random.loaded).toBe(true);
+    expect(random.unread).toBe(2);
+    expect(random.mentions).toBe(1);
+  });
+});

@@ -79,6 +79,8 @@ const TYPING_SHOW_MS = 5000;
 const TYPING_SEND_MS = 3000;
 const LS_ACTIVE = 'chatty.active';
 const LS_NICK_CHOSEN = 'chatty.nickChosen';
+/** Per conversation: the last message seen, so unread counts survive a restart. */
+const LS_READ = 'chatty.read.';
 
 export const roomKey = (room: string): string => `room:${room}`;
 export const dmKey = (peerId: string): string => `dm:${peerId}`;
@@ -338,6 +340,37 @@ export const useChatStore = defineStore('chat', () => {
   function markRead(conv: Conversation): void {
     conv.unread = 0;
     conv.mentions = 0;
+    saveReadMark(conv);
+  }
+
+  function saveReadMark(conv: Conversation): void {
+    for (let i = conv.messages.length - 1; i >= 0; i--) {
+      const m = conv.messages[i]!;
+      if (m.system) continue;
+      storageSet(LS_READ + conv.key, JSON.stringify({ id: m.id, at: m.sentAt }));
+      return;
+    }
+  }
+
+  function readMark(key: string): { id: string; at: number } | null {
+    try {
+      const v = JSON.parse(storageGet(LS_READ + key) ?? 'null') as { id?: unknown; at?: unknown } | null;
+      return v && typeof v.id === 'string' && typeof v.at === 'number' ? { id: v.id, at: v.at } : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Counts what arrived in a conversation since it was last seen (in an earlier session). */
+  function unreadSinceMark(conv: Conversation): void {
+    const mark = readMark(conv.key);
+    if (!mark || activeKey.value === conv.key) return;
+    const msgs = conv.messages.filter((m) => !m.system);
+    const at = msgs.findIndex((m) => m.id === mark.id);
+    const newer = at >= 0 ? msgs.slice(at + 1) : msgs.filter((m) => m.sentAt > mark.at);
+    const fromOthers = newer.filter((m) => m.from.peerId !== me.value?.peerId);
+    conv.unread = fromOthers.length;
+    conv.mentions = conv.kind === 'dm' ? fromOthers.length : fromOthers.filter((m) => mentions(m.text, me.value?.nick)).length;
   }
 
   async function loadConversation(conv: Conversation): Promise<void> {
@@ -355,6 +388,7 @@ export const useChatStore = defineStore('chat', () => {
         conv.hasMore = history.length >= DM_PAGE;
       }
       conv.loaded = true;
+      if (isViewing(conv)) saveReadMark(conv);
     } catch (err) {
       reportError(err);
     } finally {
@@ -467,6 +501,7 @@ export const useChatStore = defineStore('chat', () => {
     if (addMessages(conv, [m]).length === 0) return;
     if (!m.late) notePeerNick(m.from.peerId, m.from.nick);
     conv.typing = conv.typing.filter((t) => t.peerId !== m.from.peerId);
+    if (isViewing(conv)) saveReadMark(conv);
     if (m.from.peerId === me.value?.peerId) return;
     const mentioned = mentions(m.text, me.value?.nick);
     if (!isViewing(conv)) {
@@ -482,6 +517,7 @@ export const useChatStore = defineStore('chat', () => {
     if (!other) return;
     const conv = ensureDm(other.peerId, other.nick);
     if (addMessages(conv, [m]).length === 0) return;
+    if (isViewing(conv)) saveReadMark(conv);
     if (!mine && !m.late) notePeerNick(m.from.peerId, m.from.nick);
     if (mine) return;
     if (!isViewing(conv)) {
@@ -674,7 +710,14 @@ export const useChatStore = defineStore('chat', () => {
         try {
           const last = await c.call('dmHistory', { peer: p.peerId, limit: 1 });
           const m = last[0];
-          if (m) ensureDm(p.peerId, p.nick).lastActivity = Math.max(m.sentAt, 1);
+          if (!m) return;
+          const conv = ensureDm(p.peerId, p.nick);
+          conv.lastActivity = Math.max(m.sentAt, 1);
+          const mark = readMark(conv.key);
+          if (mark && m.id !== mark.id && m.sentAt > mark.at && m.from.peerId !== me.value?.peerId && conv.unread === 0) {
+            conv.unread = 1;
+            conv.mentions = 1;
+          }
         } catch {
           /* unknown peer etc. */
         }
@@ -692,7 +735,19 @@ export const useChatStore = defineStore('chat', () => {
       peers.clear();
       for (const p of peerInfos) peers.set(p.peerId, p);
       applyRooms(rooms);
+      const firstSync = !synced.value;
       await discoverDms(peerInfos);
+      if (firstSync) {
+        // Preload the rooms (switching is then instant) and count what came in since last time.
+        await Promise.all(
+          [...conversations.values()]
+            .filter((conv) => conv.kind === 'room' && conv.joined && !conv.loaded && readMark(conv.key))
+            .map(async (conv) => {
+              await loadConversation(conv);
+              unreadSinceMark(conv);
+            }),
+        );
+      }
       // Catch up the conversations already on screen with what was missed.
       await Promise.all(
         [...conversations.values()]
@@ -870,6 +925,7 @@ export const useChatStore = defineStore('chat', () => {
       }
       conv.replyTo = null;
       typingSentAt.delete(conv.key);
+      if (isViewing(conv)) saveReadMark(conv);
       return true;
     } catch (err) {
       reportError(err);
