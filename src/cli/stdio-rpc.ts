@@ -2,8 +2,8 @@
  * `chatty --json`: the control API as JSON-RPC 2.0 on stdin/stdout, one
  * object per line. Nothing else is ever written to stdout.
  */
-import { EVENT_NAMES, type ChattyService } from '../shared/api.js';
-import { handleRpc, notification, RPC, type RpcResponse } from '../shared/jsonrpc.js';
+import { ERROR_CODES, EVENT_NAMES, type ChattyService } from '../shared/api.js';
+import { handleRpc, notification, type RpcResponse } from '../shared/jsonrpc.js';
 
 /** A line longer than this is refused without being parsed. */
 const MAX_LINE_BYTES = 1024 * 1024;
@@ -33,7 +33,7 @@ export function serveStdio(service: ChattyService): Promise<void> {
   const tooLarge: RpcResponse = {
     jsonrpc: '2.0',
     id: null,
-    error: { code: RPC.invalidRequest, message: `request line exceeds ${MAX_LINE_BYTES} bytes`, data: { reason: 'too_large' } },
+    error: { code: ERROR_CODES.too_large, message: `request line exceeds ${MAX_LINE_BYTES} bytes`, data: { reason: 'too_large' } },
   };
   return new Promise((resolve) => {
     process.stdin.setEncoding('utf8');

@@ -80,10 +80,9 @@ export function parseEvent(raw: unknown): SignedEvent {
   const ev = parsed.data;
   const body = eventBodies[ev.type].safeParse(ev.body);
   if (!body.success) throw new EventError('bad_body', `bad ${ev.type} body: ${body.error.issues[0]?.message}`);
-  const roomEvent = ev.type !== 'profile' && ev.type !== 'dm';
-  if (roomEvent !== (ev.room !== null && !ev.room.startsWith('@')) || (ev.type === 'profile' && ev.room !== null)) {
-    throw new EventError('bad_room', `${ev.type} event has an invalid room`);
-  }
+  const expected = ev.type === 'profile' ? 'none' : ev.type === 'dm' ? 'dm' : 'room';
+  const actual = ev.room === null ? 'none' : ev.room.startsWith('@') ? 'dm' : 'room';
+  if (expected !== actual) throw new EventError('bad_room', `${ev.type} event has an invalid room`);
   if ((ev.seq === 1) !== (ev.prev === null)) throw new EventError('bad_chain', 'only the first event of a log has no prev');
   const { id, sig: _sig, ...content } = ev;
   const size = JSON.stringify(ev).length;

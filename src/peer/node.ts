@@ -176,8 +176,9 @@ export class PeerNode implements ChattyService {
 
   /** Trust on first use: a nick already held by another key is flagged, never merged. */
   private checkNickCollision(peerId: string, nick: string): void {
+    const same = (a: string) => a.trim().toLowerCase() === nick.trim().toLowerCase();
     for (const [other, p] of this.replica.profiles) {
-      if (other !== peerId && p.nick === nick) this.emit('identity', { nick, peerId, knownPeerId: other });
+      if (other !== peerId && same(p.nick)) this.emit('identity', { nick, peerId, knownPeerId: other });
     }
   }
 
@@ -375,10 +376,12 @@ export class PeerNode implements ChattyService {
       throw new ChattyError('not_found', `no message ${replyTo} in ${room}`);
     const state = this.replica.roomState(room);
     let content: Record<string, unknown> = { text };
-    if (state.private) {
-      const sealed = state.epoch ? this.replica.roomKeys.sealText(room, state.epoch, text) : undefined;
+    // Seal in invite-only rooms, and in any room we hold a key for (a contested invite-only room stays sealed).
+    const epoch = state.private ? state.epoch : this.replica.roomKeys.latest(room);
+    if (state.private || epoch) {
+      const sealed = epoch ? this.replica.roomKeys.sealText(room, epoch, text) : undefined;
       if (!sealed) throw new ChattyError('forbidden', `no key for ${room} yet: wait for the invite to arrive`);
-      content = { epoch: state.epoch, ...sealed };
+      content = { epoch, ...sealed };
     }
     const ev = this.appendChecked('msg', room, { nick: this.nick, ...content, ...(replyTo ? { replyTo } : {}) });
     return this.messageOf(this.store.event(ev.id)!);

@@ -11,6 +11,7 @@ import { LinkError, type Link, type Transport } from './transport.js';
 
 // LAN peers are cheap to retry; a short ceiling keeps reconnection after a healed partition quick.
 const BACKOFF = { firstMs: 500, maxMs: 10_000 } as const;
+const MAX_KNOWN_PEERS = 512;
 
 interface KnownPeer {
   peerId: string;
@@ -57,6 +58,7 @@ export class PeerManager extends EventEmitter<PeerManagerEvents> {
   addAddresses(peerId: string, urls: string[], source: PeerSource, nick?: string): void {
     if (peerId === this.selfId || this.closed) return;
     let p = this.peers.get(peerId);
+    if (!p && this.peers.size >= MAX_KNOWN_PEERS) return; // a flood of made-up peers must not grow this forever
     if (!p) {
       p = { peerId, nick: nick ?? '', urls: [], source, state: 'offline', attempts: 0, dialing: false };
       this.peers.set(peerId, p);
@@ -168,11 +170,10 @@ export class PeerManager extends EventEmitter<PeerManagerEvents> {
         link.close('duplicate link');
         return;
       }
+      // Replaced silently: its own close handler sees it is no longer this peer's link and stays quiet.
       const old = p.link;
       p.link = undefined;
-      old.removeAllListeners('close');
       old.close('duplicate link');
-      this.emit('down', old);
     }
     p.link = link;
     p.state = 'connected';

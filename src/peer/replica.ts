@@ -132,8 +132,11 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     const ev = this.store.transaction(() => {
       const last = this.vv.get(this.peerId);
       const timeline = room === null ? null : this.timeline(room);
-      const deps = timeline ? [...timeline.heads].slice(0, WIRE_LIMITS.maxDeps) : [];
-      const depth = 1 + Math.max(0, ...deps.map((d) => this.store.event(d)?.depth ?? 0));
+      // The deepest heads first, so the depth (and thus the order) always reflects everything delivered.
+      const heads = timeline ? [...timeline.heads].map((id) => ({ id, depth: this.store.event(id)?.depth ?? 0 })) : [];
+      heads.sort((a, b) => b.depth - a.depth);
+      const deps = heads.slice(0, WIRE_LIMITS.maxDeps).map((h) => h.id);
+      const depth = 1 + (heads[0]?.depth ?? 0);
       const ev = createEvent(
         { author: this.peerId, seq: (last?.seq ?? 0) + 1, prev: last?.id ?? null, room, deps, depth, type, body },
         this.identity.signing.privateKey,
@@ -157,8 +160,11 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     const byAuthor = new Map<string, SignedEvent[]>();
     for (const raw of raws) {
       // Duplicates are common (relays, retries): skip them before paying for parsing and hashing.
-      const r = raw as { author?: unknown; seq?: unknown };
-      if (typeof r?.author === 'string' && typeof r.seq === 'number' && r.seq <= this.seqOf(r.author)) continue;
+      const r = (raw ?? {}) as { author?: unknown; seq?: unknown; id?: unknown };
+      if (typeof r.author === 'string' && typeof r.seq === 'number' && r.seq <= this.seqOf(r.author)) {
+        if (typeof r.id === 'string' && this.store.idAt(r.author, r.seq) !== r.id) this.noteFork(r.author, r.seq);
+        continue;
+      }
       try {
         const ev = parseEvent(raw);
         let list = byAuthor.get(ev.author);
@@ -184,17 +190,16 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     const run: SignedEvent[] = [];
     for (const ev of events) {
       if (ev.seq <= seq) {
-        // Already held: a duplicate from relaying, harmless. A different id at a held seq is a forked log.
-        if (ev.seq === seq && ev.id !== prevId)
-          result.error ??= new EventError('bad_chain', `author ${author} forked its log at seq ${ev.seq}`);
-        continue;
+        continue; // already held: a duplicate from relaying, harmless (forks are caught before parsing)
       }
       if (ev.seq !== seq + 1) {
         result.gap = true;
         break;
       }
       if (ev.prev !== prevId) {
-        result.error ??= new EventError('bad_chain', `event ${ev.seq} of ${author} does not follow the hash chain`);
+        // Either the author signed two different histories (equivocation) or the sender is wrong; a relay
+        // cannot tell, so the link stays up and the author's other branch is simply not taken.
+        this.noteFork(author, ev.seq);
         break;
       }
       run.push(ev);
@@ -214,6 +219,15 @@ export class Replica extends EventEmitter<ReplicaEvents> {
       result.stored.push(ev);
     });
     for (const ev of valid) this.tryDeliver(ev);
+  }
+
+  /** Authors caught with two different events at one seq; their other branch is never accepted. */
+  readonly forkedAuthors = new Set<string>();
+
+  private noteFork(author: string, seq: number): void {
+    if (this.forkedAuthors.has(author)) return;
+    this.forkedAuthors.add(author);
+    this.log.warn({ author, seq }, 'author signed two different events at one position (forked log); keeping the first seen');
   }
 
   private storeEvent(ev: SignedEvent, json: string, sigChecked: boolean): void {
@@ -266,7 +280,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
       const expected = 1 + Math.max(0, ...depDepths.map((r) => r?.depth ?? 0));
       late = tl.tail !== null && before(ev, tl.tail);
       if (ev.depth !== expected || depDepths.some((r) => r?.room !== ev.room)) {
-        verdict = { ok: false, reason: 'invalid' };
+        verdict = { ok: false, reason: 'malformed' };
       } else if (ev.type === 'dm') {
         verdict = this.judgeDm(ev);
         if (verdict.ok) text = this.openDm(ev) ?? undefined;
@@ -280,14 +294,18 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         verdict = applyEvent(late ? this.stateAt(tl, ev) : tl.state, ev);
         if (verdict.ok && typeof ev.body.ct === 'string') text = this.openRoomText(ev) ?? undefined;
       }
-      for (const d of ev.deps) tl.heads.delete(d);
-      tl.heads.add(ev.id);
-      this.store.replaceHeads(ev.room, ev.deps, ev.id);
+      // Only accepted events become heads: junk from a non-member must not crowd out real dependencies.
+      if (verdict.ok) {
+        for (const d of ev.deps) tl.heads.delete(d);
+        tl.heads.add(ev.id);
+        this.store.replaceHeads(ev.room, ev.deps, ev.id);
+      }
       if (!late) tl.tail = { depth: ev.depth, id: ev.id };
     } else if (ev.type === 'profile') {
       this.profiles.set(ev.author, { nick: String(ev.body.nick), dh: String(ev.body.dh) });
     }
-    this.store.setStatus(ev.id, verdict.ok ? EventStatus.Accepted : EventStatus.Rejected, late);
+    const status = verdict.ok ? EventStatus.Accepted : verdict.reason === 'malformed' ? EventStatus.Invalid : EventStatus.Rejected;
+    this.store.setStatus(ev.id, status, late);
     if (text !== undefined) this.store.setText(ev.id, text);
     if (verdict.ok && (ev.type === 'invite' || ev.type === 'rekey')) this.takeRoomKeys(ev);
     if (!verdict.ok)
@@ -377,7 +395,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     let current = snapshots[0]!.state;
     for (const row of this.store.messagesAfter(ev.room!, ev.depth, ev.id)) {
       while (idx + 1 < snapshots.length && before(snapshots[idx + 1]!.key, row)) current = snapshots[++idx]!.state;
-      const ok = applyEvent(current, { author: row.author, type: 'msg', body: {} }).ok;
+      const ok = applyEvent(current, { author: row.author, type: 'msg', body: this.bodyOf(row.id) }).ok;
       if (ok !== (row.status === EventStatus.Accepted)) this.store.setVerdict(row.id, ok ? EventStatus.Accepted : EventStatus.Rejected);
     }
     return entry.accepted ? { ok: true } : { ok: false, reason: 'forbidden' };

@@ -34,7 +34,13 @@ export class RoomKeys {
   create(room: string): string {
     const epoch = b64u(randomBytes(12));
     this.store.setMeta(this.metaKey(room, epoch), b64u(randomBytes(32)));
+    this.store.setMeta(`roomkey-latest|${room}`, epoch);
     return epoch;
+  }
+
+  /** The newest key this peer made or received for the room, if any. */
+  latest(room: string): string | undefined {
+    return this.store.getMeta(`roomkey-latest|${room}`);
   }
 
   has(room: string, epoch: string): boolean {
@@ -43,7 +49,8 @@ export class RoomKeys {
 
   /** Every epoch of the room we hold a key for (handed on to an invitee so it can read the history). */
   epochs(room: string): string[] {
-    return this.store.metaKeysWithPrefix(`roomkey|${room}|`).map((k) => k.slice(`roomkey|${room}|`.length));
+    const prefix = this.metaKey(room, '');
+    return this.store.metaKeysWithPrefix(prefix).map((k) => k.slice(prefix.length));
   }
 
   /** Seals the key of `epoch` for `target`; undefined when we lack the key or the target's DM key. */
@@ -61,6 +68,7 @@ export class RoomKeys {
     const key = decryptDm(this.identity.dh.privateKey, dh, keyContext(room, epoch), sealed.iv, sealed.ct);
     if (!key || fromB64u(key).length !== 32) return false;
     this.store.setMeta(this.metaKey(room, epoch), key);
+    this.store.setMeta(`roomkey-latest|${room}`, epoch);
     return true;
   }
 

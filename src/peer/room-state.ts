@@ -53,7 +53,7 @@ export interface RuleEvent {
   body: Record<string, unknown>;
 }
 
-export type Verdict = { ok: true } | { ok: false; reason: 'not_member' | 'forbidden' | 'banned' | 'invalid' };
+export type Verdict = { ok: true } | { ok: false; reason: 'not_member' | 'forbidden' | 'banned' | 'invalid' | 'malformed' };
 
 const RANK: Record<Role, number> = { owner: 3, moderator: 2, member: 1 };
 
@@ -78,7 +78,8 @@ export function applyEvent(s: RoomState, ev: RuleEvent): Verdict {
       if (!s.founded) {
         s.founded = true;
         if (!s.contested) s.roles.set(ev.author, 'owner');
-        if (ev.body.private === true && typeof ev.body.epoch === 'string') {
+        // A contested room is never invite-only: an attacker's private creation claim must not lock everyone out.
+        if (ev.body.private === true && typeof ev.body.epoch === 'string' && !s.contested) {
           s.private = true;
           s.epoch = ev.body.epoch;
           s.invited.add(ev.author);
@@ -95,8 +96,8 @@ export function applyEvent(s: RoomState, ev: RuleEvent): Verdict {
     case 'msg':
       if (s.banned.has(ev.author)) return { ok: false, reason: 'banned' };
       if (!s.members.has(ev.author)) return { ok: false, reason: 'not_member' };
-      // an open room carries text, an invite-only one only sealed text
-      if ((ev.body.text === undefined) !== s.private) return { ok: false, reason: 'invalid' };
+      // an invite-only room carries only sealed text (members of a contested one may still seal theirs)
+      if (s.private && ev.body.text !== undefined) return { ok: false, reason: 'invalid' };
       return { ok: true };
     case 'invite':
       if (!s.private) return { ok: false, reason: 'invalid' };

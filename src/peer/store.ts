@@ -7,7 +7,7 @@
  * and power loss, which is what `send` promises.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SignedEvent } from '../shared/wire.js';
 
@@ -17,6 +17,8 @@ export const EventStatus = {
   Accepted: 1,
   /** Authentic but refused by the room's rules (e.g. a banned author); kept so the log stays gapless. */
   Rejected: 2,
+  /** Authentic but malformed for its room (wrong depth, foreign dependencies): never judged again. */
+  Invalid: 3,
 } as const;
 export type EventStatus = (typeof EventStatus)[keyof typeof EventStatus];
 
@@ -79,8 +81,12 @@ export class Store {
   private readonly stmts;
 
   constructor(dataDir: string) {
-    mkdirSync(dataDir, { recursive: true });
-    this.db = new Database(join(dataDir, 'chatty.db'));
+    // Keys, room keys and DM plaintext live here: readable by this user only. SQLite gives the WAL the db file's mode.
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const file = join(dataDir, 'chatty.db');
+    closeSync(openSync(file, 'a', 0o600));
+    chmodSync(file, 0o600);
+    this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
@@ -98,6 +104,7 @@ export class Store {
       setText: db.prepare('UPDATE events SET text = ? WHERE id = ?'),
       byId: db.prepare<[string], EventRow>(`SELECT ${ROW_COLUMNS} FROM events WHERE id = ?`),
       jsonById: db.prepare<[string], { json: string }>('SELECT json FROM events WHERE id = ?'),
+      idAt: db.prepare<[string, number], { id: string }>('SELECT id FROM events WHERE author = ? AND seq = ?'),
       vector: db.prepare<[], { author: string; seq: number; id: string }>('SELECT author, MAX(seq) AS seq, id FROM events GROUP BY author'),
       after: db.prepare<[string, number, number], { seq: number; json: string; sig_ok: number }>(
         'SELECT seq, json, sig_ok FROM events WHERE author = ? AND seq > ? ORDER BY seq LIMIT ?',
@@ -108,12 +115,11 @@ export class Store {
       addHead: db.prepare('INSERT OR IGNORE INTO heads (room, id) VALUES (?, ?)'),
       delHead: db.prepare('DELETE FROM heads WHERE room = ? AND id = ?'),
       rooms: db.prepare<[], { room: string }>("SELECT DISTINCT room FROM heads WHERE room NOT LIKE '@%'"),
-      roomEvents: db.prepare<[string], EventRow>(`SELECT ${ROW_COLUMNS} FROM events WHERE room = ? AND status != 0 ORDER BY depth, id`),
       stateEvents: db.prepare<[string], EventRow>(
-        `SELECT ${ROW_COLUMNS} FROM events WHERE room = ? AND status != 0 AND type != 'msg' ORDER BY depth, id`,
+        `SELECT ${ROW_COLUMNS} FROM events WHERE room = ? AND status IN (1, 2) AND type != 'msg' ORDER BY depth, id`,
       ),
       messagesAfter: db.prepare<[string, number, number, string], EventRow>(
-        `SELECT ${ROW_COLUMNS} FROM events WHERE room = ? AND status != 0 AND type = 'msg'
+        `SELECT ${ROW_COLUMNS} FROM events WHERE room = ? AND status IN (1, 2) AND type = 'msg'
          AND (depth > ? OR (depth = ? AND id > ?)) ORDER BY depth, id`,
       ),
       profiles: db.prepare<[], EventRow>(`SELECT ${ROW_COLUMNS} FROM events WHERE type = 'profile' AND status = 1 ORDER BY author, seq`),
@@ -185,6 +191,10 @@ export class Store {
     this.stmts.setText.run(text, id);
   }
 
+  idAt(author: string, seq: number): string | undefined {
+    return this.stmts.idAt.get(author, seq)?.id;
+  }
+
   event(id: string): EventRow | undefined {
     return this.stmts.byId.get(id);
   }
@@ -222,11 +232,6 @@ export class Store {
 
   rooms(): string[] {
     return this.stmts.rooms.all().map((r) => r.room);
-  }
-
-  /** Processed events of a room in total order (depth, id). */
-  roomEvents(room: string): EventRow[] {
-    return this.stmts.roomEvents.all(room);
   }
 
   stateEvents(room: string): EventRow[] {

@@ -161,30 +161,24 @@ export class Sync {
   /**
    * The next chunk of `author`'s log after `seq`. A chunk always ends on an
    * event whose own signature is valid, so the receiver can authenticate the
-   * whole chunk with that one signature.
+   * whole chunk with that one signature (events relayed to us with a mangled
+   * signature inside a chain are never the last of a chunk).
    */
   chunk(author: string, seq: number): { json: string[]; last: number } {
     const rows = this.store.eventsAfter(author, seq, SYNC_TUNING.chunkEvents);
     let bytes = 0;
     let end = rows.findIndex((r) => (bytes += r.json.length) > SYNC_TUNING.chunkBytes);
     end = end <= 0 ? rows.length : end;
-    let chosen = rows.slice(0, end);
-    // Find the last event of the chunk with a checked signature; check it now if needed.
-    for (;;) {
-      const last = chosen[chosen.length - 1];
-      if (!last) return { json: [], last: seq };
-      if (last.sigOk || verifySignature(JSON.parse(last.json) as SignedEvent)) {
-        if (!last.sigOk) this.store.markSignatureChecked(author, last.seq);
-        return { json: chosen.map((r) => r.json), last: last.seq };
+    // Cut back to the last event whose own signature is (or now proves) valid: the frame stays within its limits.
+    for (let i = end - 1; i >= 0; i--) {
+      const row = rows[i]!;
+      if (row.sigOk || verifySignature(JSON.parse(row.json) as SignedEvent)) {
+        if (!row.sigOk) this.store.markSignatureChecked(author, row.seq);
+        return { json: rows.slice(0, i + 1).map((r) => r.json), last: row.seq };
       }
-      // An inner event relayed to us with a mangled signature: extend to the next verified one.
-      const more = this.store.eventsAfter(author, last.seq, 1);
-      if (!more.length) {
-        this.log.warn({ author, seq: last.seq }, 'log head has an invalid signature; not relaying it');
-        return { json: [], last: seq };
-      }
-      chosen = [...chosen, ...more];
     }
+    this.log.warn({ author, seq }, 'no authenticated event to end a chunk on; not relaying this log further');
+    return { json: [], last: seq };
   }
 
   connectedPeers(): string[] {

@@ -360,6 +360,8 @@ export class Transport extends EventEmitter<TransportEvents> {
   }
 
   private penalize(peerId: string): void {
+    const now = Date.now();
+    for (const [id, p] of this.penalties) if (p.until < now - TRANSPORT_LIMITS.maxPenaltyMs) this.penalties.delete(id);
     const prev = this.penalties.get(peerId);
     const ms = Math.min(TRANSPORT_LIMITS.maxPenaltyMs, prev ? prev.ms * 2 : TRANSPORT_LIMITS.penaltyMs);
     this.penalties.set(peerId, { until: Date.now() + ms, ms });

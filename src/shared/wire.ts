@@ -20,6 +20,7 @@ export const WIRE_LIMITS = {
   /** Largest single event (bytes of JSON). */
   maxEventBytes: 64 * 1024,
   maxDeps: 32,
+  maxAuthors: 100_000,
 } as const;
 
 const hashSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a sha256 hash (base64url)');
@@ -100,7 +101,9 @@ export const signedEventSchema = eventContentSchema.extend({ id: hashSchema, sig
 export type SignedEvent = z.infer<typeof signedEventSchema>;
 
 /** Version vector: author → highest contiguous seq held. */
-export const versionVectorSchema = z.record(peerIdSchema, z.number().int().min(0));
+export const versionVectorSchema = z
+  .record(peerIdSchema, z.number().int().min(0))
+  .refine((v) => Object.keys(v).length <= WIRE_LIMITS.maxAuthors, `a version vector names at most ${WIRE_LIMITS.maxAuthors} authors`);
 export type VersionVector = z.infer<typeof versionVectorSchema>;
 
 export const frameSchema = z.discriminatedUnion('t', [

@@ -242,6 +242,8 @@ describe.skipIf(!support.ok)(`chaos on a namespace LAN (seed ${SEED}, ${SECONDS}
       );
       expect(lost.map((l) => l.msg)).toEqual([]);
       for (const r of rooms) expect(shape(r)).toBe(shape(rooms[0]!));
+      // nobody stole or voided the owner's rooms
+      for (const room of rooms[0]!) expect(room.members.find((m) => m.role === 'owner')?.peerId, room.room).toBe(slots[0]!.peer!.peerId);
       expect(stats.acked).toBeGreaterThan(SECONDS * 5);
     },
     (SECONDS + 240) * 1000,

@@ -171,4 +171,59 @@ describe('replica', () => {
       expect(state.members.size).toBe(2);
     }
   });
+
+  it('keeps later messages when a concurrent join arrives late', () => {
+    const alice = makeReplica();
+    const bob = makeReplica();
+    alice.profile();
+    bob.profile();
+    alice.replica.append('join', 'r', { nick: 'alice' });
+    bob.replica.ingest(missing(alice, bob));
+    bob.replica.append('join', 'r', { nick: 'bob' }); // concurrent with alice's messages below
+    for (let i = 0; i < 3; i++) alice.replica.append('msg', 'r', { nick: 'alice', text: `m${i}` });
+    alice.replica.ingest(missing(bob, alice));
+    bob.replica.ingest(missing(alice, bob));
+    const texts = (r: ReturnType<typeof makeReplica>) => r.store.messages('r', {}).map((m) => m.text);
+    expect(texts(alice)).toEqual(['m0', 'm1', 'm2']);
+    expect(texts(bob)).toEqual(texts(alice));
+  });
+
+  it('orders a new message after everything, even after a flood of refused events', () => {
+    const alice = makeReplica();
+    const junk = makeReplica();
+    alice.profile();
+    junk.profile();
+    alice.replica.append('join', 'r', { nick: 'alice' });
+    junk.replica.ingest(missing(alice, junk));
+    // 40 messages from a non-member, all refused by the room's rules
+    for (let i = 0; i < 40; i++) junk.replica.append('msg', 'r', { nick: 'junk', text: `junk ${i}` });
+    alice.replica.ingest(missing(junk, alice));
+    for (let i = 0; i < 5; i++) alice.replica.append('msg', 'r', { nick: 'alice', text: `real ${i}` });
+    const last = alice.replica.append('msg', 'r', { nick: 'alice', text: 'latest' });
+    expect(last.deps.length).toBeLessThanOrEqual(32);
+    const all = alice.store.messages('r', {}).map((m) => m.text);
+    expect(all[all.length - 1]).toBe('latest');
+    expect(all.filter((t) => t?.startsWith('junk'))).toEqual([]);
+  });
+
+  it('never lets a contested creation claim lock an open room, and forgets malformed events across restarts', () => {
+    const owner = makeReplica();
+    const mallory = makeReplica();
+    owner.profile();
+    mallory.profile();
+    owner.replica.append('join', 'r', { nick: 'owner' });
+    owner.replica.append('msg', 'r', { nick: 'owner', text: 'hello' });
+    mallory.replica.append('join', 'r', { nick: 'mallory', private: true, epoch: 'AAAAAAAAAAAAAAAA' });
+    owner.replica.ingest(missing(mallory, owner));
+    const state = owner.replica.roomState('r');
+    expect(state.private).toBe(false);
+    expect(state.members.has(owner.id)).toBe(true);
+    expect(owner.store.messages('r', {}).map((m) => m.text)).toEqual(['hello']);
+    // restart: the same verdicts from storage
+    const dir = owner.dir;
+    owner.store.close();
+    const again = makeReplica(dir);
+    expect(again.replica.roomState('r').members.has(owner.id)).toBe(true);
+    expect(again.replica.roomState('r').contested).toBe(true);
+  });
 });
