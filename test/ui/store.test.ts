@@ -219,10 +219,16 @@ describe('chat store', () => {
     await store.loadConversation(general);
     client.setState('closed');
     expect(store.connection).toBe('closed');
+    for (let i = 0; i < 4; i++) {
+      client.setState('connecting');
+      client.setState('closed');
+    }
+    expect(store.failedConnects).toBe(4); // the banner now suggests opening the peer's new address
     const missed = msg('general', BOB, 'sent while I was away');
     client.handle('history', () => [missed]);
     client.setState('open');
     await flush();
+    expect(store.failedConnects).toBe(0);
     expect(general.messages.map((m) => m.text)).toContain('sent while I was away');
   });
 

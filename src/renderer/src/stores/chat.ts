@@ -214,6 +214,8 @@ export const useChatStore = defineStore('chat', () => {
   let client: ApiClient | null = null;
   const me = ref<WhoAmI | null>(null);
   const connection = ref<ConnectionState>('connecting');
+  /** Connection attempts that failed in a row (the banner gets more helpful as it grows). */
+  const failedConnects = ref(0);
   const synced = ref(false);
   const conversations = shallowReactive(new Map<string, Conversation>());
   const directory = ref<RoomInfo[]>([]);
@@ -788,6 +790,8 @@ export const useChatStore = defineStore('chat', () => {
       c.onState((state) => {
         const was = connection.value;
         connection.value = state;
+        if (state === 'open') failedConnects.value = 0;
+        else if (state === 'closed' && was === 'connecting') failedConnects.value++;
         if (state === 'open' && was !== 'open') void sync();
       }),
       c.onNavigate((target) => openTarget(target)),
@@ -836,6 +840,11 @@ export const useChatStore = defineStore('chat', () => {
     try {
       const res = await api().call('setNick', { nick: parsed.data });
       if (me.value) me.value = { ...me.value, nick: res.nick };
+      for (const conv of conversations.values()) {
+        if (conv.members.some((m) => m.peerId === res.peerId)) {
+          conv.members = conv.members.map((m) => (m.peerId === res.peerId ? { ...m, nick: res.nick } : m));
+        }
+      }
       chooseNickDone();
       return true;
     } catch (err) {
@@ -1027,6 +1036,7 @@ export const useChatStore = defineStore('chat', () => {
     // state
     me,
     connection,
+    failedConnects,
     synced,
     conversations,
     directory,
