@@ -200,8 +200,9 @@ describe.skipIf(!support.ok)(`chaos on a namespace LAN (seed ${SEED}, ${SECONDS}
           const key = (h: Record<string, Message[]>) => ROOMS.map((r) => h[r]!.map((m) => m.id).join(',')).join('|');
           return snap.every((h) => key(h) === key(snap[0]!)) ? snap : undefined;
         },
-        90_000,
+        180_000,
         'identical histories on every peer',
+        2000, // a soak's histories are long: compare them every 2 s, not continuously
       );
 
       // Checker
@@ -246,6 +247,6 @@ describe.skipIf(!support.ok)(`chaos on a namespace LAN (seed ${SEED}, ${SECONDS}
       for (const room of rooms[0]!) expect(room.members.find((m) => m.role === 'owner')?.peerId, room.room).toBe(slots[0]!.peer!.peerId);
       expect(stats.acked).toBeGreaterThan(SECONDS * 5);
     },
-    (SECONDS + 240) * 1000,
+    (SECONDS * 1.5 + 300) * 1000,
   );
 });

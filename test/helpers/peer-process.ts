@@ -179,7 +179,12 @@ export class PeerProcess {
 }
 
 /** Polls until `fn` holds; the generic wait for conditions spanning several peers. */
-export async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 15_000,
+  what = 'condition',
+  intervalMs = 100,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   let lastErr: unknown;
   for (;;) {
@@ -190,6 +195,6 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false>, ti
       lastErr = err;
     }
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
