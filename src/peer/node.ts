@@ -319,9 +319,15 @@ export class PeerNode implements ChattyService {
   }
 
   async join({ room, private: invitesOnly }: Params<'join'>): Promise<MethodResults['join']> {
-    if (!this.replica.roomNames().includes(room)) await this.settle(JOIN_SYNC_WAIT_MS);
+    if (!this.replica.roomNames().includes(room)) {
+      await this.settle(JOIN_SYNC_WAIT_MS);
+      if (this.replica.roomNames().length >= LIMITS.roomsMax && !this.replica.roomNames().includes(room)) {
+        throw new ChattyError('too_large', `this network already has ${LIMITS.roomsMax} rooms; join an existing one`);
+      }
+    }
     const state = this.replica.roomState(room);
     if (state.banned.has(this.peerId)) throw new ChattyError('banned', `you are banned from ${room}`);
+    if (!state.members.has(this.peerId) && state.members.size >= LIMITS.membersMax) throw new ChattyError('too_large', `${room} is full`);
     if (state.private && !state.invited.has(this.peerId))
       throw new ChattyError('forbidden', `${room} is invite-only: ask a member to invite you`);
     if (!state.members.has(this.peerId)) {

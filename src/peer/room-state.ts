@@ -9,7 +9,7 @@
  * moderators acting against each other concurrently are resolved by that
  * order: whichever sorts first wins, the other finds its power gone.
  */
-import type { Role } from '../shared/api.js';
+import { LIMITS, type Role } from '../shared/api.js';
 
 export interface RoomMember {
   nick: string;
@@ -85,6 +85,8 @@ export function applyEvent(s: RoomState, ev: RuleEvent): Verdict {
           s.invited.add(ev.author);
         }
       } else if (s.private && !s.invited.has(ev.author)) {
+        return { ok: false, reason: 'forbidden' };
+      } else if (!s.members.has(ev.author) && s.members.size >= LIMITS.membersMax) {
         return { ok: false, reason: 'forbidden' };
       }
       s.members.set(ev.author, { nick: String(ev.body.nick) });

@@ -18,6 +18,10 @@ export const LIMITS = {
   reasonMax: 500,
   historyMax: 1000,
   searchMax: 200,
+  /** Rooms this peer will create while it knows this many (a flood of rooms is refused). */
+  roomsMax: 2000,
+  /** Members of one room; joins beyond are refused by every peer alike. */
+  membersMax: 1000,
 } as const;
 
 /** Base64url of a raw 32-byte Ed25519 public key. */

@@ -1,0 +1,50 @@
+/**
+ * The interactive terminal chat (no --json), driven line by line like a person at a prompt.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { CHATTY_BIN, eventually, PeerProcess } from '../helpers/peer-process.js';
+
+let bob: PeerProcess;
+beforeAll(async () => {
+  bob = await PeerProcess.start({ nick: 'bob' });
+  await bob.call('join', { room: 'general' });
+});
+afterAll(async () => {
+  await bob?.stop();
+});
+
+it('chats from the terminal with slash commands and readable output', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'chatty-term-'));
+  const child = spawn(
+    process.execPath,
+    [CHATTY_BIN, '--nick', 'alice', '--data-dir', dir, '--port', '0', '--no-mdns', '--no-ui', '--peer', bob.url],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const type = (line: string) => child.stdin.write(`${line}\n`);
+  await eventually(async () => out.includes('Type /help'), 15_000, 'banner');
+  type('/help');
+  await eventually(async () => out.includes('/join ROOM'), 5000, 'help text');
+  await eventually(async () => (await bob.call('peers')).some((p) => p.nick === 'alice' && p.connected), 10_000, 'alice connected to bob');
+  type('/join general');
+  await eventually(async () => out.includes('joined #general'), 10_000, 'join confirmation');
+  type('hello from the terminal');
+  const m = await bob.waitFor('message', (x) => x.text === 'hello from the terminal' && x.from.nick === 'alice');
+  expect(m.room).toBe('general');
+  await bob.call('send', { room: 'general', text: 'hi terminal' });
+  await eventually(async () => /bob: hi terminal/.test(out), 10_000, 'incoming message printed');
+  type('/kick bob');
+  await eventually(async () => out.includes('error: you may not kick bob'), 5000, 'readable error');
+  type('/who');
+  await eventually(async () => /owner|member/.test(out) && out.includes('alice'), 5000, 'member list');
+  type('/quit');
+  expect(await exited).toBe(0);
+});
