@@ -6,7 +6,7 @@
  */
 import type { BenchContext } from '../lib/context.js';
 import { measureLatency, measureThroughput } from '../lib/measure.js';
-import { startCluster, stopAll, type PeerKind } from '../lib/peers.js';
+import { ChattyPeer, startCluster, stopAll, type PeerKind } from '../lib/peers.js';
 import { envInt, envList, summarize } from '../lib/util.js';
 
 const KINDS: readonly PeerKind[] = ['chatty', 'baseline'];
@@ -53,6 +53,12 @@ async function oneRun(
         `${kind} x${n} throughput ${tp.rate.toFixed(0)} msg/s to all (${tp.delivered}/${tp.sent} delivered, ${tp.errors} errors${tp.firstError ? `: ${tp.firstError}` : ''}), p99 ${s.p99.toFixed(1)} ms`,
       );
     }
+    // Links the peers dropped meanwhile (e.g. their per-link frame rate limit), from their warnings on stderr.
+    const warnings = peers
+      .flatMap((p) => (p instanceof ChattyPeer ? p.proc.stderr.split('\n') : []))
+      .filter((l) => /rate_limited|too many frames/.test(l));
+    if (warnings.length) ctx.log(`${kind} x${n}: ${warnings.length} rate-limit warnings on the peers' stderr (links dropped and resynced)`);
+    entry.rateLimitWarnings = warnings.length;
     raw.push(entry);
   } finally {
     await stopAll(peers);

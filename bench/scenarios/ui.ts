@@ -1,7 +1,8 @@
 /**
  * Scenario 7: the browser UI in headless Chromium (playwright-core, Debian's
  * /usr/bin/chromium) against a peer holding a room of BENCH_UI_MESSAGES
- * messages (default BENCH_CATCHUP) — see lib/fixture.ts. Per repeat, a fresh
+ * messages (default BENCH_CATCHUP) by three authors, and a room of 500 —
+ * written in-process by lib/fixture.ts. Per repeat, a fresh
  * peer (`--ui-port 0`, alone) on a copy of the data and a fresh browser context:
  *
  * - first render: navigation start → the first message row of the big room in
@@ -21,13 +22,28 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { BenchContext } from '../lib/context.js';
 import { copyDir } from '../lib/dataset.js';
-import { makeUiFixture, type UiFixture } from '../lib/fixture.js';
+import { makeFixture } from '../lib/fixture.js';
 import { startPeer, stopPeer, type ChattyPeer } from '../lib/peers.js';
 import { envInt, percentile, wallNow } from '../lib/util.js';
+
+// The page-side globals the functions run in the browser use (this file is type-checked without the DOM library).
+interface PageElement {
+  click(): void;
+  scrollTop: number;
+}
+declare const document: { querySelector(selector: string): PageElement | null };
+declare const localStorage: { setItem(key: string, value: string): void };
+declare function requestAnimationFrame(callback: (now: number) => void): number;
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
 const RENDERER = join(import.meta.dirname, '../../out/renderer/index.html');
+
+interface UiFixture {
+  dir: string;
+  big: string;
+  small: string;
+}
 
 interface UiRun {
   firstRender: number;
@@ -43,7 +59,7 @@ interface UiRun {
 async function switchRoom(page: Page, room: string): Promise<number> {
   return page.evaluate(async (r) => {
     const t0 = performance.now();
-    const item = document.querySelector<HTMLElement>(`[data-testid="room-item"][data-room="${r}"]`);
+    const item = document.querySelector(`[data-testid="room-item"][data-room="${r}"]`);
     if (!item) throw new Error(`no room item ${r}`);
     item.click();
     await new Promise<void>((resolve) => {
@@ -89,7 +105,7 @@ async function once(ctx: BenchContext, browser: Browser, fx: UiFixture, scrollSe
     const pagesBefore = historyPages;
     const scroll = await page.evaluate(
       async ({ seconds }) => {
-        const el = document.querySelector<HTMLElement>('[data-testid="message-list"]');
+        const el = document.querySelector('[data-testid="message-list"]');
         if (!el) throw new Error('no message list');
         const frames: number[] = [];
         const t0 = performance.now();
@@ -146,7 +162,14 @@ export async function runUi(ctx: BenchContext): Promise<void> {
   const count = envInt('BENCH_UI_MESSAGES', ctx.catchup);
   const scrollSeconds = envInt('BENCH_UI_SCROLL_SECONDS', 30);
   const t = wallNow();
-  const fx = makeUiFixture(ctx.tmp, count);
+  const made = makeFixture(ctx.tmp, {
+    authors: ['reader', 'alice', 'bob'],
+    rooms: [
+      { name: 'big', count },
+      { name: 'small', count: 500 },
+    ],
+  });
+  const fx: UiFixture = { dir: made.dirs.get('reader')!, big: 'big', small: 'small' };
   ctx.log(`ui: fixture of ${count} messages written in ${((wallNow() - t) / 1000).toFixed(1)} s`);
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
   const runs: UiRun[] = [];
