@@ -324,6 +324,8 @@ describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when 
     const page = alice.page;
     await alice.peer.call('join', { room: 'bulk' });
     await roomItem(page, 'bulk').waitFor({ timeout: WAIT }); // my own join, made elsewhere, shows up
+    await roomItem(page, 'bulk').click();
+    await member(page, 'alice').and(page.locator('[data-role="owner"]')).waitFor({ timeout: WAIT }); // as its owner
     const total = 1500;
     for (let i = 0; i < total; i += 100) {
       await Promise.all(Array.from({ length: 100 }, (_, j) => alice.peer.call('send', { room: 'bulk', text: `bulk message ${i + j}` })));

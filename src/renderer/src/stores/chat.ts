@@ -576,6 +576,8 @@ export const useChatStore = defineStore('chat', () => {
         ];
         conv.banned = conv.banned.filter((b) => b.peerId !== ev.peerId);
         if (isMe) {
+          // Joined from elsewhere (another window, a script): fetch the room's roles and flags.
+          if (!conv.joined) void refreshDirectory();
           conv.joined = true;
         } else if (!wasMember && conv.joined) {
           system(conv, `${ev.nick} joined #${ev.room}`);
@@ -860,11 +862,7 @@ export const useChatStore = defineStore('chat', () => {
 
   async function refreshDirectory(): Promise<void> {
     try {
-      directory.value = await api().call('rooms');
-      for (const r of directory.value) {
-        const conv = conversations.get(roomKey(r.room));
-        if (conv) conv.private = !!r.private;
-      }
+      applyRooms(await api().call('rooms'));
     } catch (err) {
       reportError(err);
     }
