@@ -18,7 +18,7 @@ import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { relative, resolve } from 'node:path';
 import type { BenchContext } from './lib/context.js';
-import { killAll, RESULTS_DIR } from './lib/peers.js';
+import { killAll, removePeerDirs, RESULTS_DIR } from './lib/peers.js';
 import { Report } from './lib/report.js';
 import { envInt, envList, TempDirs } from './lib/util.js';
 import { runCatchup, runMemory } from './scenarios/catchup.js';
@@ -60,6 +60,7 @@ async function main(): Promise<void> {
   const cleanup = () => {
     killAll();
     tmp.cleanup();
+    removePeerDirs();
   };
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {

@@ -11,7 +11,7 @@ import ts from 'typescript';
 import type { Message } from '../../src/shared/api.js';
 import { RpcClient } from '../../src/shared/jsonrpc.js';
 import { PeerProcess, type PeerProcessOptions } from '../../test/helpers/peer-process.js';
-import { sleep, wallNow, withTimeout } from './util.js';
+import { sleep, TempDirs, wallNow, withTimeout } from './util.js';
 
 export const BENCH_DIR = resolve(import.meta.dirname, '..');
 export const RESULTS_DIR = join(BENCH_DIR, 'results');
@@ -51,8 +51,9 @@ export class ChattyPeer implements BenchPeer {
   ) {}
 
   static async start(name: string, opts: PeerProcessOptions = {}): Promise<ChattyPeer> {
+    const dataDir = opts.dataDir ?? peerDirs.make('chatty-bench-peer-');
     const spawnedAt = wallNow();
-    const proc = await PeerProcess.start({ nick: name, ...opts });
+    const proc = await PeerProcess.start({ nick: name, ...opts, dataDir });
     return new ChattyPeer(proc, name, spawnedAt, wallNow());
   }
 
@@ -234,11 +235,15 @@ export function cpuProfWrap(dir: string): string[] {
   return ['sh', '-c', `exec "$0" --cpu-prof --cpu-prof-dir='${dir}' "$@"`];
 }
 
-/** Every process a run started, so an interrupted run can still kill them all. */
+/** Every process a run started, so an interrupted run can still kill them all, and the data dirs made for them. */
 const live = new Set<BenchPeer>();
+const peerDirs = new TempDirs();
 export function killAll(): void {
   for (const p of live) p.kill();
   live.clear();
+}
+export function removePeerDirs(): void {
+  peerDirs.cleanup();
 }
 
 export async function startPeer(kind: PeerKind, name: string, opts: PeerProcessOptions & BaselineOptions = {}): Promise<BenchPeer> {

@@ -11,7 +11,9 @@
  * - scrolling to the top: the page scrolls the list up 1,200 px per frame
  *   (a fast flick) while recording requestAnimationFrame deltas, until the
  *   "start of the room" row appears or BENCH_UI_SCROLL_SECONDS pass; the
- *   history pages the UI requested meanwhile are counted on its WebSocket;
+ *   history pages the UI requested meanwhile are counted on its WebSocket
+ *   (and their rate in the first and the last 5 s, to see whether loading
+ *   slows down as the list grows);
  * - room switch: click on the other room in the sidebar → its first message
  *   row in the DOM, both ways.
  *
@@ -51,6 +53,9 @@ interface UiRun {
   scrollSeconds: number;
   reachedTop: boolean;
   historyPages: number;
+  /** Messages loaded per second in the first and in the last 5 s of the scroll. */
+  loadRateFirst: number;
+  loadRateLast: number;
   switchToSmall: number;
   switchToBig: number;
 }
@@ -86,9 +91,12 @@ async function once(ctx: BenchContext, browser: Browser, fx: UiFixture, scrollSe
       localStorage.setItem('chatty.nickChosen', '1');
     }, fx.big);
     const page = await context.newPage();
-    let historyPages = 0;
+    const historyAt: number[] = [];
     page.on('websocket', (ws) =>
-      ws.on('framesent', (f) => void (typeof f.payload === 'string' && f.payload.includes('"method":"history"') && historyPages++)),
+      ws.on(
+        'framesent',
+        (f) => void (typeof f.payload === 'string' && f.payload.includes('"method":"history"') && historyAt.push(wallNow())),
+      ),
     );
     await page.goto(url);
     const firstRender = await page.evaluate(async (room) => {
@@ -102,7 +110,8 @@ async function once(ctx: BenchContext, browser: Browser, fx: UiFixture, scrollSe
       return performance.now();
     }, fx.big);
     await page.waitForTimeout(500);
-    const pagesBefore = historyPages;
+    const pagesBefore = historyAt.length;
+    const scrollStart = wallNow();
     const scroll = await page.evaluate(
       async ({ seconds }) => {
         const el = document.querySelector('[data-testid="message-list"]');
@@ -132,6 +141,12 @@ async function once(ctx: BenchContext, browser: Browser, fx: UiFixture, scrollSe
       },
       { seconds: scrollSeconds },
     );
+    const scrollEnd = wallNow();
+    // Pages requested in the first and the last 5 s of the scroll: does loading slow down as the list grows?
+    const within = (from: number, to: number) => historyAt.filter((t) => t >= from && t < to).length;
+    const edge = Math.min(5000, (scrollEnd - scrollStart) / 2);
+    const loadRateFirst = (within(scrollStart, scrollStart + edge) * 100) / (edge / 1000);
+    const loadRateLast = (within(scrollEnd - edge, scrollEnd) * 100) / (edge / 1000);
     const switchToSmall = await switchRoom(page, fx.small);
     await page.waitForTimeout(300);
     const switchToBig = await switchRoom(page, fx.big);
@@ -140,7 +155,9 @@ async function once(ctx: BenchContext, browser: Browser, fx: UiFixture, scrollSe
       frames: scroll.frames,
       scrollSeconds: scroll.seconds,
       reachedTop: scroll.reachedTop,
-      historyPages: historyPages - pagesBefore,
+      historyPages: historyAt.length - pagesBefore,
+      loadRateFirst,
+      loadRateLast,
       switchToSmall,
       switchToBig,
     };
@@ -230,6 +247,20 @@ export async function runUi(ctx: BenchContext): Promise<void> {
     metric: 'scrolling up: messages loaded per second',
     unit: 'msg/s',
     chatty: runs.map((r) => (r.historyPages * 100) / r.scrollSeconds),
+    better: 'higher',
+  });
+  report.add({
+    scenario,
+    metric: 'loading rate, first 5 s of scroll',
+    unit: 'msg/s',
+    chatty: runs.map((r) => r.loadRateFirst),
+    better: 'higher',
+  });
+  report.add({
+    scenario,
+    metric: 'loading rate, last 5 s of scroll',
+    unit: 'msg/s',
+    chatty: runs.map((r) => r.loadRateLast),
     better: 'higher',
   });
   report.add({ scenario, metric: 'switch to the small room', unit: 'ms', chatty: runs.map((r) => r.switchToSmall), better: 'lower' });
