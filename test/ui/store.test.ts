@@ -279,3 +279,35 @@ describe('unread counts across restarts', () => {
     expect(random.mentions).toBe(1);
   });
 });
+
+describe('slash commands', () => {
+  it('joins, leaves, renames, sends direct messages, and leaves plain text alone', async () => {
+    setActivePinia(createPinia());
+    localStorage.clear();
+    const client = new FakeClient();
+    client.handle('rooms', () => [roomInfo('general', [member(ME), member(BOB)])]);
+    client.handle('join', (p) => ({ room: p.room, members: [member(ME, 'owner')], history: [] }));
+    client.handle('leave', (p) => ({ room: p.room }));
+    client.handle('setNick', (p) => ({ peerId: ME.peerId, nick: p.nick }));
+    client.handle('dm', (p) => msg(null, { peerId: ME.peerId, nick: 'me' }, p.text, { to: BOB }));
+    const store = useChatStore();
+    store.init(client);
+    await flush();
+    const general = store.conversations.get(roomKey('general'))!;
+
+    expect(await store.command(general, 'hello')).toBeNull();
+    expect(await store.command(general, '//not a command')).toBeNull();
+    expect(await store.command(general, '/join #dev')).toBe(true);
+    expect(client.callsOf('join')).toEqual([{ room: 'dev' }]);
+    expect(store.activeKey).toBe(roomKey('dev'));
+    expect(await store.command(general, '/nick Ada Lovelace')).toBe(true);
+    expect(store.me?.nick).toBe('Ada Lovelace');
+    expect(await store.command(general, '/msg bob see you at 5')).toBe(true);
+    expect(client.callsOf('dm')).toEqual([{ to: 'bob', text: 'see you at 5' }]);
+    expect(store.activeKey).toBe(dmKey(BOB.peerId));
+    expect(await store.command(general, '/leave')).toBe(true);
+    expect(client.callsOf('leave')).toEqual([{ room: 'general' }]);
+    expect(await store.command(general, '/frobnicate')).toBe(false);
+    expect(store.toasts.at(-1)?.title).toBe('Unknown command /frobnicate');
+  });
+});

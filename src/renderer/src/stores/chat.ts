@@ -1011,6 +1011,54 @@ export const useChatStore = defineStore('chat', () => {
     return true;
   }
 
+  /**
+   * Slash commands typed in the composer: /join room, /leave [room], /nick name,
+   * /msg nick text, /help. Returns whether the command worked, or null when
+   * `text` is not a command (`//text` sends "/text").
+   */
+  async function command(conv: Conversation, text: string): Promise<boolean | null> {
+    const m = /^\/([a-z]+)(?:\s+([\s\S]*))?$/i.exec(text.trim());
+    if (!m || text.trim().startsWith('//')) return null;
+    const name = (m[1] ?? '').toLowerCase();
+    const arg = (m[2] ?? '').trim();
+    switch (name) {
+      case 'join':
+        return arg ? joinRoom(arg) : (toast('error', 'Which room?', 'Type /join room-name'), false);
+      case 'leave': {
+        const room = arg.replace(/^#/, '') || (conv.kind === 'room' ? conv.id : '');
+        if (!room) return (toast('error', 'Which room?', 'Type /leave room-name'), false);
+        await leaveRoom(room);
+        return true;
+      }
+      case 'nick':
+        return arg ? setNick(arg) : (toast('error', 'Which nickname?', 'Type /nick new-name'), false);
+      case 'msg':
+      case 'dm': {
+        const [to = '', ...rest] = arg.split(/\s+/);
+        const body = rest.join(' ').trim();
+        if (!to || !body) return (toast('error', 'Usage', '/msg nick message'), false);
+        try {
+          const sent = await api().call('dm', { to: to.replace(/^@/, ''), text: body });
+          if (sent.to) {
+            const dm = ensureDm(sent.to.peerId, sent.to.nick);
+            addMessages(dm, [sent]);
+            open(dm.key);
+          }
+          return true;
+        } catch (err) {
+          reportError(err);
+          return false;
+        }
+      }
+      case 'help':
+        toast('info', 'Commands', '/join room · /leave [room] · /nick name · /msg nick text · start with // to send a leading /', 12000);
+        return true;
+      default:
+        toast('error', `Unknown command /${name}`, 'Type /help for the list, or start with // to send it as text.');
+        return false;
+    }
+  }
+
   function setDraft(conv: Conversation, text: string): void {
     conv.draft = text;
   }
@@ -1089,6 +1137,7 @@ export const useChatStore = defineStore('chat', () => {
     setRole,
     search,
     jumpTo,
+    command,
     setDraft,
     setReply,
     connectTo,
