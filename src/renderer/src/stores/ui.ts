@@ -12,7 +12,8 @@ export interface ModerationRequest {
 }
 
 export const useUiStore = defineStore('ui', () => {
-  const rightPanel = ref<RightPanel>('members');
+  // The side panel starts open only where it fits beside the conversation (below that it overlays it).
+  const rightPanel = ref<RightPanel>(typeof window === 'undefined' || window.innerWidth >= 1000 ? 'members' : null);
   const browseOpen = ref(false);
   const switcherOpen = ref(false);
   const nickDialogOpen = ref(false);
