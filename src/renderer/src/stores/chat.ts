@@ -92,7 +92,7 @@ const FRIENDLY: Record<string, string> = {
   forbidden: "You don't have permission to do that",
   banned: 'You are banned from that room',
   unknown_peer: 'No such peer',
-  too_large: 'That is too long',
+  too_large: "That's over the limit",
   rate_limited: "You're sending too fast — slow down a little",
   not_found: 'Not found',
   ambiguous: 'More than one peer has that nick',
