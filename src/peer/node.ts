@@ -149,6 +149,8 @@ export class PeerNode implements ChattyService {
     if (!d.accepted) return;
     if (ev.type === 'profile') {
       this.checkNickCollision(ev.author, String(ev.body.nick));
+      // a connected peer's new nick reaches the UI at once
+      if (this.peerManager.isConnected(ev.author)) this.emit('peer', { peerId: ev.author, nick: String(ev.body.nick), state: 'up' });
       return;
     }
     if (ev.type === 'dm') {
@@ -169,6 +171,7 @@ export class PeerNode implements ChattyService {
       nick: this.nickOf(target),
       change,
       ...(ev.type === 'role' ? { role: ev.body.role as Role } : {}),
+      ...(ev.type === 'join' ? { role: roleOf(this.replica.roomState(ev.room), target) } : {}),
       ...(target !== ev.author ? { by: ev.author } : {}),
       ...(typeof ev.body.reason === 'string' ? { reason: ev.body.reason } : {}),
     });
@@ -314,7 +317,13 @@ export class PeerNode implements ChattyService {
   async rooms(): Promise<MethodResults['rooms']> {
     return this.replica.roomNames().map((room) => {
       const state = this.replica.roomState(room);
-      return { room, joined: state.members.has(this.peerId), private: state.private, members: this.members(state) };
+      return {
+        room,
+        joined: state.members.has(this.peerId),
+        private: state.private,
+        members: this.members(state),
+        banned: [...state.banned].map((peerId) => ({ peerId, nick: this.nickOf(peerId) })),
+      };
     });
   }
 

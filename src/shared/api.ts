@@ -78,6 +78,8 @@ export interface RoomInfo {
   joined: boolean;
   /** Invite-only, end-to-end encrypted room. */
   private: boolean;
+  /** Peers banned from the room. */
+  banned: Peer[];
   members: Member[];
 }
 

@@ -533,7 +533,7 @@ export const useChatStore = defineStore('chat', () => {
     const isMe = ev.peerId === me.value?.peerId;
     let info = directory.value.find((r) => r.room === ev.room);
     if (!info) {
-      info = { room: ev.room, joined: false, private: false, members: [] } as RoomInfo;
+      info = { room: ev.room, joined: false, private: false, members: [], banned: [] };
       directory.value = [...directory.value, info];
     }
     const members = info.members.filter((m) => m.peerId !== ev.peerId);
@@ -698,6 +698,7 @@ export const useChatStore = defineStore('chat', () => {
       conv.joined = true;
       conv.private = !!r.private;
       conv.members = r.members;
+      conv.banned = r.banned ?? [];
     }
     for (const conv of conversations.values()) {
       if (conv.kind === 'room' && conv.joined && !joined.has(conv.id)) conv.joined = false;
