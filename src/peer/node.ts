@@ -159,7 +159,9 @@ export class PeerNode implements ChattyService {
     }
     if (ev.room === null) return;
     if (ev.type === 'msg') {
-      if (this.isMember(ev.room)) this.emit('message', this.messageOf(this.store.event(ev.id)!));
+      // a sealed message this peer holds no key for is not news it can show
+      const row = this.store.event(ev.id)!;
+      if (this.isMember(ev.room) && row.text !== null) this.emit('message', this.messageOf(row));
       return;
     }
     const change = MEMBER_CHANGE[ev.type];
