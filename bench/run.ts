@@ -74,7 +74,9 @@ async function main(): Promise<void> {
   console.log(
     `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
   );
-  console.log('building the peer (tsc -p tsconfig.build.json)…');
+  const commit = gitHead();
+  const dirtySource = gitDirty();
+  console.log(`building the peer (tsc -p tsconfig.build.json) at ${commit ?? 'an unknown commit'}…`);
   execFileSync(process.execPath, [resolve(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
     cwd: ROOT,
     stdio: 'inherit',
@@ -110,11 +112,21 @@ async function main(): Promise<void> {
     only,
     totalSeconds: totalS,
     machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: totalmem() / 2 ** 30, node: process.version },
-    commit: gitHead(),
+    commit,
+    dirtySource,
   });
   console.log(`\nfigures: ${relative(ROOT, files.json)} (table: ${relative(ROOT, files.md)}); total ${totalS.toFixed(0)} s`);
   // Timers of abandoned waits (a race's losing side) must not keep the run alive.
   process.exit(0);
+}
+
+/** Uncommitted changes under src/ when the run started (the figures are of the working tree). */
+function gitDirty(): boolean | undefined {
+  try {
+    return execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
+  } catch {
+    return undefined;
+  }
 }
 
 function gitHead(): string | undefined {
