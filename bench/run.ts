@@ -22,7 +22,7 @@ import { killAll, removePeerDirs, RESULTS_DIR } from './lib/peers.js';
 import { Report } from './lib/report.js';
 import { envInt, envList, TempDirs } from './lib/util.js';
 import { runCatchup, runMemory } from './scenarios/catchup.js';
-import { runDiscovery } from './scenarios/discovery.js';
+import { destroyActiveLan, runDiscovery } from './scenarios/discovery.js';
 import { runMessaging, runScaling } from './scenarios/messaging.js';
 import { runProfile } from './scenarios/profile.js';
 import { runUi } from './scenarios/ui.js';
@@ -62,11 +62,13 @@ async function main(): Promise<void> {
     tmp.cleanup();
     removePeerDirs();
   };
+  let interrupted = false;
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {
-      console.error(`\n${sig}: stopping peers and removing temporary files`);
+      interrupted = true;
+      console.error(`\n${sig}: stopping peers, removing namespaces and temporary files`);
       cleanup();
-      process.exit(130);
+      void destroyActiveLan().finally(() => process.exit(130));
     });
   }
 
@@ -84,6 +86,7 @@ async function main(): Promise<void> {
 
   try {
     for (const s of SCENARIOS) {
+      if (interrupted) break;
       if (!s.names.some((n) => ctx.only.has(n))) continue;
       console.log(`\n== ${s.names.filter((n) => ctx.only.has(n)).join(' + ')}`);
       const t = Date.now();
@@ -100,6 +103,8 @@ async function main(): Promise<void> {
   } finally {
     cleanup();
   }
+  // Interrupted: the signal handler exits once the namespaces are gone; no report of a partial run.
+  if (interrupted) return;
 
   const totalS = (Date.now() - started) / 1000;
   console.log(`\n${ctx.report.table()}\n`);

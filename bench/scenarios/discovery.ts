@@ -18,6 +18,18 @@ import { createLan, namespaceSupport, type Lan } from '../../test/helpers/netns.
 
 const N = 5;
 
+/** The LAN of a discovery run in progress, so an interrupted bench can still remove its namespaces. */
+let activeLan: Lan | undefined;
+let destroying: Promise<void> | undefined;
+/** Idempotent; concurrent callers (the signal handler, the scenario's finally) wait for the same removal. */
+export function destroyActiveLan(): Promise<void> {
+  const lan = activeLan;
+  if (!lan) return destroying ?? Promise.resolve();
+  activeLan = undefined;
+  destroying = lan.destroy();
+  return destroying;
+}
+
 async function once(lan: Lan, kind: PeerKind): Promise<{ mesh: number; ready: number }> {
   const hosts = lan.hosts.slice(0, N);
   const peers: BenchPeer[] = [];
@@ -60,6 +72,7 @@ export async function runDiscovery(ctx: BenchContext): Promise<void> {
     return;
   }
   const lan = await createLan(N, { prefix: 'bench' });
+  activeLan = lan;
   const chatty = { mesh: [] as number[], ready: [] as number[] };
   const base = { mesh: [] as number[], ready: [] as number[] };
   try {
@@ -77,7 +90,7 @@ export async function runDiscovery(ctx: BenchContext): Promise<void> {
       await sleep(1000);
     }
   } finally {
-    await lan.destroy();
+    await destroyActiveLan();
   }
   const scenario = `discovery, ${N} namespaces`;
   ctx.report.add({
