@@ -32,6 +32,21 @@ function rng(seed: number): () => number {
 const random = rng(SEED);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const began = Date.now();
+const progress = (what: string) => console.log(`[chaos] +${((Date.now() - began) / 1000).toFixed(0)}s ${what}`);
+
+/** A call that must answer in bounded time: a hung peer fails the run with its name, instead of stalling it. */
+async function bounded<T>(who: string, what: string, call: Promise<T>, ms = 30_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${who} did not answer ${what} within ${ms / 1000} s`)), ms);
+  });
+  try {
+    return await Promise.race([call, hang]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 const support = await namespaceSupport();
 if (!support.ok) console.warn(`[chaos] skipped: network namespaces unavailable here (${support.reason})`);
@@ -48,6 +63,10 @@ describe.skipIf(!support.ok)(`chaos on a namespace LAN (seed ${SEED}, ${SECONDS}
   const slots: Slot[] = [];
   const acked = new Map<string, { msg: Message; author: string }>();
   const stats = { sent: 0, acked: 0, failedSends: 0, faults: [] as string[] };
+  const fault = (what: string) => {
+    stats.faults.push(what);
+    progress(what);
+  };
 
   const start = async (slot: Slot) => {
     slot.peer = await PeerProcess.start({
@@ -109,12 +128,17 @@ describe.skipIf(!support.ok)(`chaos on a namespace LAN (seed ${SEED}, ${SECONDS}
             const replyTo = random() < 0.5 && delivered.length ? delivered[delivered.length - 1]!.id : undefined;
             stats.sent++;
             try {
-              const msg = await peer.call('send', { room, text: `${slot.nick} #${stats.sent}`, ...(replyTo ? { replyTo } : {}) });
+              const msg = await bounded(
+                slot.nick,
+                'send',
+                peer.call('send', { room, text: `${slot.nick} #${stats.sent}`, ...(replyTo ? { replyTo } : {}) }),
+              );
               stats.acked++;
               acked.set(msg.id, { msg, author: slot.nick });
               history.push(msg.id);
               seen.set(room, history);
-            } catch {
+            } catch (err) {
+              if (String(err).includes('did not answer')) throw err;
               stats.failedSends++;
             }
           }
@@ -132,7 +156,7 @@ describe.skipIf(!support.ok)(`chaos on a namespace LAN (seed ${SEED}, ${SECONDS}
             const order = [...slots].sort(() => random() - 0.5);
             const [a, b] = [order.slice(0, 2), order.slice(2)];
             await lan.partition([a.map((s) => s.host), b.map((s) => s.host)]);
-            stats.faults.push(`split ${a.map((s) => s.nick)}|${b.map((s) => s.nick)}`);
+            fault(`split ${a.map((s) => s.nick)}|${b.map((s) => s.nick)}`);
             if (kind === 'moderate-split') {
               // concurrent, conflicting moderation in the two halves
               const owner = slots[0]!.peer!;
@@ -142,14 +166,14 @@ describe.skipIf(!support.ok)(`chaos on a namespace LAN (seed ${SEED}, ${SECONDS}
                 owner.call('setRole', { room: 'dev', peer: mod.peerId, role: random() < 0.5 ? 'member' : 'moderator' }),
                 mod.call('kick', { room: 'dev', peer: target.peerId, reason: 'chaos' }),
               ]);
-              stats.faults.push('conflicting moderation in dev');
+              fault('conflicting moderation in dev');
             }
             await sleep(hold);
             await lan.heal();
           } else if (kind === 'isolate') {
             const s = pick(slots);
             await lan.linkDown(s.host);
-            stats.faults.push(`isolate ${s.nick}`);
+            fault(`isolate ${s.nick}`);
             await sleep(hold);
             await lan.linkUp(s.host);
           } else {
@@ -157,10 +181,10 @@ describe.skipIf(!support.ok)(`chaos on a namespace LAN (seed ${SEED}, ${SECONDS}
             if (!s.peer || s.peer.child.exitCode !== null || s.peer.child.signalCode !== null) continue;
             await s.peer.kill9();
             killedDuringRun++;
-            stats.faults.push(`kill -9 ${s.nick}`);
+            fault(`kill -9 ${s.nick}`);
             await sleep(hold);
             await start(s);
-            stats.faults.push(`restart ${s.nick}`);
+            fault(`restart ${s.nick}`);
           }
           await sleep(1000 + random() * 2000);
         }
@@ -172,12 +196,19 @@ describe.skipIf(!support.ok)(`chaos on a namespace LAN (seed ${SEED}, ${SECONDS}
         while (Date.now() < deadline) {
           await sleep(1500);
           for (const s of live()) {
-            for (const room of ROOMS) await s.peer!.call('join', { room }).catch(() => undefined);
+            for (const room of ROOMS)
+              await bounded(
+                s.nick,
+                'join',
+                s.peer!.call('join', { room }).catch(() => undefined),
+              );
           }
         }
       };
 
+      progress('workload and faults start');
       await Promise.all([...slots.map(writer), faults(), rejoiner()]);
+      progress(`workload done: sent=${stats.sent} acknowledged=${stats.acked}`);
 
       // A newcomer with an empty data dir joins at the end.
       const newcomer: Slot = { host: lan.hosts[PEERS]!, nick: 'late' };
@@ -185,7 +216,8 @@ describe.skipIf(!support.ok)(`chaos on a namespace LAN (seed ${SEED}, ${SECONDS}
       slots.push(newcomer);
       await lan.heal();
       for (const s of slots) if (!live().includes(s)) await start(s);
-      for (const room of ROOMS) await newcomer.peer!.call('join', { room });
+      for (const room of ROOMS) await bounded('late', 'join', newcomer.peer!.call('join', { room }));
+      progress('newcomer joined; waiting for identical histories');
 
       // Quiet: wait until every peer reports the same history for every room.
       const snapshot = async () =>
