@@ -133,7 +133,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
       const last = this.vv.get(this.peerId);
       const timeline = room === null ? null : this.timeline(room);
       // The deepest heads first, so the depth (and thus the order) always reflects everything delivered.
-      const heads = timeline ? [...timeline.heads].map((id) => ({ id, depth: this.store.event(id)?.depth ?? 0 })) : [];
+      const heads = timeline ? [...timeline.heads].map((id) => ({ id, depth: this.metaOf(id)?.depth ?? 0 })) : [];
       heads.sort((a, b) => b.depth - a.depth);
       const deps = heads.slice(0, WIRE_LIMITS.maxDeps).map((h) => h.id);
       const depth = 1 + (heads[0]?.depth ?? 0);
@@ -162,7 +162,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
       // Duplicates are common (relays, retries): skip them before paying for parsing and hashing.
       const r = (raw ?? {}) as { author?: unknown; seq?: unknown; id?: unknown };
       if (typeof r.author === 'string' && typeof r.seq === 'number' && r.seq <= this.seqOf(r.author)) {
-        if (typeof r.id === 'string' && this.store.idAt(r.author, r.seq) !== r.id) this.noteFork(r.author, r.seq);
+        const head = this.vv.get(r.author)!;
+        if (r.seq === head.seq && typeof r.id === 'string' && r.id !== head.id) this.noteFork(r.author, r.seq);
         continue;
       }
       try {
@@ -174,7 +175,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         result.error ??= err instanceof EventError ? err : new EventError('malformed', String(err));
       }
     }
-    this.store.transaction(() => {
+    this.store.relaxedTransaction(() => {
       for (const [author, events] of byAuthor) this.ingestRun(author, events, result);
     });
     if (result.stored.length) this.emit('stored', result.stored);
@@ -237,9 +238,31 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     this.waiting.set(ev.id, ev);
   }
 
+  /**
+   * Room and depth of delivered events, so delivery (a handful of lookups per event) stays in memory.
+   * Bounded: when it grows past its cap it is dropped and refilled from storage on demand.
+   */
+  private readonly deliveredMeta = new Map<string, { depth: number; room: string | null }>();
+
+  private metaOf(id: string): { depth: number; room: string | null } | undefined {
+    let meta = this.deliveredMeta.get(id);
+    if (!meta && !this.waiting.has(id)) {
+      const row = this.store.event(id);
+      if (row) meta = this.remember(id, row.depth, row.room);
+    }
+    return meta;
+  }
+
+  private remember(id: string, depth: number, room: string | null): { depth: number; room: string | null } {
+    if (this.deliveredMeta.size >= 500_000) this.deliveredMeta.clear();
+    const meta = { depth, room };
+    this.deliveredMeta.set(id, meta);
+    return meta;
+  }
+
   /** An id is delivered when it is stored and no longer waiting. */
   private isDelivered(id: string): boolean {
-    return !this.waiting.has(id) && this.store.event(id) !== undefined;
+    return !this.waiting.has(id) && this.metaOf(id) !== undefined;
   }
 
   private tryDeliver(first: SignedEvent): void {
@@ -271,12 +294,13 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   /** Judges and delivers one event whose dependencies are all delivered. */
   private deliver(ev: SignedEvent): void {
     this.waiting.delete(ev.id);
+    this.remember(ev.id, ev.depth, ev.room);
     let verdict: Verdict = { ok: true };
     let late = false;
     let text: string | undefined;
     if (ev.room !== null) {
       const tl = this.timeline(ev.room);
-      const depDepths = ev.deps.map((d) => this.store.event(d));
+      const depDepths = ev.deps.map((d) => this.metaOf(d));
       const expected = 1 + Math.max(0, ...depDepths.map((r) => r?.depth ?? 0));
       late = tl.tail !== null && before(ev, tl.tail);
       if (ev.depth !== expected || depDepths.some((r) => r?.room !== ev.room)) {

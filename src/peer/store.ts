@@ -104,7 +104,6 @@ export class Store {
       setText: db.prepare('UPDATE events SET text = ? WHERE id = ?'),
       byId: db.prepare<[string], EventRow>(`SELECT ${ROW_COLUMNS} FROM events WHERE id = ?`),
       jsonById: db.prepare<[string], { json: string }>('SELECT json FROM events WHERE id = ?'),
-      idAt: db.prepare<[string, number], { id: string }>('SELECT id FROM events WHERE author = ? AND seq = ?'),
       vector: db.prepare<[], { author: string; seq: number; id: string }>('SELECT author, MAX(seq) AS seq, id FROM events GROUP BY author'),
       after: db.prepare<[string, number, number], { seq: number; json: string; sig_ok: number }>(
         'SELECT seq, json, sig_ok FROM events WHERE author = ? AND seq > ? ORDER BY seq LIMIT ?',
@@ -133,6 +132,20 @@ export class Store {
 
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn)();
+  }
+
+  /**
+   * A transaction that survives a crash of this process but not necessarily a power cut (WAL,
+   * synchronous=NORMAL): for events received from peers, which hold them too and resend what is
+   * missing. Our own events (`send` returns after them) always get a full flush.
+   */
+  relaxedTransaction<T>(fn: () => T): T {
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return this.db.transaction(fn)();
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
   }
 
   getMeta(key: string): string | undefined {
@@ -189,10 +202,6 @@ export class Store {
 
   setText(id: string, text: string): void {
     this.stmts.setText.run(text, id);
-  }
-
-  idAt(author: string, seq: number): string | undefined {
-    return this.stmts.idAt.get(author, seq)?.id;
   }
 
   event(id: string): EventRow | undefined {

@@ -41,6 +41,16 @@ class Session {
     private readonly sync: Sync,
   ) {}
 
+  /**
+   * Each link walks the authors from its own starting point, so a peer catching up from several
+   * neighbours gets different logs from each at first instead of the same backlog from all.
+   */
+  private rotated<T>(entries: T[]): T[] {
+    if (entries.length < 2) return entries;
+    const start = (this.link.peerId.charCodeAt(0) * 31 + this.link.peerId.charCodeAt(1)) % entries.length;
+    return [...entries.slice(start), ...entries.slice(0, start)];
+  }
+
   learn(author: string, seq: number): void {
     if (seq > (this.known.get(author) ?? 0)) this.known.set(author, seq);
   }
@@ -56,7 +66,7 @@ class Session {
     try {
       do {
         this.again = false;
-        for (const [author, mine] of Object.entries(this.sync.replica.vector())) {
+        for (const [author, mine] of this.rotated(Object.entries(this.sync.replica.vector()))) {
           while ((this.known.get(author) ?? 0) < mine && !this.link.closed) {
             const { json, last } = this.sync.chunk(author, this.known.get(author) ?? 0);
             if (!json.length) break;
