@@ -10,6 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import ts from 'typescript';
 import type { Message } from '../../src/shared/api.js';
 import { RpcClient } from '../../src/shared/jsonrpc.js';
+import { forEachLine } from '../../test/helpers/lines.js';
 import { PeerProcess, type PeerProcessOptions } from '../../test/helpers/peer-process.js';
 import { sleep, TempDirs, wallNow, withTimeout } from './util.js';
 
@@ -137,25 +138,17 @@ export class BaselinePeer implements BenchPeer {
     readonly spawnedAt: number,
   ) {
     this.rpc = new RpcClient((text) => child.stdin?.write(`${text}\n`));
-    let buf = '';
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (chunk: string) => {
-      buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (!this.readyAt) {
-          const msg = JSON.parse(line) as { method?: string; params?: { peerId: string; port: number } };
-          if (msg.method === 'ready' && msg.params) {
-            this.ready = msg.params;
-            this.readyAt = wallNow();
-            this.onReady?.();
-            continue;
-          }
+    forEachLine(child.stdout!, (line) => {
+      if (!this.readyAt) {
+        const msg = JSON.parse(line) as { method?: string; params?: { peerId: string; port: number } };
+        if (msg.method === 'ready' && msg.params) {
+          this.ready = msg.params;
+          this.readyAt = wallNow();
+          this.onReady?.();
+          return;
         }
-        this.rpc.receive(line);
       }
+      this.rpc.receive(line);
     });
     const offEarly = this.rpc.on('message', (m) => {
       if (this.early) this.early.push({ m, at: wallNow() });

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { EventName, EventPayloads, MethodName, MethodResults, ParamsOf } from '../../src/shared/api.js';
 import { RpcClient } from '../../src/shared/jsonrpc.js';
+import { forEachLine } from './lines.js';
 
 export const CHATTY_BIN = resolve(import.meta.dirname, '../../bin/chatty.js');
 
@@ -39,17 +40,7 @@ export class PeerProcess {
     readonly opts: PeerProcessOptions,
   ) {
     this.rpc = new RpcClient((text) => child.stdin?.write(`${text}\n`));
-    let buf = '';
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (chunk: string) => {
-      buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        this.onLine(line);
-      }
-    });
+    forEachLine(child.stdout!, (line) => this.onLine(line));
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (chunk: string) => {
       this.stderr = (this.stderr + chunk).slice(-20_000);
