@@ -20,7 +20,7 @@ import { createEvent, EventError, parseEvent, verifySignature } from './events.j
 import { decryptDm } from './crypto.js';
 import type { Identity } from './identity.js';
 import type { Logger } from './log.js';
-import { applyEvent, cloneRoomState, emptyRoomState, type RoomState, type Verdict } from './room-state.js';
+import { applyEvent, emptyRoomState, type RoomState, type Verdict } from './room-state.js';
 import { RoomKeys } from './room-keys.js';
 import { EventStatus, type Store } from './store.js';
 
@@ -105,6 +105,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     }
     store.transaction(() => {
       for (const ev of [...this.waiting.values()]) this.tryDeliver(ev);
+      this.rejudgeDirtyRooms();
     });
     this.flush();
   }
@@ -143,6 +144,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
       );
       this.storeEvent(ev, JSON.stringify(ev), true);
       this.tryDeliver(ev);
+      this.rejudgeDirtyRooms();
       return ev;
     });
     this.emit('stored', [ev]);
@@ -177,6 +179,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     }
     this.store.relaxedTransaction(() => {
       for (const [author, events] of byAuthor) this.ingestRun(author, events, result);
+      this.rejudgeDirtyRooms();
     });
     if (result.stored.length) this.emit('stored', result.stored);
     this.flush();
@@ -406,23 +409,37 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     const at = tl.stateEvents.findIndex((se) => before(entry, se));
     tl.stateEvents.splice(at < 0 ? tl.stateEvents.length : at, 0, entry);
     const s = emptyRoomState(tl.roots > 1);
-    const snapshots: { key: OrderKey; state: RoomState }[] = [];
     for (const se of tl.stateEvents) {
       const ok = applyEvent(s, se).ok;
       if (se !== entry && ok !== se.accepted) this.store.setVerdict(se.id, ok ? EventStatus.Accepted : EventStatus.Rejected);
       se.accepted = ok;
-      if (!before(se, entry)) snapshots.push({ key: se, state: cloneRoomState(s) });
     }
     tl.state = s;
-    // Re-judge the messages after the inserted event against the state in force at each of them.
-    let idx = -1;
-    let current = snapshots[0]!.state;
-    for (const row of this.store.messagesAfter(ev.room!, ev.depth, ev.id)) {
-      while (idx + 1 < snapshots.length && before(snapshots[idx + 1]!.key, row)) current = snapshots[++idx]!.state;
-      const ok = applyEvent(current, { author: row.author, type: 'msg', body: this.bodyOf(row.id) }).ok;
-      if (ok !== (row.status === EventStatus.Accepted)) this.store.setVerdict(row.id, ok ? EventStatus.Accepted : EventStatus.Rejected);
-    }
+    // The messages after it are re-judged once per batch (a healed partition brings many such events).
+    const dirty = this.dirtyRooms.get(ev.room!);
+    if (!dirty || before(entry, dirty)) this.dirtyRooms.set(ev.room!, { depth: entry.depth, id: entry.id });
     return entry.accepted ? { ok: true } : { ok: false, reason: 'forbidden' };
+  }
+
+  /** Rooms whose messages after a key must be re-judged because a state event slotted in before them. */
+  private readonly dirtyRooms = new Map<string, OrderKey>();
+
+  /** Re-judges, room by room, the messages after the earliest late state event against the state in force at each. */
+  private rejudgeDirtyRooms(): void {
+    for (const [room, from] of this.dirtyRooms) {
+      const tl = this.timeline(room);
+      const s = emptyRoomState(tl.roots > 1);
+      let next = 0;
+      // state in force just before `from`
+      while (next < tl.stateEvents.length && before(tl.stateEvents[next]!, from)) applyEvent(s, tl.stateEvents[next++]!);
+      for (const row of this.store.messagesAfter(room, from.depth, from.id)) {
+        while (next < tl.stateEvents.length && before(tl.stateEvents[next]!, row)) applyEvent(s, tl.stateEvents[next++]!);
+        // the rules look only at the author and at whether the text is sealed
+        const ok = applyEvent(s, { author: row.author, type: 'msg', body: row.sealed ? { ct: '' } : { text: '' } }).ok;
+        if (ok !== (row.status === EventStatus.Accepted)) this.store.setVerdict(row.id, ok ? EventStatus.Accepted : EventStatus.Rejected);
+      }
+    }
+    this.dirtyRooms.clear();
   }
 
   /** The in-memory timeline of a room, loaded from storage on first use. */

@@ -39,10 +39,6 @@ export function emptyRoomState(contested = false): RoomState {
   return { members: new Map(), roles: new Map(), banned: new Set(), founded: false, contested, private: false, invited: new Set() };
 }
 
-export function cloneRoomState(s: RoomState): RoomState {
-  return { ...s, members: new Map(s.members), roles: new Map(s.roles), banned: new Set(s.banned), invited: new Set(s.invited) };
-}
-
 function isModerator(s: RoomState, peerId: string): boolean {
   return s.members.has(peerId) && RANK[roleOf(s, peerId)] >= RANK.moderator;
 }

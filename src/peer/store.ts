@@ -37,6 +37,7 @@ export interface EventRow {
   text: string | null;
   reply_to: string | null;
   target: string | null;
+  sealed: number;
 }
 
 export interface PeerRow {
@@ -65,6 +66,8 @@ CREATE TABLE IF NOT EXISTS events (
   target TEXT,
   -- 1 when this event's own signature was checked; 0 when it was authenticated through the hash chain
   sig_ok INTEGER NOT NULL DEFAULT 1,
+  -- 1 for a message whose text is sealed under a room key (what the room rules look at)
+  sealed INTEGER NOT NULL DEFAULT 0,
   json TEXT NOT NULL,
   UNIQUE (author, seq)
 );
@@ -74,7 +77,7 @@ CREATE TABLE IF NOT EXISTS heads (room TEXT NOT NULL, id TEXT NOT NULL, PRIMARY 
 CREATE TABLE IF NOT EXISTS peers (peer_id TEXT PRIMARY KEY, urls TEXT NOT NULL, source TEXT NOT NULL, last_seen INTEGER NOT NULL);
 `;
 
-const ROW_COLUMNS = 'rowid, id, author, seq, room, type, depth, ts, status, late, nick, text, reply_to, target';
+const ROW_COLUMNS = 'rowid, id, author, seq, room, type, depth, ts, status, late, nick, text, reply_to, target, sealed';
 
 export class Store {
   readonly db: Database.Database;
@@ -91,13 +94,14 @@ export class Store {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
     this.db.exec(SCHEMA);
+    this.migrate();
     const db = this.db;
     this.stmts = {
       getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       insert: db.prepare(
-        `INSERT INTO events (id, author, seq, room, type, depth, ts, nick, text, reply_to, target, sig_ok, json)
-         VALUES (@id, @author, @seq, @room, @type, @depth, @ts, @nick, @text, @reply_to, @target, @sig_ok, @json)`,
+        `INSERT INTO events (id, author, seq, room, type, depth, ts, nick, text, reply_to, target, sig_ok, sealed, json)
+         VALUES (@id, @author, @seq, @room, @type, @depth, @ts, @nick, @text, @reply_to, @target, @sig_ok, @sealed, @json)`,
       ),
       setStatus: db.prepare('UPDATE events SET status = ?, late = ? WHERE id = ?'),
       setVerdict: db.prepare('UPDATE events SET status = ? WHERE id = ?'),
@@ -128,6 +132,15 @@ export class Store {
       ),
       peers: db.prepare<[], PeerRow>('SELECT peer_id, urls, source, last_seen FROM peers ORDER BY last_seen DESC LIMIT 256'),
     };
+  }
+
+  /** Brings a database written by an earlier version up to this schema. */
+  private migrate(): void {
+    const columns = this.db.prepare<[], { name: string }>('PRAGMA table_info(events)').all();
+    if (!columns.some((c) => c.name === 'sealed')) {
+      this.db.exec(`ALTER TABLE events ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
+        UPDATE events SET sealed = 1 WHERE type = 'msg' AND json LIKE '%"ct":%';`);
+    }
   }
 
   transaction<T>(fn: () => T): T {
@@ -188,6 +201,7 @@ export class Store {
       reply_to: typeof b.replyTo === 'string' ? b.replyTo : null,
       target: typeof b.target === 'string' ? b.target : typeof b.to === 'string' ? b.to : null,
       sig_ok: sigChecked ? 1 : 0,
+      sealed: ev.type === 'msg' && typeof b.ct === 'string' ? 1 : 0,
       json,
     });
   }
