@@ -22,7 +22,8 @@ function electronBinary() {
 let electron = electronBinary();
 if (!electron && process.env.CHATTY_HEADLESS !== '1') {
   // npm installs Electron without running its download step (see allowScripts); fetch it now.
-  run(process.execPath, ['node_modules/electron/install.js']);
+  console.log('Fetching the Electron binary (first start)…');
+  spawnSync(process.execPath, ['node_modules/electron/install.js'], { stdio: 'ignore' });
   electron = electronBinary();
 }
 if (electron && process.env.CHATTY_HEADLESS !== '1') {
