@@ -153,6 +153,8 @@ export class Store {
    * missing. Our own events (`send` returns after them) always get a full flush.
    */
   relaxedTransaction<T>(fn: () => T): T {
+    // inside a caller's transaction the caller's durability applies (SQLite cannot change it there)
+    if (this.db.inTransaction) return this.db.transaction(fn)();
     this.db.pragma('synchronous = NORMAL');
     try {
       return this.db.transaction(fn)();
