@@ -26,6 +26,8 @@ export const TRANSPORT_LIMITS = {
   /** A peer disconnected for misbehaving is refused for this long, doubling on each repeat. */
   penaltyMs: 30_000,
   maxPenaltyMs: 30 * 60_000,
+  /** An address that fails this many handshakes within a minute is refused for `penaltyMs`. */
+  failedHandshakesPerMinute: 30,
 } as const;
 
 /** What each side signs: the other's fresh nonce (no replay), both ids and both ephemeral keys (no man in the middle). */
@@ -167,6 +169,9 @@ export class Transport extends EventEmitter<TransportEvents> {
   private readonly links = new Set<Link>();
   /** Misbehaving peers: refused until `until`. */
   private readonly penalties = new Map<string, { until: number; ms: number }>();
+  private handshaking = 0;
+  /** Failed inbound handshakes per remote address, over the current minute. */
+  private readonly failedHandshakes = new Map<string, { count: number; since: number; blockedUntil: number }>();
   port = 0;
 
   constructor(private readonly opts: TransportOptions) {
@@ -195,12 +200,21 @@ export class Transport extends EventEmitter<TransportEvents> {
     }
     this.server.on('error', (err) => this.opts.log.error({ err }, 'peer server error'));
     this.server.on('connection', (ws, req) => {
-      if (this.links.size >= TRANSPORT_LIMITS.maxLinks) {
+      // half-open handshakes count too: a slow-handshake flood must not exhaust the peer
+      if (this.links.size + this.handshaking >= TRANSPORT_LIMITS.maxLinks) {
         ws.close(1013, 'too many connections');
         return;
       }
       const addr = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-      this.handshake(new Link(ws, false, addr, this.opts.log)).catch(() => undefined);
+      const failures = this.failedHandshakes.get(addr);
+      if (failures && failures.blockedUntil > Date.now()) {
+        ws.close(1008, 'too many failed handshakes; try again later');
+        return;
+      }
+      this.handshaking++;
+      this.handshake(new Link(ws, false, addr, this.opts.log))
+        .catch(() => this.noteFailedHandshake(addr))
+        .finally(() => this.handshaking--);
     });
     this.port = (this.server.address() as AddressInfo).port;
     return this.port;
@@ -357,6 +371,17 @@ export class Transport extends EventEmitter<TransportEvents> {
     });
     link.startKeepAlive();
     this.emit('link', link);
+  }
+
+  private noteFailedHandshake(addr: string): void {
+    const now = Date.now();
+    if (this.failedHandshakes.size > 10_000) this.failedHandshakes.clear();
+    let f = this.failedHandshakes.get(addr);
+    if (!f || now - f.since > 60_000) this.failedHandshakes.set(addr, (f = { count: 0, since: now, blockedUntil: 0 }));
+    if (++f.count >= TRANSPORT_LIMITS.failedHandshakesPerMinute) {
+      f.blockedUntil = now + TRANSPORT_LIMITS.penaltyMs;
+      this.opts.log.warn({ addr }, 'too many failed handshakes from this address; refusing it for a while');
+    }
   }
 
   private penalize(peerId: string): void {

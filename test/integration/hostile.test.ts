@@ -255,3 +255,24 @@ describe('hostile events', () => {
     await bob.waitFor('dm', (m) => m.id === dm.id && m.text === secret);
   });
 });
+
+describe('handshake floods', () => {
+  it('refuses an address that keeps failing handshakes, for a while', async () => {
+    const victim = await PeerProcess.start({ nick: 'victim' });
+    try {
+      for (let i = 0; i < 30; i++) {
+        const h = hostile();
+        await h.open(victim.url);
+        h.ws.send('{not a hello');
+        await h.rejection();
+      }
+      const next = hostile();
+      await next.open(victim.url).catch(() => undefined);
+      await next.closed;
+      expect(next.closeCode).toBe(1008);
+      expect(victim.child.exitCode).toBeNull();
+    } finally {
+      await victim.stop();
+    }
+  });
+});
