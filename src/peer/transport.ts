@@ -7,6 +7,7 @@
  * gets an `error` frame and is disconnected.
  */
 import { EventEmitter } from 'node:events';
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { frameSchema, PROTOCOL_VERSION, WIRE_LIMITS, type Frame } from '../shared/wire.js';
@@ -176,7 +177,29 @@ export class Transport extends EventEmitter<TransportEvents> {
 
   constructor(private readonly opts: TransportOptions) {
     super();
+    const partitionFile = process.env.CHATTY_TEST_PARTITION_FILE;
+    if (partitionFile) this.followPartitionFile(partitionFile);
   }
+
+  /**
+   * Fault injection for tests on machines without network namespaces: the file lists peer ids
+   * this peer must act as if it could not reach (a partition done inside the transport).
+   */
+  private blocked = new Set<string>();
+  private followPartitionFile(file: string): void {
+    const load = () => {
+      try {
+        this.blocked = new Set(JSON.parse(readFileSync(file, 'utf8')) as string[]);
+      } catch {
+        this.blocked = new Set();
+      }
+      for (const link of this.links) if (this.blocked.has(link.peerId)) link.close('partitioned');
+    };
+    load();
+    watchFile(file, { interval: 100 }, load);
+    this.unwatch = () => unwatchFile(file);
+  }
+  private unwatch?: () => void;
 
   /** Listens on the given port; if it is taken, falls back to a free one (several peers on one machine). */
   async listen(): Promise<number> {
@@ -277,6 +300,7 @@ export class Transport extends EventEmitter<TransportEvents> {
           if (frame.peerId === identity.peerId) return done(new LinkError('self', 'connected to myself'));
           if (expectedPeerId && frame.peerId !== expectedPeerId)
             return done(new LinkError('wrong_peer', 'peer id differs from the one expected'));
+          if (this.blocked.has(frame.peerId)) return done(new LinkError('partitioned', 'unreachable (test partition)'));
           const penalty = this.penalties.get(frame.peerId);
           if (penalty && penalty.until > Date.now()) {
             return done(
@@ -394,6 +418,7 @@ export class Transport extends EventEmitter<TransportEvents> {
   }
 
   async close(): Promise<void> {
+    this.unwatch?.();
     for (const link of this.links) link.close('shutting down', 1001);
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }

@@ -5,13 +5,20 @@
  * during partitions and a newcomer arrives with an empty data dir. After
  * healing, a checker asserts the guarantees of the control API on every peer.
  *
+ * Where namespaces cannot be created, the same scenario runs on loopback:
+ * peers are given each other's addresses and partitions are done inside
+ * their transports (CHATTY_TEST_PARTITION_FILE). The test name says which.
+ *
  * Default run: CHAOS_SECONDS (45 s in `npm test`); soak: `npm run test:soak`
  * (600 s). CHAOS_SEED reproduces a run.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Message } from '../../src/shared/api.js';
-import { createLan, namespaceSupport, type Lan, type LanHost } from '../helpers/netns.js';
-import { eventually, PeerProcess } from '../helpers/peer-process.js';
+import { createLan, namespaceSupport, type Lan } from '../helpers/netns.js';
+import { eventually, PeerProcess, type PeerProcessOptions } from '../helpers/peer-process.js';
 
 const SECONDS = Number(process.env.CHAOS_SECONDS ?? 45);
 const SEED = Number(process.env.CHAOS_SEED ?? Date.now() % 1_000_000);
@@ -48,18 +55,79 @@ async function bounded<T>(who: string, what: string, call: Promise<T>, ms = 30_0
   }
 }
 
-const support = await namespaceSupport();
-if (!support.ok) console.warn(`[chaos] skipped: network namespaces unavailable here (${support.reason})`);
-
 interface Slot {
-  host: LanHost;
+  index: number;
   nick: string;
   peer?: PeerProcess;
   dataDir?: string;
+  port?: number;
 }
 
-describe.skipIf(!support.ok)(`chaos on a namespace LAN (seed ${SEED}, ${SECONDS}s)`, () => {
-  let lan: Lan;
+/** The network the peers run on, and how faults are made on it. */
+interface Net {
+  /** How a slot's peer is started (where, and how it finds the others). */
+  options(slot: Slot, others: Slot[]): Partial<PeerProcessOptions>;
+  partition(groups: Slot[][], everyone: Slot[]): Promise<void>;
+  isolate(slot: Slot, everyone: Slot[]): Promise<void>;
+  heal(everyone: Slot[]): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+/** Hosts in network namespaces on a bridge: mDNS discovery, partitions by moving cables. */
+async function namespaceNet(hosts: number): Promise<Net> {
+  const lan: Lan = await createLan(hosts, { prefix: 'chaos' });
+  return {
+    options: (slot) => ({ port: 7447, mdns: true, wrap: ['ip', 'netns', 'exec', lan.hosts[slot.index]!.ns] }),
+    partition: (groups) => lan.partition(groups.map((g) => g.map((s) => lan.hosts[s.index]!))),
+    isolate: (slot) => lan.linkDown(lan.hosts[slot.index]!),
+    heal: () => lan.heal(),
+    destroy: () => lan.destroy(),
+  };
+}
+
+/** Loopback, addresses given with --peer, partitions inside each peer's transport. */
+function loopbackNet(): Net {
+  const dir = mkdtempSync(join(tmpdir(), 'chatty-chaos-'));
+  const file = (slot: Slot) => join(dir, `${slot.nick}.json`);
+  const block = (slot: Slot, peers: Slot[]) =>
+    writeFileSync(file(slot), JSON.stringify(peers.flatMap((p) => (p.peer ? [p.peer.peerId] : []))));
+  return {
+    options: (slot, others) => {
+      block(slot, []);
+      return {
+        port: slot.port ?? 0,
+        mdns: false,
+        peers: others.flatMap((o) => (o.peer && o !== slot ? [o.peer.url] : [])),
+        env: { CHATTY_TEST_PARTITION_FILE: file(slot) },
+      };
+    },
+    partition: async (groups, everyone) => {
+      for (const g of groups)
+        for (const s of g)
+          block(
+            s,
+            everyone.filter((o) => !g.includes(o)),
+          );
+    },
+    isolate: async (slot, everyone) => {
+      block(slot, everyone);
+      for (const o of everyone) if (o !== slot) block(o, [slot]);
+    },
+    heal: async (everyone) => {
+      for (const s of everyone) block(s, []);
+    },
+    destroy: async () => undefined,
+  };
+}
+
+const support = await namespaceSupport();
+// CHAOS_NET=loopback runs the loopback variant even where namespaces work
+const useNamespaces = support.ok && process.env.CHAOS_NET !== 'loopback';
+const MODE = useNamespaces ? 'a namespace LAN' : 'loopback with in-transport partitions';
+if (!support.ok) console.warn(`[chaos] network namespaces unavailable (${support.reason}): running on loopback`);
+
+describe(`chaos on ${MODE} (seed ${SEED}, ${SECONDS}s)`, () => {
+  let net: Net;
   const slots: Slot[] = [];
   const acked = new Map<string, { msg: Message; author: string }>();
   const stats = { sent: 0, acked: 0, failedSends: 0, faults: [] as string[] };
@@ -69,30 +137,27 @@ describe.skipIf(!support.ok)(`chaos on a namespace LAN (seed ${SEED}, ${SECONDS}
   };
 
   const start = async (slot: Slot) => {
-    slot.peer = await PeerProcess.start({
-      nick: slot.nick,
-      dataDir: slot.dataDir,
-      port: 7447,
-      mdns: true,
-      wrap: ['ip', 'netns', 'exec', slot.host.ns],
-    });
+    const others = slots.filter((o) => o !== slot && o.peer && o.peer.child.exitCode === null && o.peer.child.signalCode === null);
+    slot.peer = await PeerProcess.start({ nick: slot.nick, dataDir: slot.dataDir, ...net.options(slot, others) });
     slot.dataDir = slot.peer.dataDir;
+    slot.port = slot.peer.ready.port;
     return slot.peer;
   };
   const live = () => slots.filter((s) => s.peer && s.peer.child.exitCode === null && s.peer.child.signalCode === null);
 
   beforeAll(async () => {
-    lan = await createLan(PEERS + 1, { prefix: 'chaos' });
-    for (let i = 0; i < PEERS; i++) slots.push({ host: lan.hosts[i]!, nick: `p${i}` });
-    await Promise.all(slots.map(start));
-    // discovery by mDNS alone: no --peer anywhere
+    net = useNamespaces ? await namespaceNet(PEERS + 1) : loopbackNet();
+    for (let i = 0; i < PEERS; i++) slots.push({ index: i, nick: `p${i}` });
+    // on the namespace LAN by mDNS alone (no --peer anywhere); on loopback each is given the earlier ones
+    if (useNamespaces) await Promise.all(slots.map(start));
+    else for (const s of slots) await start(s);
     await eventually(
       async () => {
         const lists = await Promise.all(slots.map((s) => s.peer!.call('peers')));
         return lists.every((l) => l.filter((p) => p.connected).length === PEERS - 1);
       },
       30_000,
-      'a full mesh found by mDNS',
+      'a full mesh',
     );
     const owner = slots[0]!.peer!;
     for (const room of ROOMS) await owner.call('join', { room });
@@ -108,7 +173,7 @@ describe.skipIf(!support.ok)(`chaos on a namespace LAN (seed ${SEED}, ${SECONDS}
 
   afterAll(async () => {
     await Promise.all(slots.map((s) => s.peer?.kill9()));
-    await lan?.destroy();
+    await net?.destroy();
   });
 
   it(
@@ -155,7 +220,7 @@ describe.skipIf(!support.ok)(`chaos on a namespace LAN (seed ${SEED}, ${SECONDS}
           if (kind === 'split' || kind === 'moderate-split') {
             const order = [...slots].sort(() => random() - 0.5);
             const [a, b] = [order.slice(0, 2), order.slice(2)];
-            await lan.partition([a.map((s) => s.host), b.map((s) => s.host)]);
+            await net.partition([a, b], slots);
             fault(`split ${a.map((s) => s.nick)}|${b.map((s) => s.nick)}`);
             if (kind === 'moderate-split') {
               // concurrent, conflicting moderation in the two halves
@@ -169,13 +234,13 @@ describe.skipIf(!support.ok)(`chaos on a namespace LAN (seed ${SEED}, ${SECONDS}
               fault('conflicting moderation in dev');
             }
             await sleep(hold);
-            await lan.heal();
+            await net.heal(slots);
           } else if (kind === 'isolate') {
             const s = pick(slots);
-            await lan.linkDown(s.host);
+            await net.isolate(s, slots);
             fault(`isolate ${s.nick}`);
             await sleep(hold);
-            await lan.linkUp(s.host);
+            await net.heal(slots);
           } else {
             const s = pick(slots.slice(1));
             if (!s.peer || s.peer.child.exitCode !== null || s.peer.child.signalCode !== null) continue;
@@ -211,10 +276,10 @@ describe.skipIf(!support.ok)(`chaos on a namespace LAN (seed ${SEED}, ${SECONDS}
       progress(`workload done: sent=${stats.sent} acknowledged=${stats.acked}`);
 
       // A newcomer with an empty data dir joins at the end.
-      const newcomer: Slot = { host: lan.hosts[PEERS]!, nick: 'late' };
+      await net.heal(slots);
+      const newcomer: Slot = { index: PEERS, nick: 'late' };
       await start(newcomer);
       slots.push(newcomer);
-      await lan.heal();
       for (const s of slots) if (!live().includes(s)) await start(s);
       for (const room of ROOMS) await bounded('late', 'join', newcomer.peer!.call('join', { room }));
       progress('newcomer joined; waiting for identical histories');
