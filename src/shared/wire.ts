@@ -70,7 +70,6 @@ export const eventBodies = {
 } as const;
 
 export type EventType = keyof typeof eventBodies;
-export type EventBody<T extends EventType> = z.infer<(typeof eventBodies)[T]>;
 export const STATE_EVENT_TYPES: readonly EventType[] = ['join', 'leave', 'kick', 'ban', 'unban', 'role', 'invite', 'rekey'];
 
 /** The signed content of an event. `id` = sha256(JCS(content)); `sig` = Ed25519(id). */
@@ -139,4 +138,3 @@ export const frameSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('error'), reason: z.string().max(64), message: z.string().max(500) }).strict(),
 ]);
 export type Frame = z.infer<typeof frameSchema>;
-export type FrameOf<T extends Frame['t']> = Extract<Frame, { t: T }>;
