@@ -166,6 +166,11 @@ export class PeerNode implements ChattyService {
     }
     const change = MEMBER_CHANGE[ev.type];
     if (!change) return;
+    // Someone left an invite-only room: its owner (one peer, so no racing rekeys) locks them out of what follows.
+    if (ev.type === 'leave' && !d.late && ev.author !== this.peerId) {
+      const state = this.replica.roomState(ev.room);
+      if (state.private && roleOf(state, this.peerId) === 'owner' && state.members.has(this.peerId)) this.rekey(ev.room, ev.author);
+    }
     const target = typeof ev.body.target === 'string' ? ev.body.target : ev.author;
     this.emit('member', {
       room: ev.room,

@@ -90,6 +90,7 @@ export function applyEvent(s: RoomState, ev: RuleEvent): Verdict {
     }
     case 'leave':
       if (!s.members.delete(ev.author)) return { ok: false, reason: 'not_member' };
+      s.invited.delete(ev.author); // coming back to an invite-only room takes a new invite
       return { ok: true };
     case 'msg':
       if (s.banned.has(ev.author)) return { ok: false, reason: 'banned' };

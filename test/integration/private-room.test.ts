@@ -78,6 +78,21 @@ describe('invite-only rooms', () => {
     expect(back.history.map((x) => x.text)).toContain(later);
   });
 
+  it('locks out a member who leaves: new key, and a new invite to come back', async () => {
+    await alice.call('invite', { room: 'secret', peer: 'carol' });
+    await carol.waitFor('member', (e) => e.room === 'secret' && e.change === 'invited' && e.peerId === carol.peerId);
+    await carol.call('join', { room: 'secret' });
+    await carol.call('leave', { room: 'secret' });
+    // the owner rotates the key when it sees the leave
+    await alice.waitFor('member', (e) => e.room === 'secret' && e.change === 'left' && e.peerId === carol.peerId);
+    const gone = `after carol left ${Date.now()}`;
+    const m = await alice.call('send', { room: 'secret', text: gone });
+    await eventually(async () => carol.storedBytes().includes(m.id), 10_000, 'event replicated to carol');
+    expect(carol.storedBytes()).not.toContain(gone);
+    expect(await reason(carol.call('join', { room: 'secret' }))).toBe('forbidden');
+    await bob.waitFor('message', (x) => x.id === m.id && x.text === gone);
+  });
+
   it('keeps open rooms readable by everyone', async () => {
     await alice.call('join', { room: 'open' });
     expect(await reason(alice.call('invite', { room: 'open', peer: 'bob' }))).toBe('forbidden');
