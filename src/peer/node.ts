@@ -57,6 +57,7 @@ export class PeerNode implements ChattyService {
   private readonly emitter = new EventEmitter();
   private discovery?: Discovery;
   private scanTimer?: NodeJS.Timeout;
+  private readonly startedAt = Date.now();
   private closing?: Promise<void>;
   private nick: string;
 
@@ -226,7 +227,11 @@ export class PeerNode implements ChattyService {
   /** Waits (bounded) until first dials are done and we hold what connected peers hold. */
   private async settle(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline && (this.peerManager.firstDialsPending() || !this.sync.caughtUp())) {
+    // Just after start, with mDNS on and nobody found yet, peers may simply not have answered:
+    // creating a room that exists would contest it (and void its moderation) for everyone.
+    const discovering = () =>
+      this.discovery !== undefined && !this.peerManager.links().length && Date.now() - this.startedAt < JOIN_SYNC_WAIT_MS;
+    while (Date.now() < deadline && (discovering() || this.peerManager.firstDialsPending() || !this.sync.caughtUp())) {
       await new Promise((r) => setTimeout(r, 25));
     }
   }
