@@ -211,11 +211,7 @@ export class PeerNode implements ChattyService {
   // ---- helpers -----------------------------------------------------------
 
   nickOf(peerId: string): string {
-    return (
-      this.replica.profiles.get(peerId)?.nick ??
-      this.peerManager.list(() => undefined).find((p) => p.peerId === peerId)?.nick ??
-      peerId.slice(0, 8)
-    );
+    return this.replica.profiles.get(peerId)?.nick ?? this.peerManager.nickOf(peerId) ?? peerId.slice(0, 8);
   }
 
   private publishProfile(nick: string): void {

@@ -208,6 +208,11 @@ export class PeerManager extends EventEmitter<PeerManagerEvents> {
     return [...this.peers.values()].flatMap((p) => (p.link ? [p.link] : []));
   }
 
+  /** The nick a peer announced in its hello or mDNS record, if any. */
+  nickOf(peerId: string): string | undefined {
+    return this.peers.get(peerId)?.nick || undefined;
+  }
+
   isConnected(peerId: string): boolean {
     return this.peers.get(peerId)?.link !== undefined;
   }
