@@ -12,7 +12,7 @@
  * Default run: CHAOS_SECONDS (45 s in `npm test`); soak: `npm run test:soak`
  * (600 s). CHAOS_SEED reproduces a run.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,10 +43,13 @@ const began = Date.now();
 const progress = (what: string) => console.log(`[chaos] +${((Date.now() - began) / 1000).toFixed(0)}s ${what}`);
 
 /** A call that must answer in bounded time: a hung peer fails the run with its name, instead of stalling it. */
-async function bounded<T>(who: string, what: string, call: Promise<T>, ms = 30_000): Promise<T> {
+async function bounded<T>(who: string, what: string, call: Promise<T>, peer?: PeerProcess, ms = 30_000): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const hang = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${who} did not answer ${what} within ${ms / 1000} s`)), ms);
+    timer = setTimeout(() => {
+      const cpu = peer?.child.pid ? readFileSync(`/proc/${peer.child.pid}/stat`, 'utf8').split(' ').slice(13, 15).join('+') : '?';
+      reject(new Error(`${who} did not answer ${what} within ${ms / 1000} s (cpu ticks ${cpu})\n${peer?.stderr.slice(-4000) ?? ''}`));
+    }, ms);
   });
   try {
     return await Promise.race([call, hang]);
@@ -197,6 +200,7 @@ describe(`chaos on ${MODE} (seed ${SEED}, ${SECONDS}s)`, () => {
                 slot.nick,
                 'send',
                 peer.call('send', { room, text: `${slot.nick} #${stats.sent}`, ...(replyTo ? { replyTo } : {}) }),
+                peer,
               );
               stats.acked++;
               acked.set(msg.id, { msg, author: slot.nick });
@@ -266,6 +270,7 @@ describe(`chaos on ${MODE} (seed ${SEED}, ${SECONDS}s)`, () => {
                 s.nick,
                 'join',
                 s.peer!.call('join', { room }).catch(() => undefined),
+                s.peer,
               );
           }
         }
