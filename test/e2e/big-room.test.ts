@@ -8,8 +8,9 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChattyError, type ChattyService, type EventName, type EventPayloads, type Message, type RoomInfo } from '../../src/shared/api.js';
+import { ChattyError, type Message, type RoomInfo } from '../../src/shared/api.js';
 import { startUiServer, type UiServer } from '../../src/cli/ui-server.js';
+import { fakeService, type FakeService } from '../helpers/fake-service.js';
 import { chromiumAvailable, launchBrowser, openPage, screenshot, tid, type OpenedPage } from '../helpers/browser.js';
 
 const STATIC_DIR = resolve(import.meta.dirname, '../../out/renderer');
@@ -17,7 +18,7 @@ const COUNT = 100_000;
 const ME = { peerId: 'M'.repeat(43), nick: 'me' };
 const OTHERS = ['ada', 'grace', 'linus', 'margaret', 'ken'].map((nick, i) => ({ peerId: String.fromCharCode(65 + i).repeat(43), nick }));
 
-function bigRoomService(): ChattyService & { emit<E extends EventName>(e: E, p: EventPayloads[E]): void } {
+function bigRoomService(): FakeService {
   const start = Date.now() - COUNT * 30_000;
   const messages: Message[] = Array.from({ length: COUNT }, (_, i) => ({
     id: `m${i}`,
@@ -29,49 +30,32 @@ function bigRoomService(): ChattyService & { emit<E extends EventName>(e: E, p: 
         : `message ${i}`,
     sentAt: start + i * 30_000,
   }));
-  const listeners = new Map<EventName, Set<(p: unknown) => void>>();
-  const nope = async (): Promise<never> => {
-    throw new ChattyError('forbidden', 'not in this test');
-  };
-  return {
-    whoami: async () => ({ ...ME, port: 1, fingerprint: 'MMMM-MMMM' }),
-    setNick: async ({ nick }) => ({ peerId: ME.peerId, nick }),
-    peers: async () =>
-      OTHERS.map((p) => ({ ...p, connected: true, addresses: [], state: 'connected' as const, fingerprint: p.peerId.slice(0, 4) })),
-    connect: nope,
-    rooms: async () => [
-      {
-        room: 'big',
-        joined: true,
-        private: false,
-        members: [{ ...ME, role: 'owner' as const, online: true }, ...OTHERS.map((p) => ({ ...p, role: 'member' as const, online: true }))],
-      } as RoomInfo,
-    ],
-    join: nope,
-    invite: nope,
-    leave: nope,
-    send: nope,
-    // The whole room in one answer: the renderer must cope with 100k messages at once.
-    history: async ({ before }) => (before ? [] : messages),
-    dm: nope,
-    dmHistory: async () => [],
-    kick: nope,
-    ban: nope,
-    unban: nope,
-    setRole: nope,
-    typing: async () => ({}),
-    search: async () => [],
-    shutdown: async () => ({}),
-    on(event, listener) {
-      let set = listeners.get(event);
-      if (!set) listeners.set(event, (set = new Set()));
-      set.add(listener as (p: unknown) => void);
-      return () => set.delete(listener as (p: unknown) => void);
+  return fakeService(
+    {
+      whoami: async () => ({ ...ME, port: 1, fingerprint: 'MMMM-MMMM' }),
+      setNick: async ({ nick }) => ({ peerId: ME.peerId, nick }),
+      peers: async () =>
+        OTHERS.map((p) => ({ ...p, connected: true, addresses: [], state: 'connected' as const, fingerprint: p.peerId.slice(0, 4) })),
+      rooms: async () => [
+        {
+          room: 'big',
+          joined: true,
+          private: false,
+          members: [
+            { ...ME, role: 'owner' as const, online: true },
+            ...OTHERS.map((p) => ({ ...p, role: 'member' as const, online: true })),
+          ],
+        } as RoomInfo,
+      ],
+      // The whole room in one answer: the renderer must cope with 100k messages at once.
+      history: async ({ before }) => (before ? [] : messages),
+      dmHistory: async () => [],
+      typing: async () => ({}),
+      search: async () => [],
+      shutdown: async () => ({}),
     },
-    emit(event, payload) {
-      for (const l of listeners.get(event) ?? []) l(payload);
-    },
-  };
+    new ChattyError('forbidden', 'not in this test'),
+  );
 }
 
 describe.skipIf(!chromiumAvailable())('a 100k-message room in the browser (skipped only when /usr/bin/chromium is missing)', () => {

@@ -4,55 +4,33 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { ChattyError, type ChattyService, type EventName, type EventPayloads } from '../../src/shared/api.js';
+import { ChattyError } from '../../src/shared/api.js';
+import { fakeService, type FakeService } from '../helpers/fake-service.js';
 import { startUiServer, type UiServer } from '../../src/cli/ui-server.js';
 
-type AnyListener = (payload: unknown) => void;
-
 /** A minimal stand-in for the peer: this file tests the server, not the node. */
-function fakeService(): ChattyService & { emit<E extends EventName>(e: E, p: EventPayloads[E]): void; listenerCount(): number } {
-  const listeners = new Map<EventName, Set<AnyListener>>();
+function makeService(): FakeService {
   const me = { peerId: 'A'.repeat(43), nick: 'alice', port: 7447, fingerprint: 'AAAA-AAAA' };
-  const notImplemented = async (): Promise<never> => {
-    throw new ChattyError('not_found', 'not implemented in the fake');
-  };
-  return {
-    whoami: async () => me,
-    setNick: async ({ nick }) => ({ peerId: me.peerId, nick }),
-    peers: async () => [],
-    connect: notImplemented,
-    rooms: async () => [],
-    join: async ({ room }) => ({ room, members: [], history: [] }),
-    invite: notImplemented,
-    leave: async ({ room }) => ({ room }),
-    send: async ({ room, text }) => ({ id: 'm1', room, from: { peerId: me.peerId, nick: me.nick }, text, sentAt: 1 }),
-    history: async () => [],
-    dm: notImplemented,
-    dmHistory: async () => [],
-    kick: async () => {
-      throw new ChattyError('forbidden', 'only owners and moderators can kick');
+  return fakeService(
+    {
+      whoami: async () => me,
+      setNick: async ({ nick }) => ({ peerId: me.peerId, nick }),
+      peers: async () => [],
+      rooms: async () => [],
+      join: async ({ room }) => ({ room, members: [], history: [] }),
+      leave: async ({ room }) => ({ room }),
+      send: async ({ room, text }) => ({ id: 'm1', room, from: { peerId: me.peerId, nick: me.nick }, text, sentAt: 1 }),
+      history: async () => [],
+      dmHistory: async () => [],
+      kick: async () => {
+        throw new ChattyError('forbidden', 'only owners and moderators can kick');
+      },
+      typing: async () => ({}),
+      search: async () => [],
+      shutdown: async () => ({}),
     },
-    ban: notImplemented,
-    unban: notImplemented,
-    setRole: notImplemented,
-    typing: async () => ({}),
-    search: async () => [],
-    shutdown: async () => ({}),
-    on(event, listener) {
-      let set = listeners.get(event);
-      if (!set) listeners.set(event, (set = new Set()));
-      set.add(listener as AnyListener);
-      return () => set.delete(listener as AnyListener);
-    },
-    emit(event, payload) {
-      for (const l of listeners.get(event) ?? []) l(payload);
-    },
-    listenerCount() {
-      let n = 0;
-      for (const s of listeners.values()) n += s.size;
-      return n;
-    },
-  };
+    new ChattyError('not_found', 'not implemented in the fake'),
+  );
 }
 
 interface RawResponse {
@@ -95,7 +73,7 @@ describe('ui server', () => {
   let dir: string;
   let secretFile: string;
   let server: UiServer;
-  const service = fakeService();
+  const service = makeService();
   let origin: string;
   let wsUrl: string;
 
