@@ -9,7 +9,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import ts from 'typescript';
 import type { Message } from '../../src/shared/api.js';
-import { RpcClient } from '../../src/shared/jsonrpc.js';
+import type { RpcClient } from '../../src/shared/jsonrpc.js';
+import { rpcOverChild } from '../../test/helpers/child-rpc.js';
 import { forEachLine } from '../../test/helpers/lines.js';
 import { PeerProcess, type PeerProcessOptions } from '../../test/helpers/peer-process.js';
 import { sleep, TempDirs, wallNow, withTimeout } from './util.js';
@@ -137,7 +138,7 @@ export class BaselinePeer implements BenchPeer {
     readonly name: string,
     readonly spawnedAt: number,
   ) {
-    this.rpc = new RpcClient((text) => child.stdin?.write(`${text}\n`));
+    ({ rpc: this.rpc, exited: this.exited } = rpcOverChild(child, 'baseline process'));
     forEachLine(child.stdout!, (line) => {
       if (!this.readyAt) {
         const msg = JSON.parse(line) as { method?: string; params?: { peerId: string; port: number } };
@@ -156,9 +157,6 @@ export class BaselinePeer implements BenchPeer {
     });
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (c: string) => (this.stderr = (this.stderr + c).slice(-10_000)));
-    child.stdin!.on('error', () => undefined);
-    this.exited = new Promise((res) => child.on('exit', (code) => res(code)));
-    void this.exited.then(() => this.rpc.failAll('baseline process exited'));
   }
 
   static async start(name: string, opts: BaselineOptions = {}): Promise<BaselinePeer> {

@@ -3,7 +3,7 @@
  * object per line. Nothing else is ever written to stdout.
  */
 import { ERROR_CODES, EVENT_NAMES, type ChattyService } from '../shared/api.js';
-import { handleRpc, notification, type RpcResponse } from '../shared/jsonrpc.js';
+import { handleRpc, notification, RPC, type RpcResponse } from '../shared/jsonrpc.js';
 
 /** A line longer than this is refused without being parsed. */
 const MAX_LINE_BYTES = 1024 * 1024;
@@ -26,8 +26,14 @@ export function serveStdio(service: ChattyService): Promise<void> {
   // One request at a time, in line order: a script that pipelines `join` then `send` gets exactly that order.
   const enqueue = (line: string) => {
     chain = chain.then(async () => {
-      const res = await handleRpc(service, line);
-      if (res) writeLine(res);
+      try {
+        const res = await handleRpc(service, line);
+        if (res) writeLine(res);
+      } catch (err) {
+        // Never let one failure reject the chain: every later request would go unanswered.
+        process.stderr.write(`chatty: could not answer a request: ${(err as Error).stack ?? String(err)}\n`);
+        writeLine(internalError(err));
+      }
     });
   };
   const tooLarge: RpcResponse = {
@@ -35,6 +41,11 @@ export function serveStdio(service: ChattyService): Promise<void> {
     id: null,
     error: { code: ERROR_CODES.too_large, message: `request line exceeds ${MAX_LINE_BYTES} bytes`, data: { reason: 'too_large' } },
   };
+  const internalError = (err: unknown): RpcResponse => ({
+    jsonrpc: '2.0',
+    id: null,
+    error: { code: RPC.internalError, message: `internal error: ${(err as Error).message}`, data: { reason: 'internal' } },
+  });
   return new Promise((resolve) => {
     process.stdin.setEncoding('utf8');
     process.stdin.on('data', (chunk: string) => {

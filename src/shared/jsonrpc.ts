@@ -154,7 +154,13 @@ export class RpcClient {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.send(JSON.stringify({ jsonrpc: '2.0', id, method, params: params ?? {} }));
+      try {
+        this.send(JSON.stringify({ jsonrpc: '2.0', id, method, params: params ?? {} }));
+      } catch (err) {
+        // A transport that cannot send (closed, exited) fails the call now; it would never be answered.
+        this.pending.delete(id);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
     });
   }
 

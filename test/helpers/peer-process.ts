@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { EventName, EventPayloads, MethodName, MethodResults, ParamsOf } from '../../src/shared/api.js';
-import { RpcClient } from '../../src/shared/jsonrpc.js';
+import type { RpcClient } from '../../src/shared/jsonrpc.js';
+import { rpcOverChild } from './child-rpc.js';
 import { forEachLine } from './lines.js';
 
 export const CHATTY_BIN = resolve(import.meta.dirname, '../../bin/chatty.js');
@@ -39,15 +40,12 @@ export class PeerProcess {
     readonly dataDir: string,
     readonly opts: PeerProcessOptions,
   ) {
-    this.rpc = new RpcClient((text) => child.stdin?.write(`${text}\n`));
+    ({ rpc: this.rpc, exited: this.exited } = rpcOverChild(child, 'peer process'));
     forEachLine(child.stdout!, (line) => this.onLine(line));
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (chunk: string) => {
       this.stderr = (this.stderr + chunk).slice(-20_000);
     });
-    child.stdin!.on('error', () => undefined);
-    this.exited = new Promise((res) => child.on('exit', (code) => res(code)));
-    void this.exited.then(() => this.rpc.failAll('peer process exited'));
   }
 
   private onLine(line: string): void {

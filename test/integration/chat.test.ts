@@ -223,5 +223,7 @@ describe('chat between real peers', () => {
   it('exits cleanly on shutdown', async () => {
     const eve = await start('eve', alice);
     expect(await eve.stop()).toBe(0);
+    // a driver's call to a process that is gone fails at once instead of waiting forever
+    await expect(eve.call('whoami')).rejects.toThrow('peer process exited');
   });
 });
