@@ -3,7 +3,7 @@
  * object per line. Nothing else is ever written to stdout.
  */
 import { ERROR_CODES, EVENT_NAMES, type ChattyService } from '../shared/api.js';
-import { handleRpc, notification, RPC, type RpcResponse } from '../shared/jsonrpc.js';
+import { handleParsedRpc, handleRpc, notification, RPC, type RpcResponse } from '../shared/jsonrpc.js';
 
 /** A line longer than this is refused without being parsed. */
 const MAX_LINE_BYTES = 1024 * 1024;
@@ -13,7 +13,14 @@ export function writeLine(obj: unknown): void {
 }
 
 /**
- * Serves requests from stdin, one after the other.
+ * Methods that do all their work before their first `await` and then only wait for the flush of
+ * the group commit. The next request may start meanwhile, so pipelined sends share one flush.
+ */
+const PIPELINED = new Set(['send', 'dm']);
+
+/**
+ * Serves requests from stdin in line order: each starts after the one before has finished (or, for
+ * PIPELINED methods, has done its work), and answers are written in line order.
  * Resolves when stdin ends and every answer was written.
  */
 export function serveStdio(service: ChattyService): Promise<void> {
@@ -23,17 +30,33 @@ export function serveStdio(service: ChattyService): Promise<void> {
   let buffer = '';
   let discarding = false;
   let chain: Promise<void> = Promise.resolve();
-  // One request at a time, in line order: a script that pipelines `join` then `send` gets exactly that order.
-  const enqueue = (line: string) => {
-    chain = chain.then(async () => {
-      try {
-        const res = await handleRpc(service, line);
+  let answers: Promise<void> = Promise.resolve();
+  const answerInOrder = (answer: Promise<RpcResponse | null>) => {
+    answers = answers
+      .then(() => answer)
+      .then((res) => {
         if (res) writeLine(res);
-      } catch (err) {
+      })
+      .catch((err: unknown) => {
         // Never let one failure reject the chain: every later request would go unanswered.
         process.stderr.write(`chatty: could not answer a request: ${(err as Error).stack ?? String(err)}\n`);
         writeLine(internalError(err));
+      });
+  };
+  // A script that pipelines `join` then `send` gets exactly that order.
+  const enqueue = (line: string) => {
+    chain = chain.then(async () => {
+      let request: unknown;
+      let answer: Promise<RpcResponse | null>;
+      try {
+        request = JSON.parse(line);
+        answer = handleParsedRpc(service, request);
+      } catch {
+        answer = handleRpc(service, line); // answers the parse error
       }
+      answerInOrder(answer);
+      const method = (request as { method?: unknown } | null)?.method;
+      if (!(typeof method === 'string' && PIPELINED.has(method))) await answer.catch(() => undefined);
     });
   };
   const tooLarge: RpcResponse = {
@@ -62,13 +85,13 @@ export function serveStdio(service: ChattyService): Promise<void> {
       }
       if (buffer.length > MAX_LINE_BYTES) {
         buffer = '';
-        if (!discarding) chain = chain.then(() => writeLine(tooLarge));
+        if (!discarding) chain = chain.then(() => answerInOrder(Promise.resolve(tooLarge)));
         discarding = true;
       }
     });
     process.stdin.on('end', () => {
       if (buffer.trim() && !discarding) enqueue(buffer.trim());
-      void chain.then(resolve);
+      void chain.then(() => answers).then(resolve);
     });
   });
 }

@@ -90,9 +90,7 @@ export class PeerNode implements ChattyService {
     const wanted = opts.nick?.trim() || saved || defaultNick();
     if (wanted !== saved) started.publishProfile(wanted);
     replica.on('delivered', (d) => started.onDelivered(d));
-    replica.on('stored', (evs) => {
-      if (evs.some((e) => e.author === identity.peerId)) sync.broadcastOwn();
-    });
+    replica.on('shared', () => sync.broadcastOwn());
     peerManager.on('up', (link) => started.onLinkUp(link));
     peerManager.on('down', (link) => started.emit('peer', { peerId: link.peerId, nick: started.nickOf(link.peerId), state: 'down' }));
     await transport.listen();
@@ -300,6 +298,7 @@ export class PeerNode implements ChattyService {
 
   async setNick({ nick }: Params<'setNick'>): Promise<MethodResults['setNick']> {
     if (nick !== this.nick) this.publishProfile(nick);
+    await this.replica.durable();
     return { peerId: this.peerId, nick: this.nick };
   }
 
@@ -351,6 +350,7 @@ export class PeerNode implements ChattyService {
       // Creating an invite-only room: its first key is ours alone until we invite someone.
       const creation = !state.founded && invitesOnly ? { private: true as const, epoch: this.replica.roomKeys.create(room) } : {};
       this.appendChecked('join', room, { nick: this.nick, ...creation });
+      await this.replica.durable();
     }
     return {
       room,
@@ -370,6 +370,7 @@ export class PeerNode implements ChattyService {
     });
     if (!keys.length) throw new ChattyError('unknown_peer', `no key known yet for ${peer}; wait until it has been online`);
     this.appendChecked('invite', room, { target, keys });
+    await this.replica.durable();
     return {};
   }
 
@@ -390,9 +391,11 @@ export class PeerNode implements ChattyService {
   async leave({ room }: Params<'leave'>): Promise<MethodResults['leave']> {
     this.requireMember(room);
     this.appendChecked('leave', room, {});
+    await this.replica.durable();
     return { room };
   }
 
+  // No await before the append: `chatty --json` pipelines these (see PIPELINED in stdio-rpc.ts).
   async send({ room, text, replyTo }: Params<'send'>): Promise<MethodResults['send']> {
     this.requireMember(room);
     if (replyTo !== undefined && this.store.event(replyTo)?.room !== room)
@@ -407,7 +410,9 @@ export class PeerNode implements ChattyService {
       content = { epoch, ...sealed };
     }
     const ev = this.appendChecked('msg', room, { nick: this.nick, ...content, ...(replyTo ? { replyTo } : {}) });
-    return this.messageOf(this.store.event(ev.id)!);
+    const message = this.messageOf(this.store.event(ev.id)!);
+    await this.replica.durable();
+    return message;
   }
 
   async history({ room, limit, before }: Params<'history'>): Promise<MethodResults['history']> {
@@ -420,6 +425,7 @@ export class PeerNode implements ChattyService {
     return this.store.messages(room, { limit, before: beforeKey }).map((r) => this.messageOf(r));
   }
 
+  // No await before the append: `chatty --json` pipelines these (see PIPELINED in stdio-rpc.ts).
   async dm({ to, text }: Params<'dm'>): Promise<MethodResults['dm']> {
     const peerId = this.resolvePeer(to);
     if (peerId === this.peerId) throw new ChattyError('unknown_peer', 'cannot send a direct message to yourself');
@@ -428,7 +434,9 @@ export class PeerNode implements ChattyService {
     const conversation = dmConversation(this.peerId, peerId);
     const sealed = encryptDm(this.identity.dh.privateKey, dh, conversation, text);
     const ev = this.replica.append('dm', conversation, { nick: this.nick, to: peerId, ...sealed });
-    return this.messageOf(this.store.event(ev.id)!);
+    const message = this.messageOf(this.store.event(ev.id)!);
+    await this.replica.durable();
+    return message;
   }
 
   async dmHistory({ peer, limit }: Params<'dmHistory'>): Promise<MethodResults['dmHistory']> {
@@ -449,6 +457,7 @@ export class PeerNode implements ChattyService {
     if (!canModerate(state, this.peerId, target)) throw new ChattyError('forbidden', `you may not kick ${peer} from ${room}`);
     this.appendChecked('kick', room, { target, ...(reason ? { reason } : {}) });
     this.rekey(room, target);
+    await this.replica.durable();
     return {};
   }
 
@@ -457,6 +466,7 @@ export class PeerNode implements ChattyService {
     if (!canModerate(state, this.peerId, target)) throw new ChattyError('forbidden', `you may not ban ${peer} from ${room}`);
     this.appendChecked('ban', room, { target, ...(reason ? { reason } : {}) });
     this.rekey(room, target);
+    await this.replica.durable();
     return {};
   }
 
@@ -465,6 +475,7 @@ export class PeerNode implements ChattyService {
     if (roleOf(state, this.peerId) === 'member') throw new ChattyError('forbidden', `only owners and moderators may unban in ${room}`);
     if (!state.banned.has(target)) throw new ChattyError('not_found', `${peer} is not banned from ${room}`);
     this.appendChecked('unban', room, { target, ...(reason ? { reason } : {}) });
+    await this.replica.durable();
     return {};
   }
 
@@ -473,6 +484,7 @@ export class PeerNode implements ChattyService {
     if (roleOf(state, this.peerId) !== 'owner') throw new ChattyError('forbidden', `only owners may change roles in ${room}`);
     if (target === this.peerId) throw new ChattyError('forbidden', 'owners cannot change their own role');
     this.appendChecked('role', room, { target, role });
+    await this.replica.durable();
     return {};
   }
 

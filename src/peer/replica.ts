@@ -71,7 +71,8 @@ export interface IngestResult {
 
 export interface ReplicaEvents {
   delivered: [Delivery];
-  stored: [SignedEvent[]];
+  /** Our own events up to `shareableVector()` are durable now and may leave this peer. */
+  shared: [];
 }
 
 export class Replica extends EventEmitter<ReplicaEvents> {
@@ -85,6 +86,12 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   /** Latest profile (nick, DM key) of every author, updated as profile events are delivered. */
   readonly profiles = new Map<string, { nick: string; dh: string }>();
   readonly roomKeys: RoomKeys;
+  /**
+   * Our own events up to here are flushed and may be sent. One sent before its flush and then
+   * lost in a power cut would come back as a fork: the next event would reuse its seq.
+   */
+  private sharedSeq: number;
+  private sharing = false;
 
   constructor(
     private readonly store: Store,
@@ -94,6 +101,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     super();
     this.roomKeys = new RoomKeys(store, identity, (peerId) => this.dhKeyOf(peerId));
     for (const { author, seq, id } of store.vector()) this.vv.set(author, { seq, id });
+    this.sharedSeq = this.seqOf(identity.peerId); // the store flushed everything on open
     for (const row of store.profiles()) {
       const body = this.bodyOf(row.id);
       this.profiles.set(row.author, { nick: String(body.nick), dh: String(body.dh) });
@@ -120,6 +128,31 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     return out;
   }
 
+  /** What may be sent to peers: everything held, but our own log only as far as it is flushed. */
+  shareableVector(): VersionVector {
+    const out = this.vector();
+    if (out[this.peerId] !== undefined) out[this.peerId] = this.sharedSeq;
+    return out;
+  }
+
+  /**
+   * Resolves once our own events appended so far are durable (one flush shared by every caller of
+   * the same event-loop turn), then lets them be sent.
+   */
+  async durable(): Promise<void> {
+    const seq = this.seqOf(this.peerId); // everything up to here is in the flush we wait for
+    await this.store.durable();
+    if (seq <= this.sharedSeq) return;
+    this.sharedSeq = seq;
+    // the waiters of one flush wake together: tell the node once
+    if (this.sharing) return;
+    this.sharing = true;
+    queueMicrotask(() => {
+      this.sharing = false;
+      this.emit('shared');
+    });
+  }
+
   seqOf(author: string): number {
     return this.vv.get(author)?.seq ?? 0;
   }
@@ -128,27 +161,31 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     return this.waiting.size;
   }
 
-  /** Creates, stores (durably) and delivers an event of our own; returns it once committed. */
+  /** Creates, stores and delivers an event of our own; returns it once committed (`durable()` flushes it). */
   append(type: EventType, room: string | null, body: Record<string, unknown>): SignedEvent {
-    const ev = this.store.transaction(() => {
-      const last = this.vv.get(this.peerId);
-      const timeline = room === null ? null : this.timeline(room);
-      // The deepest heads first, so the depth (and thus the order) always reflects everything delivered.
-      const heads = timeline ? [...timeline.heads].map((id) => ({ id, depth: this.metaOf(id)?.depth ?? 0 })) : [];
-      heads.sort((a, b) => b.depth - a.depth);
-      const deps = heads.slice(0, WIRE_LIMITS.maxDeps).map((h) => h.id);
-      const depth = 1 + (heads[0]?.depth ?? 0);
-      const ev = createEvent(
-        { author: this.peerId, seq: (last?.seq ?? 0) + 1, prev: last?.id ?? null, room, deps, depth, type, body },
-        this.identity.signing.privateKey,
-      );
-      this.storeEvent(ev, JSON.stringify(ev), true);
-      this.tryDeliver(ev);
-      this.rejudgeDirtyRooms();
-      return ev;
-    });
-    this.emit('stored', [ev]);
+    // Committed now, flushed by `durable()` with the other appends of this turn (group commit).
+    const ev = this.store.relaxedTransaction(
+      () => {
+        const last = this.vv.get(this.peerId);
+        const timeline = room === null ? null : this.timeline(room);
+        // The deepest heads first, so the depth (and thus the order) always reflects everything delivered.
+        const heads = timeline ? [...timeline.heads].map((id) => ({ id, depth: this.metaOf(id)?.depth ?? 0 })) : [];
+        heads.sort((a, b) => b.depth - a.depth);
+        const deps = heads.slice(0, WIRE_LIMITS.maxDeps).map((h) => h.id);
+        const depth = 1 + (heads[0]?.depth ?? 0);
+        const ev = createEvent(
+          { author: this.peerId, seq: (last?.seq ?? 0) + 1, prev: last?.id ?? null, room, deps, depth, type, body },
+          this.identity.signing.privateKey,
+        );
+        this.storeEvent(ev, JSON.stringify(ev), true);
+        this.tryDeliver(ev);
+        this.rejudgeDirtyRooms();
+        return ev;
+      },
+      { flushSoon: true },
+    );
     this.flush();
+    void this.durable().catch((err: Error) => this.log.error({ err: err.message }, 'could not flush our own events to disk'));
     return ev;
   }
 
@@ -181,7 +218,6 @@ export class Replica extends EventEmitter<ReplicaEvents> {
       for (const [author, events] of byAuthor) this.ingestRun(author, events, result);
       this.rejudgeDirtyRooms();
     });
-    if (result.stored.length) this.emit('stored', result.stored);
     this.flush();
     return result;
   }

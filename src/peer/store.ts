@@ -4,7 +4,9 @@
  * byte), each room's DAG heads, and the addresses of peers seen before.
  *
  * WAL with synchronous=FULL: a transaction that returned survives kill -9
- * and power loss, which is what `send` promises.
+ * and power loss. Our own new events are committed without the flush and made
+ * durable together, once per event-loop turn (`durable()`, a group commit):
+ * `send` answers, and the event leaves this peer, only after that flush.
  */
 import Database from 'better-sqlite3';
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
@@ -82,6 +84,9 @@ const ROW_COLUMNS = 'rowid, id, author, seq, room, type, depth, ts, status, late
 export class Store {
   readonly db: Database.Database;
   private readonly stmts;
+  /** Relaxed commits of our own events not flushed yet. */
+  private unflushed = false;
+  private flushing?: Promise<void>;
 
   constructor(dataDir: string) {
     // Keys, room keys and DM plaintext live here: readable by this user only. SQLite gives the WAL the db file's mode.
@@ -132,6 +137,9 @@ export class Store {
       ),
       peers: db.prepare<[], PeerRow>('SELECT peer_id, urls, source, last_seen FROM peers ORDER BY last_seen DESC LIMIT 256'),
     };
+    // What a previous run committed relaxed may still sit in the OS cache only: flush it before anything is shared.
+    this.unflushed = true;
+    this.flushNow();
   }
 
   /** Brings a database written by an earlier version up to this schema. */
@@ -150,9 +158,10 @@ export class Store {
   /**
    * A transaction that survives a crash of this process but not necessarily a power cut (WAL,
    * synchronous=NORMAL): for events received from peers, which hold them too and resend what is
-   * missing. Our own events (`send` returns after them) always get a full flush.
+   * missing. With `flushSoon` (our own events) the commit is flushed by the next `durable()`.
    */
-  relaxedTransaction<T>(fn: () => T): T {
+  relaxedTransaction<T>(fn: () => T, opts: { flushSoon?: boolean } = {}): T {
+    if (opts.flushSoon) this.unflushed = true;
     // inside a caller's transaction the caller's durability applies (SQLite cannot change it there)
     if (this.db.inTransaction) return this.db.transaction(fn)();
     this.db.pragma('synchronous = NORMAL');
@@ -161,6 +170,33 @@ export class Store {
     } finally {
       this.db.pragma('synchronous = FULL');
     }
+  }
+
+  /**
+   * Resolves once every commit made so far survives a power cut. All the callers of one
+   * event-loop turn share one flush: a peer answering many pipelined sends pays one fsync, not one each.
+   */
+  durable(): Promise<void> {
+    if (!this.unflushed) return Promise.resolve();
+    this.flushing ??= new Promise((resolve, reject) =>
+      setImmediate(() => {
+        this.flushing = undefined;
+        try {
+          this.flushNow();
+          resolve();
+        } catch (err) {
+          reject(err as Error);
+        }
+      }),
+    );
+    return this.flushing;
+  }
+
+  private flushNow(): void {
+    if (!this.unflushed || !this.db.open) return;
+    this.unflushed = false;
+    // A commit under synchronous=FULL fsyncs the WAL file, and with it every frame the relaxed commits wrote before it.
+    this.transaction(() => this.stmts.setMeta.run('flushed_at', String(Date.now())));
   }
 
   getMeta(key: string): string | undefined {
@@ -309,6 +345,7 @@ export class Store {
   }
 
   close(): void {
+    this.flushNow();
     if (this.db.open) this.db.close();
   }
 }

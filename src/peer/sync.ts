@@ -66,9 +66,9 @@ class Session {
     try {
       do {
         this.again = false;
-        for (const [author, mine] of this.rotated(Object.entries(this.sync.replica.vector()))) {
+        for (const [author, mine] of this.rotated(Object.entries(this.sync.replica.shareableVector()))) {
           while ((this.known.get(author) ?? 0) < mine && !this.link.closed) {
-            const { json, last } = this.sync.chunk(author, this.known.get(author) ?? 0);
+            const { json, last } = this.sync.chunk(author, this.known.get(author) ?? 0, mine);
             if (!json.length) break;
             this.learn(author, last);
             await this.link.sendRaw(`{"t":"events","events":[${json.join(',')}]}`);
@@ -140,7 +140,7 @@ export class Sync {
     }
   }
 
-  /** Our own new event: push it to everyone now. */
+  /** Our own new events, now flushed: push them to everyone now. */
   broadcastOwn(): void {
     for (const s of this.sessions.values()) void s.pump();
   }
@@ -174,8 +174,8 @@ export class Sync {
    * whole chunk with that one signature (events relayed to us with a mangled
    * signature inside a chain are never the last of a chunk).
    */
-  chunk(author: string, seq: number): { json: string[]; last: number } {
-    const rows = this.store.eventsAfter(author, seq, SYNC_TUNING.chunkEvents);
+  chunk(author: string, seq: number, upTo: number): { json: string[]; last: number } {
+    const rows = this.store.eventsAfter(author, seq, Math.min(SYNC_TUNING.chunkEvents, upTo - seq));
     let bytes = 0;
     let end = rows.findIndex((r) => (bytes += r.json.length) > SYNC_TUNING.chunkBytes);
     end = end <= 0 ? rows.length : end;

@@ -92,6 +92,11 @@ export async function handleRpc(api: ChattyApi, raw: string | unknown): Promise<
       return errorResponse(null, RPC.parseError, `parse error: ${(err as Error).message}`, { reason: 'parse_error' });
     }
   }
+  return handleParsedRpc(api, msg);
+}
+
+/** Like `handleRpc`, for a message already parsed from JSON. */
+export async function handleParsedRpc(api: ChattyApi, msg: unknown): Promise<RpcResponse | null> {
   const parsed = requestSchema.safeParse(msg);
   if (!parsed.success) {
     const id = typeof msg === 'object' && msg !== null && 'id' in msg ? ((msg as { id: unknown }).id as RpcId) : null;

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RpcCallError } from '../../src/shared/jsonrpc.js';
+import { forEachLine } from '../helpers/lines.js';
 import { eventually, PeerProcess } from '../helpers/peer-process.js';
 
 const peers: PeerProcess[] = [];
@@ -190,6 +191,7 @@ describe('chat between real peers', () => {
     expect((await rawAnswer(bob, '{not json', null)).error.code).toBe(-32700);
     expect((await rawAnswer(bob, '{"jsonrpc":"1.0","id":"v","method":"whoami"}', 'v')).error.code).toBe(-32600);
     expect((await rawAnswer(bob, '[]', null)).error.code).toBe(-32600);
+    expect((await rawAnswer(bob, '"whoami"', null)).error.code).toBe(-32600);
     expect((await rawAnswer(bob, '{"jsonrpc":"2.0","id":"u","method":"fly"}', 'u')).error.code).toBe(-32601);
     expect((await rawAnswer(bob, '{"jsonrpc":"2.0","id":"p","method":"send","params":{"room":"general","text":""}}', 'p')).error.code).toBe(
       -32602,
@@ -204,6 +206,33 @@ describe('chat between real peers', () => {
     expect(kick.error.code).toBe(1001);
     expect(kick.error.data?.reason).toBe('not_member');
     expect(await bob.call('whoami')).toMatchObject({ nick: 'bob' });
+  });
+
+  it('answers pipelined requests in line order, and keeps pipelined sends across kill -9', async () => {
+    const dave = await start('dave', alice);
+    const answers: { id: number; result?: { id: string; text: string }; error?: { data?: { reason?: string } } }[] = [];
+    forEachLine(dave.child.stdout!, (line) => {
+      const msg = JSON.parse(line) as (typeof answers)[number] & { method?: string };
+      if (typeof msg.id === 'number' && msg.id >= 1000) answers.push(msg);
+    });
+    // one write: join, then sends (one to a room dave is not in) that share group commits, then history
+    const requests: { method: string; params: { room: string; text?: string } }[] = [{ method: 'join', params: { room: 'pipe' } }];
+    for (let i = 0; i < 40; i++)
+      requests.push({ method: 'send', params: i === 20 ? { room: 'elsewhere', text: 'x' } : { room: 'pipe', text: `p${i}` } });
+    requests.push({ method: 'history', params: { room: 'pipe' } });
+    dave.writeRaw(requests.map((r, i) => JSON.stringify({ jsonrpc: '2.0', id: 1000 + i, ...r })).join('\n'));
+    await eventually(async () => answers.length === requests.length, 10_000, 'every pipelined answer');
+    expect(answers.map((a) => a.id)).toEqual(requests.map((_, i) => 1000 + i));
+    expect(answers[21]!.error?.data?.reason).toBe('not_member');
+    const sent = answers.slice(1, 41).flatMap((a) => (a.result ? [a.result.text] : []));
+    expect(sent).toEqual(requests.slice(1, 41).flatMap((r) => (r.params.room === 'pipe' ? [r.params.text] : [])));
+    expect((answers[41]!.result as unknown as { text: string }[]).map((m) => m.text)).toEqual(sent);
+    // every answered send survives a crash, and reaches the others
+    await dave.kill9();
+    const again = await dave.restart({ peers: [alice.url] });
+    peers.push(again);
+    expect(await historyTexts(again, 'pipe')).toEqual(sent);
+    await eventually(async () => (await historyTexts(alice, 'pipe')).join() === sent.join(), 10_000, 'alice has the pipelined messages');
   });
 
   it('keeps identity and history across a restart', async () => {

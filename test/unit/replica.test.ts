@@ -226,4 +226,24 @@ describe('replica', () => {
     expect(again.replica.roomState('r').members.has(owner.id)).toBe(true);
     expect(again.replica.roomState('r').contested).toBe(true);
   });
+
+  it('lets our own events leave only once flushed, with one flush for a burst of appends', async () => {
+    const a = makeReplica();
+    let flushes = 0;
+    a.replica.on('shared', () => flushes++);
+    a.profile();
+    a.replica.append('join', 'r', { nick: 'a' });
+    for (let i = 0; i < 5; i++) a.replica.append('msg', 'r', { nick: 'a', text: `m${i}` });
+    // committed and delivered locally, but not offered to peers before the flush
+    expect(a.replica.vector()[a.id]).toBe(7);
+    expect(a.replica.shareableVector()[a.id]).toBe(0);
+    expect(historyIds(a, 'r')).toHaveLength(5);
+    await Promise.all([a.replica.durable(), a.replica.durable()]);
+    expect(a.replica.shareableVector()[a.id]).toBe(7);
+    expect(flushes).toBe(1);
+    // the store flushes on open too: a restart shares everything it holds
+    a.store.close();
+    stores.splice(stores.indexOf(a.store), 1);
+    expect(makeReplica(a.dir).replica.shareableVector()[a.id]).toBe(7);
+  });
 });
