@@ -26,7 +26,7 @@ import { createLogger, type Logger } from './log.js';
 import { PeerManager } from './peers.js';
 import { scanForPeers, SCAN_LIMITS } from './scan.js';
 import { Replica, type Delivery } from './replica.js';
-import { canModerate, roleOf, type RoomState } from './room-state.js';
+import { canModerate, entitledReaders, roleOf, type RoomState } from './room-state.js';
 import { EventStatus, Store, type EventRow } from './store.js';
 import { Sync } from './sync.js';
 import { Transport, type Link } from './transport.js';
@@ -50,6 +50,10 @@ export interface PeerNodeOptions {
 const JOIN_SYNC_WAIT_MS = 3000;
 /** How long a peer with no connection waits before its first fallback scan. */
 const SCAN_START_MS = 5000;
+/** Invite-only rooms' keys are re-checked this long after the last change (catch-up delivers bursts). */
+const KEY_REPAIR_DELAY_MS = 1500;
+/** At most one repairing rekey per room this often, whatever the views of several moderators. */
+const KEY_REPAIR_REKEY_GAP_MS = 10_000;
 
 type Params<M extends keyof MethodResults> = Parameters<ChattyService[M]>[0];
 
@@ -57,6 +61,8 @@ export class PeerNode implements ChattyService {
   private readonly emitter = new EventEmitter();
   private discovery?: Discovery;
   private scanTimer?: NodeJS.Timeout;
+  private keyRepairTimer?: NodeJS.Timeout;
+  private readonly lastRepairRekey = new Map<string, number>();
   private readonly startedAt = Date.now();
   private closing?: Promise<void>;
   private nick: string;
@@ -98,6 +104,7 @@ export class PeerNode implements ChattyService {
     for (const url of opts.peers ?? []) peerManager.addManualUrl(url);
     if (opts.mdns !== false) started.startDiscovery();
     if (opts.scan) started.startFallbackScan();
+    started.scheduleKeyRepair(); // a crash may have come between a kick and its rekey
     log.info({ peerId: identity.peerId, port: transport.port, nick: started.nick }, 'peer started');
     return started;
   }
@@ -147,6 +154,7 @@ export class PeerNode implements ChattyService {
     const ev = d.event;
     if (!d.accepted) return;
     if (ev.type === 'profile') {
+      this.scheduleKeyRepair(); // a member's key may be known now
       this.checkNickCollision(ev.author, String(ev.body.nick));
       // a connected peer's new nick reaches the UI at once
       if (this.peerManager.isConnected(ev.author)) this.emit('peer', { peerId: ev.author, nick: String(ev.body.nick), state: 'up' });
@@ -163,13 +171,16 @@ export class PeerNode implements ChattyService {
       if (this.isMember(ev.room) && row.text !== null) this.emit('message', this.messageOf(row));
       return;
     }
+    if (this.replica.roomState(ev.room).private) {
+      // Someone left an invite-only room: its owner locks them out of what follows at once; any
+      // moderator does it a little later if no owner did (see repairRoomKeys).
+      const state = this.replica.roomState(ev.room);
+      if (ev.type === 'leave' && !d.late && ev.author !== this.peerId && roleOf(state, this.peerId) === 'owner')
+        this.repairRoomKeys(ev.room, true);
+      this.scheduleKeyRepair();
+    }
     const change = MEMBER_CHANGE[ev.type];
     if (!change) return;
-    // Someone left an invite-only room: its owner (one peer, so no racing rekeys) locks them out of what follows.
-    if (ev.type === 'leave' && !d.late && ev.author !== this.peerId) {
-      const state = this.replica.roomState(ev.room);
-      if (state.private && roleOf(state, this.peerId) === 'owner' && state.members.has(this.peerId)) this.rekey(ev.room, ev.author);
-    }
     const target = typeof ev.body.target === 'string' ? ev.body.target : ev.author;
     this.emit('member', {
       room: ev.room,
@@ -364,28 +375,74 @@ export class PeerNode implements ChattyService {
     if (!state.private) throw new ChattyError('forbidden', `${room} is open to everyone; invites are for invite-only rooms`);
     if (roleOf(state, this.peerId) === 'member') throw new ChattyError('forbidden', `only owners and moderators may invite to ${room}`);
     if (state.banned.has(target)) throw new ChattyError('banned', `${peer} is banned from ${room}; unban first`);
-    const keys = this.replica.roomKeys.epochs(room).flatMap((epoch) => {
-      const sealed = this.replica.roomKeys.sealFor(room, epoch, target);
-      return sealed ? [{ epoch, ...sealed }] : [];
-    });
+    const keys = this.sealedKeysFor(room, target);
     if (!keys.length) throw new ChattyError('unknown_peer', `no key known yet for ${peer}; wait until it has been online`);
     this.appendChecked('invite', room, { target, keys });
     await this.replica.durable();
     return {};
   }
 
-  /** After a removal from an invite-only room, a new key for everyone who stays, so the removed peer reads nothing new. */
-  private rekey(room: string, removed: string): void {
+  /** A new key for an invite-only room, for its members and invitees only, so a removed peer reads nothing new. */
+  private rekey(room: string): void {
     const state = this.replica.roomState(room);
     if (!state.private) return;
     const epoch = this.replica.roomKeys.create(room);
-    const keys = [...new Set([...state.members.keys(), ...state.invited])]
-      .filter((p) => p !== this.peerId && p !== removed)
+    const keys = [...entitledReaders(state)]
+      .filter((p) => p !== this.peerId)
       .flatMap((target) => {
         const sealed = this.replica.roomKeys.sealFor(room, epoch, target);
         return sealed ? [{ target, ...sealed }] : [];
       });
     this.appendChecked('rekey', room, { epoch, keys });
+  }
+
+  /** Every key of the room we hold, sealed for `target` (an invitee reads the history too). */
+  private sealedKeysFor(room: string, target: string): { epoch: string; iv: string; ct: string }[] {
+    return this.replica.roomKeys.epochs(room).flatMap((epoch) => {
+      const sealed = this.replica.roomKeys.sealFor(room, epoch, target);
+      return sealed ? [{ epoch, ...sealed }] : [];
+    });
+  }
+
+  /** Re-checks the invite-only rooms' keys soon; debounced, since catch-up delivers many events at once. */
+  private scheduleKeyRepair(): void {
+    if (this.keyRepairTimer || this.closing) return;
+    this.keyRepairTimer = setTimeout(() => {
+      this.keyRepairTimer = undefined;
+      // acting on a partial picture would rotate keys for nothing: wait until caught up
+      if (!this.sync.caughtUp()) return this.scheduleKeyRepair();
+      for (const room of this.replica.roomNames()) this.repairRoomKeys(room);
+    }, KEY_REPAIR_DELAY_MS);
+    this.keyRepairTimer.unref();
+  }
+
+  /**
+   * A moderator keeps an invite-only room's key where its events say it belongs. Someone who may
+   * no longer read holds the current key (a leave, a crash between a kick and its rekey, a rekey
+   * that lost a race to another), or we lack it: a new key. Members or invitees missed it (a rekey
+   * made before their invite or their profile arrived): it is re-sent to them in an `invite`.
+   */
+  private repairRoomKeys(room: string, urgent = false): void {
+    const state = this.replica.roomState(room);
+    if (!state.private || !state.epoch || !state.members.has(this.peerId) || roleOf(state, this.peerId) === 'member') return;
+    const readers = entitledReaders(state);
+    try {
+      const leaked = [...state.keyed].some((p) => !readers.has(p));
+      if (leaked || !this.replica.roomKeys.has(room, state.epoch)) {
+        const last = this.lastRepairRekey.get(room) ?? 0;
+        if (!urgent && Date.now() - last < KEY_REPAIR_REKEY_GAP_MS) return this.scheduleKeyRepair();
+        this.lastRepairRekey.set(room, Date.now());
+        this.log.info({ room, leaked }, 'rotating the key of an invite-only room');
+        return this.rekey(room);
+      }
+      for (const target of readers) {
+        if (target === this.peerId || state.keyed.has(target)) continue;
+        const keys = this.sealedKeysFor(room, target);
+        if (keys.some((k) => k.epoch === state.epoch)) this.appendChecked('invite', room, { target, keys });
+      }
+    } catch (err) {
+      this.log.warn({ room, err: (err as Error).message }, 'could not repair the keys of an invite-only room');
+    }
   }
 
   async leave({ room }: Params<'leave'>): Promise<MethodResults['leave']> {
@@ -456,7 +513,7 @@ export class PeerNode implements ChattyService {
     if (!state.members.has(target)) throw new ChattyError('not_member', `${peer} is not in ${room}`);
     if (!canModerate(state, this.peerId, target)) throw new ChattyError('forbidden', `you may not kick ${peer} from ${room}`);
     this.appendChecked('kick', room, { target, ...(reason ? { reason } : {}) });
-    this.rekey(room, target);
+    this.rekey(room);
     await this.replica.durable();
     return {};
   }
@@ -465,7 +522,7 @@ export class PeerNode implements ChattyService {
     const { state, target } = this.moderationTarget(room, peer, 'known');
     if (!canModerate(state, this.peerId, target)) throw new ChattyError('forbidden', `you may not ban ${peer} from ${room}`);
     this.appendChecked('ban', room, { target, ...(reason ? { reason } : {}) });
-    this.rekey(room, target);
+    this.rekey(room);
     await this.replica.durable();
     return {};
   }
@@ -516,6 +573,7 @@ export class PeerNode implements ChattyService {
   close(): Promise<void> {
     this.closing ??= (async () => {
       clearInterval(this.scanTimer);
+      clearTimeout(this.keyRepairTimer);
       this.peerManager.close();
       this.sync.close();
       await this.discovery?.stop().catch(() => undefined);

@@ -33,10 +33,30 @@ export interface RoomState {
   /** Epoch of the room key to write with (private rooms). */
   epoch?: string;
   invited: Set<string>;
+  /**
+   * Who was handed the current epoch's key, as the events say (its maker, the targets of its
+   * `rekey`, invitees given it). Informational, never part of a verdict: moderators compare it
+   * with who may read, to re-send a key someone missed or rotate one that someone removed holds.
+   */
+  keyed: Set<string>;
 }
 
 export function emptyRoomState(contested = false): RoomState {
-  return { members: new Map(), roles: new Map(), banned: new Set(), founded: false, contested, private: false, invited: new Set() };
+  return {
+    members: new Map(),
+    roles: new Map(),
+    banned: new Set(),
+    founded: false,
+    contested,
+    private: false,
+    invited: new Set(),
+    keyed: new Set(),
+  };
+}
+
+/** Peers who may read an invite-only room: members and invitees. */
+export function entitledReaders(s: RoomState): Set<string> {
+  return new Set([...s.members.keys(), ...s.invited]);
 }
 
 function isModerator(s: RoomState, peerId: string): boolean {
@@ -65,6 +85,10 @@ export function canModerate(s: RoomState, actor: string, target: string): boolea
   return a === 'moderator' && RANK[roleOf(s, target)] < RANK[a];
 }
 
+function keysOf(ev: RuleEvent): { epoch?: unknown; target?: unknown }[] {
+  return Array.isArray(ev.body.keys) ? (ev.body.keys as { epoch?: unknown; target?: unknown }[]) : [];
+}
+
 /** Judges one event against the state before it; mutates `s` only when the event is accepted. */
 export function applyEvent(s: RoomState, ev: RuleEvent): Verdict {
   const target = typeof ev.body.target === 'string' ? ev.body.target : '';
@@ -79,6 +103,7 @@ export function applyEvent(s: RoomState, ev: RuleEvent): Verdict {
           s.private = true;
           s.epoch = ev.body.epoch;
           s.invited.add(ev.author);
+          s.keyed = new Set([ev.author]);
         }
       } else if (s.private && !s.invited.has(ev.author)) {
         return { ok: false, reason: 'forbidden' };
@@ -103,11 +128,13 @@ export function applyEvent(s: RoomState, ev: RuleEvent): Verdict {
       if (!isModerator(s, ev.author)) return { ok: false, reason: 'forbidden' };
       if (s.banned.has(target)) return { ok: false, reason: 'banned' };
       s.invited.add(target);
+      if (keysOf(ev).some((k) => k.epoch === s.epoch)) s.keyed.add(target);
       return { ok: true };
     case 'rekey':
       if (!s.private) return { ok: false, reason: 'invalid' };
       if (!isModerator(s, ev.author)) return { ok: false, reason: 'forbidden' };
       s.epoch = String(ev.body.epoch);
+      s.keyed = new Set([ev.author, ...keysOf(ev).flatMap((k) => (typeof k.target === 'string' ? [k.target] : []))]);
       return { ok: true };
     case 'kick':
       if (!s.members.has(target)) return { ok: false, reason: 'invalid' };

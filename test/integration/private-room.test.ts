@@ -93,6 +93,43 @@ describe('invite-only rooms', () => {
     await bob.waitFor('message', (x) => x.id === m.id && x.text === gone);
   });
 
+  it('has a moderator rotate the key when a member leaves while the owner is away', async () => {
+    await alice.call('setRole', { room: 'secret', peer: 'bob', role: 'moderator' });
+    await alice.call('invite', { room: 'secret', peer: 'carol' });
+    await carol.waitFor(
+      'member',
+      (e) =>
+        e.change === 'invited' &&
+        e.peerId === carol.peerId &&
+        carol.eventsOf('member').filter((x) => x.change === 'invited' && x.peerId === carol.peerId).length === 2,
+    );
+    await carol.call('join', { room: 'secret' });
+    await eventually(
+      async () => (await bob.call('rooms')).find((r) => r.room === 'secret')?.members.some((m) => m.peerId === carol.peerId),
+      10_000,
+      'bob sees carol',
+    );
+    await alice.stop();
+    await carol.call('leave', { room: 'secret' });
+    // No owner online: the moderator notices that carol holds the current key and rotates it, so
+    // soon a message of bob's reaches carol unreadable.
+    let probe = 0;
+    const m = await eventually(
+      async () => {
+        const text = `while alice was away #${++probe}`;
+        const sent = await bob.call('send', { room: 'secret', text });
+        await eventually(async () => carol.storedBytes().includes(sent.id), 10_000, 'event replicated to carol');
+        return carol.storedBytes().includes(text) ? undefined : sent;
+      },
+      15_000,
+      'a message carol cannot read',
+      500,
+    );
+    expect(await reason(carol.call('join', { room: 'secret' }))).toBe('forbidden');
+    alice = await alice.restart({ peers: [bob.url] });
+    await alice.waitFor('message', (x) => x.id === m.id && x.text === m.text, 15_000);
+  });
+
   it('keeps open rooms readable by everyone', async () => {
     await alice.call('join', { room: 'open' });
     expect(await reason(alice.call('invite', { room: 'open', peer: 'bob' }))).toBe('forbidden');
