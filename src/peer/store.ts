@@ -87,6 +87,7 @@ export class Store {
   /** Relaxed commits of our own events not flushed yet. */
   private unflushed = false;
   private flushing?: Promise<void>;
+  private flushes = 0;
 
   constructor(dataDir: string) {
     // Keys, room keys and DM plaintext live here: readable by this user only. SQLite gives the WAL the db file's mode.
@@ -196,7 +197,8 @@ export class Store {
     if (!this.unflushed || !this.db.open) return;
     this.unflushed = false;
     // A commit under synchronous=FULL fsyncs the WAL file, and with it every frame the relaxed commits wrote before it.
-    this.transaction(() => this.stmts.setMeta.run('flushed_at', String(Date.now())));
+    // (a value that always changes, so the commit has a frame to write and sync)
+    this.transaction(() => this.stmts.setMeta.run('flushed', `${Date.now()}.${++this.flushes}`));
   }
 
   getMeta(key: string): string | undefined {
