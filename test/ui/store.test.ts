@@ -2,7 +2,7 @@ import { createPinia, setActivePinia } from 'pinia';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RpcCallError } from '../../src/shared/jsonrpc.js';
 import type { Member, RoomInfo } from '../../src/shared/api.js';
-import { describeError, dmKey, OLDER_PAGE, PAGE, roomKey, useChatStore } from '../../src/renderer/src/stores/chat';
+import { describeError, dmKey, PAGE, roomKey, useChatStore } from '../../src/renderer/src/stores/chat';
 import { BOB, CAROL, FakeClient, flush, ME, msg } from './fake-client';
 
 const member = (p: { peerId: string; nick: string }, role: Member['role'] = 'member', online = true): Member => ({ ...p, role, online });
@@ -101,7 +101,7 @@ describe('chat store', () => {
     await store.loadConversation(general);
     expect(general.hasMore).toBe(true);
     expect(await store.loadOlder(general)).toBe(2);
-    expect(client.callsOf('history').at(-1)).toEqual({ room: 'general', before: latest[0]!.id, limit: OLDER_PAGE });
+    expect(client.callsOf('history').at(-1)).toEqual({ room: 'general', before: latest[0]!.id, limit: PAGE });
     expect(general.messages[0]!.text).toBe('old 1');
     expect(general.messages.length).toBe(PAGE + 2);
     expect(general.hasMore).toBe(false);

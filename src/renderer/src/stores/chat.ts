@@ -74,8 +74,6 @@ export interface Toast {
 }
 
 export const PAGE = 100;
-/** Older history comes in bigger pages: a fast scroll to the top of a long room needs fewer round trips. */
-export const OLDER_PAGE = 500;
 export const DM_PAGE = 200;
 const TYPING_SHOW_MS = 5000;
 const TYPING_SEND_MS = 3000;
@@ -410,9 +408,9 @@ export const useChatStore = defineStore('chat', () => {
     conv.loadingOlder = true;
     try {
       if (conv.kind === 'room') {
-        const older = await client.call('history', { room: conv.id, before: first.id, limit: OLDER_PAGE });
+        const older = await client.call('history', { room: conv.id, before: first.id, limit: PAGE });
         const added = addMessages(conv, older, 'prepend');
-        conv.hasMore = older.length >= OLDER_PAGE;
+        conv.hasMore = older.length >= PAGE;
         return added.length;
       }
       const have = conv.messages.filter((m) => !m.system).length;
