@@ -80,6 +80,8 @@ describe('WebSocket API client', () => {
   });
 
   it('fails pending calls on disconnect and reconnects with growing backoff', async () => {
+    // no jitter (±25 %), so the two waits are exactly 100 and 200 ms
+    const random = vi.spyOn(Math, 'random').mockReturnValue(0.5);
     const client = make();
     const states: ConnectionState[] = [];
     client.onState((s) => states.push(s));
@@ -100,6 +102,7 @@ describe('WebSocket API client', () => {
     FakeSocket.instances[2]!.open();
     expect(states.at(-1)).toBe('open');
     client.close();
+    random.mockRestore();
   });
 });
 
