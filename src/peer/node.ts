@@ -27,7 +27,7 @@ import { PeerManager } from './peers.js';
 import { scanForPeers, SCAN_LIMITS } from './scan.js';
 import { Replica, type Delivery } from './replica.js';
 import { canModerate, entitledReaders, roleOf, type RoomState } from './room-state.js';
-import { EventStatus, Store, type EventRow } from './store.js';
+import { bodyColumns, EventStatus, Store, type EventRow } from './store.js';
 import { Sync } from './sync.js';
 import { Transport, type Link } from './transport.js';
 
@@ -161,14 +161,14 @@ export class PeerNode implements ChattyService {
       return;
     }
     if (ev.type === 'dm') {
-      if (d.text !== undefined) this.emit('dm', this.messageOf(this.store.event(ev.id)!));
+      if (d.text !== undefined) this.emit('dm', this.messageOf(deliveredRow(d, d.text)));
       return;
     }
     if (ev.room === null) return;
     if (ev.type === 'msg') {
       // a sealed message this peer holds no key for is not news it can show
-      const row = this.store.event(ev.id)!;
-      if (this.isMember(ev.room) && row.text !== null) this.emit('message', this.messageOf(row));
+      const text = typeof ev.body.text === 'string' ? ev.body.text : d.text;
+      if (this.isMember(ev.room) && text !== undefined) this.emit('message', this.messageOf(deliveredRow(d, text)));
       return;
     }
     if (this.replica.roomState(ev.room).private) {
@@ -258,7 +258,7 @@ export class PeerNode implements ChattyService {
     }));
   }
 
-  private messageOf(row: EventRow): Message {
+  private messageOf(row: MessageRow): Message {
     const m: Message = {
       id: row.id,
       room: row.type === 'dm' ? null : row.room,
@@ -594,6 +594,15 @@ const MEMBER_CHANGE: Partial<Record<EventType, MemberChange>> = {
   role: 'role',
   invite: 'invited',
 };
+
+/** The columns a `Message` is made of. */
+type MessageRow = Pick<EventRow, 'id' | 'type' | 'room' | 'author' | 'nick' | 'text' | 'ts' | 'target' | 'reply_to' | 'late'>;
+
+/** What the store holds for a delivered event, from memory: notifications need no read back. */
+function deliveredRow(d: Delivery, text: string): MessageRow {
+  const { id, type, room, author, ts } = d.event;
+  return { id, type, room, author, ts, text, ...bodyColumns(d.event), late: d.late ? 1 : 0 };
+}
 
 function defaultNick(): string {
   try {

@@ -42,6 +42,12 @@ export interface EventRow {
   sealed: number;
 }
 
+/** The columns an event's body fills (the same whether read from a row or from the event in memory). */
+export function bodyColumns(ev: SignedEvent): Pick<EventRow, 'nick' | 'reply_to' | 'target'> {
+  const str = (v: unknown) => (typeof v === 'string' ? v : null);
+  return { nick: str(ev.body.nick), reply_to: str(ev.body.replyTo), target: str(ev.body.target) ?? str(ev.body.to) };
+}
+
 export interface PeerRow {
   peer_id: string;
   urls: string;
@@ -227,7 +233,6 @@ export class Store {
 
   /** Inserts an event as Waiting. Plain columns duplicate the body fields that queries need. */
   insertEvent(ev: SignedEvent, json: string, text: string | null, sigChecked: boolean): void {
-    const b = ev.body;
     this.stmts.insert.run({
       id: ev.id,
       author: ev.author,
@@ -236,12 +241,10 @@ export class Store {
       type: ev.type,
       depth: ev.depth,
       ts: ev.ts,
-      nick: typeof b.nick === 'string' ? b.nick : null,
+      ...bodyColumns(ev),
       text,
-      reply_to: typeof b.replyTo === 'string' ? b.replyTo : null,
-      target: typeof b.target === 'string' ? b.target : typeof b.to === 'string' ? b.to : null,
       sig_ok: sigChecked ? 1 : 0,
-      sealed: ev.type === 'msg' && typeof b.ct === 'string' ? 1 : 0,
+      sealed: ev.type === 'msg' && typeof ev.body.ct === 'string' ? 1 : 0,
       json,
     });
   }
