@@ -52,6 +52,8 @@ const JOIN_SYNC_WAIT_MS = 3000;
 const SCAN_START_MS = 5000;
 /** Invite-only rooms' keys are re-checked this long after the last change (catch-up delivers bursts). */
 const KEY_REPAIR_DELAY_MS = 1500;
+/** Rounds the repair waits for a caught-up picture before it runs anyway (20 × 1.5 s). */
+const KEY_REPAIR_MAX_WAITS = 20;
 /** At most one repairing rekey per room this often, whatever the views of several moderators. */
 const KEY_REPAIR_REKEY_GAP_MS = 10_000;
 
@@ -62,6 +64,7 @@ export class PeerNode implements ChattyService {
   private discovery?: Discovery;
   private scanTimer?: NodeJS.Timeout;
   private keyRepairTimer?: NodeJS.Timeout;
+  private keyRepairWaits = 0;
   private readonly lastRepairRekey = new Map<string, number>();
   private readonly startedAt = Date.now();
   private closing?: Promise<void>;
@@ -409,8 +412,10 @@ export class PeerNode implements ChattyService {
     if (this.keyRepairTimer || this.closing) return;
     this.keyRepairTimer = setTimeout(() => {
       this.keyRepairTimer = undefined;
-      // acting on a partial picture would rotate keys for nothing: wait until caught up
-      if (!this.sync.caughtUp()) return this.scheduleKeyRepair();
+      // Acting on a partial picture would rotate keys for nothing: wait until caught up, but not
+      // forever (a peer that never tells what it holds must not hold the repair back).
+      if (!this.sync.caughtUp() && ++this.keyRepairWaits < KEY_REPAIR_MAX_WAITS) return this.scheduleKeyRepair();
+      this.keyRepairWaits = 0;
       for (const room of this.replica.roomNames()) this.repairRoomKeys(room);
     }, KEY_REPAIR_DELAY_MS);
     this.keyRepairTimer.unref();
