@@ -170,14 +170,13 @@ export class PeerNode implements ChattyService {
     if (ev.room === null) return;
     if (ev.type === 'msg') {
       // a sealed message this peer holds no key for is not news it can show
-      const text = typeof ev.body.text === 'string' ? ev.body.text : d.text;
-      if (this.isMember(ev.room) && text !== undefined) this.emit('message', this.messageOf(deliveredRow(d, text)));
+      if (this.isMember(ev.room) && d.text !== undefined) this.emit('message', this.messageOf(deliveredRow(d, d.text)));
       return;
     }
-    if (this.replica.roomState(ev.room).private) {
+    const state = this.replica.roomState(ev.room);
+    if (state.private) {
       // Someone left an invite-only room: its owner locks them out of what follows at once; any
       // moderator does it a little later if no owner did (see repairRoomKeys).
-      const state = this.replica.roomState(ev.room);
       if (ev.type === 'leave' && !d.late && ev.author !== this.peerId && roleOf(state, this.peerId) === 'owner')
         this.repairRoomKeys(ev.room, true);
       this.scheduleKeyRepair();

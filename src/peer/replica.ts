@@ -29,6 +29,11 @@ interface OrderKey {
   id: string;
 }
 
+/** The text of a message sent in clear (open rooms); null for sealed messages and other events. */
+function clearText(ev: SignedEvent): string | null {
+  return ev.type === 'msg' && typeof ev.body.text === 'string' ? ev.body.text : null;
+}
+
 function before(a: OrderKey, b: OrderKey): boolean {
   return a.depth < b.depth || (a.depth === b.depth && a.id < b.id);
 }
@@ -56,7 +61,7 @@ export interface Delivery {
   accepted: boolean;
   reason?: string;
   late: boolean;
-  /** Plaintext of a DM this peer can read. */
+  /** The text this peer can read: a message's clear text, or a DM or sealed message it could open. */
   text?: string;
 }
 
@@ -271,7 +276,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   }
 
   private storeEvent(ev: SignedEvent, json: string, sigChecked: boolean): void {
-    const text = ev.type === 'msg' && typeof ev.body.text === 'string' ? ev.body.text : null;
+    const text = clearText(ev);
     this.store.insertEvent(ev, json, text, sigChecked);
     this.vv.set(ev.author, { seq: ev.seq, id: ev.id });
     this.waiting.set(ev.id, ev);
@@ -373,7 +378,13 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     if (verdict.ok && (ev.type === 'invite' || ev.type === 'rekey')) this.takeRoomKeys(ev);
     if (!verdict.ok)
       this.log.debug({ id: ev.id, type: ev.type, author: ev.author, reason: verdict.reason }, 'event rejected by room rules');
-    this.pendingDeliveries.push({ event: ev, accepted: verdict.ok, reason: verdict.ok ? undefined : verdict.reason, late, text });
+    this.pendingDeliveries.push({
+      event: ev,
+      accepted: verdict.ok,
+      reason: verdict.ok ? undefined : verdict.reason,
+      late,
+      text: text ?? clearText(ev) ?? undefined,
+    });
   }
 
   private openRoomText(ev: SignedEvent): string | null {

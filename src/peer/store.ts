@@ -111,6 +111,7 @@ export class Store {
     this.stmts = {
       getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      metaKeys: db.prepare<[string, string], { key: string }>('SELECT key FROM meta WHERE key >= ? AND key < ? ORDER BY key'),
       insert: db.prepare(
         `INSERT INTO events (id, author, seq, room, type, depth, ts, nick, text, reply_to, target, sig_ok, sealed, json)
          VALUES (@id, @author, @seq, @room, @type, @depth, @ts, @nick, @text, @reply_to, @target, @sig_ok, @sealed, @json)`,
@@ -125,6 +126,9 @@ export class Store {
         'SELECT seq, json, sig_ok FROM events WHERE author = ? AND seq > ? ORDER BY seq LIMIT ?',
       ),
       markSig: db.prepare('UPDATE events SET sig_ok = 1 WHERE author = ? AND seq = ?'),
+      unreadable: db.prepare<[string], { id: string; json: string }>(
+        "SELECT id, json FROM events WHERE room = ? AND type = 'msg' AND status = 1 AND text IS NULL",
+      ),
       waiting: db.prepare<[], { json: string }>('SELECT json FROM events WHERE status = 0 ORDER BY author, seq'),
       heads: db.prepare<[string], { id: string }>('SELECT id FROM heads WHERE room = ?'),
       addHead: db.prepare('INSERT OR IGNORE INTO heads (room, id) VALUES (?, ?)'),
@@ -216,19 +220,12 @@ export class Store {
   }
 
   metaKeysWithPrefix(prefix: string): string[] {
-    return this.db
-      .prepare<[string, string], { key: string }>('SELECT key FROM meta WHERE key >= ? AND key < ? ORDER BY key')
-      .all(prefix, `${prefix}\uffff`)
-      .map((r) => r.key);
+    return this.stmts.metaKeys.all(prefix, `${prefix}\uffff`).map((r) => r.key);
   }
 
   /** Sealed messages of a room this peer could not read yet (their key may have just arrived). */
   unreadableMessages(room: string): { id: string; json: string }[] {
-    return this.db
-      .prepare<[string], { id: string; json: string }>(
-        "SELECT id, json FROM events WHERE room = ? AND type = 'msg' AND status = 1 AND text IS NULL",
-      )
-      .all(room);
+    return this.stmts.unreadable.all(room);
   }
 
   /** Inserts an event as Waiting. Plain columns duplicate the body fields that queries need. */
