@@ -21,7 +21,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { BenchContext } from '../lib/context.js';
 import { copyDir } from '../lib/dataset.js';
 import { makeFixture } from '../lib/fixture.js';
@@ -60,6 +60,29 @@ interface UiRun {
   switchToBig: number;
 }
 
+/** Page-side helpers, installed in every page of the context by `installPageHelpers`. */
+interface PageHelpers {
+  /** Resolves on the first animation frame where a message of `room`'s list is in the DOM. */
+  messageShown(room: string): Promise<void>;
+}
+type WithHelpers = typeof globalThis & { chattyBench: PageHelpers };
+
+async function installPageHelpers(context: BrowserContext): Promise<void> {
+  await context.addInitScript(() => {
+    const bench: PageHelpers = {
+      messageShown: (room) =>
+        new Promise<void>((resolve) => {
+          const check = () =>
+            document.querySelector(`[data-testid="message-list"][aria-label="Messages in ${room}"] [data-testid="message"]`)
+              ? resolve()
+              : requestAnimationFrame(check);
+          check();
+        }),
+    };
+    (globalThis as WithHelpers).chattyBench = bench;
+  });
+}
+
 /** In the page: click a room in the sidebar, resolve when a message of its list is in the DOM (ms). */
 async function switchRoom(page: Page, room: string): Promise<number> {
   return page.evaluate(async (r) => {
@@ -67,13 +90,7 @@ async function switchRoom(page: Page, room: string): Promise<number> {
     const item = document.querySelector(`[data-testid="room-item"][data-room="${r}"]`);
     if (!item) throw new Error(`no room item ${r}`);
     item.click();
-    await new Promise<void>((resolve) => {
-      const check = () =>
-        document.querySelector(`[data-testid="message-list"][aria-label="Messages in ${r}"] [data-testid="message"]`)
-          ? resolve()
-          : requestAnimationFrame(check);
-      check();
-    });
+    await (globalThis as WithHelpers).chattyBench.messageShown(r);
     return performance.now() - t0;
   }, room);
 }
@@ -86,6 +103,7 @@ async function once(ctx: BenchContext, browser: Browser, fx: UiFixture, scrollSe
     if (!url) throw new Error('the peer serves no UI (is out/renderer built?)');
     // tsx compiles this file with esbuild's keepNames, whose `__name` helper the page functions below refer to.
     await context.addInitScript('globalThis.__name = (fn) => fn;');
+    await installPageHelpers(context);
     await context.addInitScript((room) => {
       localStorage.setItem('chatty.active', `room:${room}`);
       localStorage.setItem('chatty.nickChosen', '1');
@@ -100,13 +118,7 @@ async function once(ctx: BenchContext, browser: Browser, fx: UiFixture, scrollSe
     );
     await page.goto(url);
     const firstRender = await page.evaluate(async (room) => {
-      await new Promise<void>((resolve) => {
-        const check = () =>
-          document.querySelector(`[data-testid="message-list"][aria-label="Messages in ${room}"] [data-testid="message"]`)
-            ? resolve()
-            : requestAnimationFrame(check);
-        check();
-      });
+      await (globalThis as WithHelpers).chattyBench.messageShown(room);
       return performance.now();
     }, fx.big);
     await page.waitForTimeout(500);
