@@ -133,7 +133,7 @@ export function makeFixture(tmp: TempDirs, spec: FixtureSpec): Fixture {
     };
   } finally {
     for (const a of authors) {
-      if (a.store.db.inTransaction) a.store.db.exec('ROLLBACK');
+      if (a.store.db.isTransaction) a.store.db.exec('ROLLBACK');
       a.store.close();
     }
   }

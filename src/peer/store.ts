@@ -1,5 +1,5 @@
 /**
- * Durable storage in SQLite (better-sqlite3): the node's identity, every
+ * Durable storage in SQLite (Node's built-in `node:sqlite`): the node's identity, every
  * event it holds (stored once, as received, so it can be relayed byte for
  * byte), each room's DAG heads, and the addresses of peers seen before.
  *
@@ -8,9 +8,10 @@
  * durable together, once per event-loop turn (`durable()`, a group commit):
  * `send` answers, and the event leaves this peer, only after that flush.
  */
-import Database from 'better-sqlite3';
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
+import type { DatabaseSync } from 'node:sqlite';
+import { openDatabase, prepare, prepareNamed, transaction } from './sqlite.js';
 import type { SignedEvent } from '../shared/wire.js';
 
 export const EventStatus = {
@@ -47,6 +48,14 @@ export function bodyColumns(ev: SignedEvent): Pick<EventRow, 'nick' | 'reply_to'
   const str = (v: unknown) => (typeof v === 'string' ? v : null);
   return { nick: str(ev.body.nick), reply_to: str(ev.body.replyTo), target: str(ev.body.target) ?? str(ev.body.to) };
 }
+
+type InsertParams = Pick<
+  EventRow,
+  'id' | 'author' | 'seq' | 'room' | 'type' | 'depth' | 'ts' | 'nick' | 'reply_to' | 'target' | 'text' | 'sealed'
+> & {
+  sig_ok: number;
+  json: string;
+};
 
 export interface PeerRow {
   peer_id: string;
@@ -88,7 +97,7 @@ CREATE TABLE IF NOT EXISTS peers (peer_id TEXT PRIMARY KEY, urls TEXT NOT NULL, 
 const ROW_COLUMNS = 'rowid, id, author, seq, room, type, depth, ts, status, late, nick, text, reply_to, target, sealed';
 
 export class Store {
-  readonly db: Database.Database;
+  readonly db: DatabaseSync;
   private readonly stmts;
   /** Relaxed commits of our own events not flushed yet. */
   private unflushed = false;
@@ -101,52 +110,62 @@ export class Store {
     const file = join(dataDir, 'chatty.db');
     closeSync(openSync(file, 'a', 0o600));
     chmodSync(file, 0o600);
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('foreign_keys = ON');
+    this.db = openDatabase(file);
+    this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON');
     this.db.exec(SCHEMA);
     this.migrate();
     const db = this.db;
     this.stmts = {
-      getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
-      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
-      metaKeys: db.prepare<[string, string], { key: string }>('SELECT key FROM meta WHERE key >= ? AND key < ? ORDER BY key'),
-      insert: db.prepare(
+      getMeta: prepare<[string], { value: string }>(db, 'SELECT value FROM meta WHERE key = ?'),
+      setMeta: prepare<[string, string]>(
+        db,
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      ),
+      metaKeys: prepare<[string, string], { key: string }>(db, 'SELECT key FROM meta WHERE key >= ? AND key < ? ORDER BY key'),
+      insert: prepareNamed<InsertParams>(
+        db,
         `INSERT INTO events (id, author, seq, room, type, depth, ts, nick, text, reply_to, target, sig_ok, sealed, json)
          VALUES (@id, @author, @seq, @room, @type, @depth, @ts, @nick, @text, @reply_to, @target, @sig_ok, @sealed, @json)`,
       ),
-      setStatus: db.prepare('UPDATE events SET status = ?, late = ? WHERE id = ?'),
-      setVerdict: db.prepare('UPDATE events SET status = ? WHERE id = ?'),
-      setText: db.prepare('UPDATE events SET text = ? WHERE id = ?'),
-      byId: db.prepare<[string], EventRow>(`SELECT ${ROW_COLUMNS} FROM events WHERE id = ?`),
-      jsonById: db.prepare<[string], { json: string }>('SELECT json FROM events WHERE id = ?'),
-      vector: db.prepare<[], { author: string; seq: number; id: string }>('SELECT author, MAX(seq) AS seq, id FROM events GROUP BY author'),
-      after: db.prepare<[string, number, number], { seq: number; json: string; sig_ok: number }>(
+      setStatus: prepare<[EventStatus, number, string]>(db, 'UPDATE events SET status = ?, late = ? WHERE id = ?'),
+      setVerdict: prepare<[EventStatus, string]>(db, 'UPDATE events SET status = ? WHERE id = ?'),
+      setText: prepare<[string, string]>(db, 'UPDATE events SET text = ? WHERE id = ?'),
+      byId: prepare<[string], EventRow>(db, `SELECT ${ROW_COLUMNS} FROM events WHERE id = ?`),
+      jsonById: prepare<[string], { json: string }>(db, 'SELECT json FROM events WHERE id = ?'),
+      vector: prepare<[], { author: string; seq: number; id: string }>(
+        db,
+        'SELECT author, MAX(seq) AS seq, id FROM events GROUP BY author',
+      ),
+      after: prepare<[string, number, number], { seq: number; json: string; sig_ok: number }>(
+        db,
         'SELECT seq, json, sig_ok FROM events WHERE author = ? AND seq > ? ORDER BY seq LIMIT ?',
       ),
-      markSig: db.prepare('UPDATE events SET sig_ok = 1 WHERE author = ? AND seq = ?'),
-      unreadable: db.prepare<[string], { id: string; json: string }>(
+      markSig: prepare<[string, number]>(db, 'UPDATE events SET sig_ok = 1 WHERE author = ? AND seq = ?'),
+      unreadable: prepare<[string], { id: string; json: string }>(
+        db,
         "SELECT id, json FROM events WHERE room = ? AND type = 'msg' AND status = 1 AND text IS NULL",
       ),
-      waiting: db.prepare<[], { json: string }>('SELECT json FROM events WHERE status = 0 ORDER BY author, seq'),
-      heads: db.prepare<[string], { id: string }>('SELECT id FROM heads WHERE room = ?'),
-      addHead: db.prepare('INSERT OR IGNORE INTO heads (room, id) VALUES (?, ?)'),
-      delHead: db.prepare('DELETE FROM heads WHERE room = ? AND id = ?'),
-      rooms: db.prepare<[], { room: string }>("SELECT DISTINCT room FROM heads WHERE room NOT LIKE '@%'"),
-      stateEvents: db.prepare<[string], EventRow>(
+      waiting: prepare<[], { json: string }>(db, 'SELECT json FROM events WHERE status = 0 ORDER BY author, seq'),
+      heads: prepare<[string], { id: string }>(db, 'SELECT id FROM heads WHERE room = ?'),
+      addHead: prepare<[string, string]>(db, 'INSERT OR IGNORE INTO heads (room, id) VALUES (?, ?)'),
+      delHead: prepare<[string, string]>(db, 'DELETE FROM heads WHERE room = ? AND id = ?'),
+      rooms: prepare<[], { room: string }>(db, "SELECT DISTINCT room FROM heads WHERE room NOT LIKE '@%'"),
+      stateEvents: prepare<[string], EventRow>(
+        db,
         `SELECT ${ROW_COLUMNS} FROM events WHERE room = ? AND status IN (1, 2) AND type != 'msg' ORDER BY depth, id`,
       ),
-      messagesAfter: db.prepare<[string, number, number, string], EventRow>(
+      messagesAfter: prepare<[string, number, number, string], EventRow>(
+        db,
         `SELECT ${ROW_COLUMNS} FROM events WHERE room = ? AND status IN (1, 2) AND type = 'msg'
          AND (depth > ? OR (depth = ? AND id > ?)) ORDER BY depth, id`,
       ),
-      profiles: db.prepare<[], EventRow>(`SELECT ${ROW_COLUMNS} FROM events WHERE type = 'profile' AND status = 1 ORDER BY author, seq`),
-      upsertPeer: db.prepare(
+      profiles: prepare<[], EventRow>(db, `SELECT ${ROW_COLUMNS} FROM events WHERE type = 'profile' AND status = 1 ORDER BY author, seq`),
+      upsertPeer: prepare<[string, string, string, number]>(
+        db,
         `INSERT INTO peers (peer_id, urls, source, last_seen) VALUES (?, ?, ?, ?)
          ON CONFLICT (peer_id) DO UPDATE SET urls = excluded.urls, source = excluded.source, last_seen = excluded.last_seen`,
       ),
-      peers: db.prepare<[], PeerRow>('SELECT peer_id, urls, source, last_seen FROM peers ORDER BY last_seen DESC LIMIT 256'),
+      peers: prepare<[], PeerRow>(db, 'SELECT peer_id, urls, source, last_seen FROM peers ORDER BY last_seen DESC LIMIT 256'),
     };
     // What a previous run committed relaxed may still sit in the OS cache only: flush it before anything is shared.
     this.unflushed = true;
@@ -155,7 +174,7 @@ export class Store {
 
   /** Brings a database written by an earlier version up to this schema. */
   private migrate(): void {
-    const columns = this.db.prepare<[], { name: string }>('PRAGMA table_info(events)').all();
+    const columns = prepare<[], { name: string }>(this.db, 'PRAGMA table_info(events)').all();
     if (!columns.some((c) => c.name === 'sealed')) {
       this.db.exec(`ALTER TABLE events ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
         UPDATE events SET sealed = 1 WHERE type = 'msg' AND json LIKE '%"ct":%';`);
@@ -163,7 +182,7 @@ export class Store {
   }
 
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return transaction(this.db, fn);
   }
 
   /**
@@ -174,12 +193,12 @@ export class Store {
   relaxedTransaction<T>(fn: () => T, opts: { flushSoon?: boolean } = {}): T {
     if (opts.flushSoon) this.unflushed = true;
     // inside a caller's transaction the caller's durability applies (SQLite cannot change it there)
-    if (this.db.inTransaction) return this.db.transaction(fn)();
-    this.db.pragma('synchronous = NORMAL');
+    if (this.db.isTransaction) return transaction(this.db, fn);
+    this.db.exec('PRAGMA synchronous = NORMAL');
     try {
-      return this.db.transaction(fn)();
+      return transaction(this.db, fn);
     } finally {
-      this.db.pragma('synchronous = FULL');
+      this.db.exec('PRAGMA synchronous = FULL');
     }
   }
 
@@ -204,7 +223,7 @@ export class Store {
   }
 
   private flushNow(): void {
-    if (!this.unflushed || !this.db.open) return;
+    if (!this.unflushed || !this.db.isOpen) return;
     this.unflushed = false;
     // A commit under synchronous=FULL fsyncs the WAL file, and with it every frame the relaxed commits wrote before it.
     // (a value that always changes, so the commit has a frame to write and sync)
@@ -319,8 +338,7 @@ export class Store {
       sql += ' LIMIT ?';
       args.push(opts.limit);
     }
-    return this.db
-      .prepare<(string | number)[], EventRow>(sql)
+    return prepare<(string | number)[], EventRow>(this.db, sql)
       .all(...args)
       .reverse();
   }
@@ -331,7 +349,7 @@ export class Store {
     const pattern = `%${query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     const sql = `SELECT ${ROW_COLUMNS} FROM events WHERE status = 1 AND type IN ('msg','dm') AND room IN (${rooms.map(() => '?').join(',')})
       AND text LIKE ? ESCAPE '\\' ORDER BY ts DESC LIMIT ?`;
-    return this.db.prepare<(string | number)[], EventRow>(sql).all(...rooms, pattern, limit);
+    return prepare<(string | number)[], EventRow>(this.db, sql).all(...rooms, pattern, limit);
   }
 
   profiles(): EventRow[] {
@@ -348,6 +366,6 @@ export class Store {
 
   close(): void {
     this.flushNow();
-    if (this.db.open) this.db.close();
+    if (this.db.isOpen) this.db.close();
   }
 }
