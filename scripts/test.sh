@@ -32,6 +32,7 @@ run_check() {
 run_check build npm run --silent build
 run_check typecheck npm run --silent typecheck
 run_check lint npm run --silent lint
+run_check workflows npm run --silent lint:workflows
 
 echo "== tests"
 CHAOS_SECONDS="${CHAOS_SECONDS:-45}" npx vitest run \
