@@ -1,14 +1,18 @@
 /**
  * The control API, defined once. Electron IPC, the browser UI's WebSocket and
- * `chatty --json` all speak exactly these methods and events (see
- * ../shared/control-api.md). Runtime schemas (zod) validate every call that
- * crosses a process boundary; the TypeScript types are inferred from them so
- * the two can never drift apart.
+ * `chatty --json` all speak exactly these methods and events; docs/api.md and
+ * docs/openrpc.json are generated from this file (`npm run docs:api`, built by
+ * openrpc.ts). Params schemas validate every call that crosses a process
+ * boundary; result and event schemas describe what the node builds and are not
+ * checked at run time. Every TypeScript type is inferred from a schema, so the
+ * code, the checks and the docs can never drift apart.
  */
 import { z } from 'zod';
 
+/** Version of the control API, not of the app: bump it whenever a method, param, result or event changes. */
+export const API_VERSION = '1.0.0';
+
 export const ROLES = ['owner', 'moderator', 'member'] as const;
-export type Role = (typeof ROLES)[number];
 
 /** Limits shared by the peer (enforcement) and the UI (hints). */
 export const LIMITS = {
@@ -24,118 +28,207 @@ export const LIMITS = {
   membersMax: 1000,
 } as const;
 
+// ---- building blocks ----------------------------------------------------------------------------
+
 /** Base64url of a raw 32-byte Ed25519 public key. */
-export const peerIdSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a peer id (43 base64url characters)');
+export const peerIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{43}$/, 'must be a peer id (43 base64url characters)')
+  .describe("Peer id: the peer's Ed25519 public key, base64url (43 characters)");
 
 export const nickSchema = z
   .string()
   .trim()
   .min(1, 'nick must not be empty')
   .max(LIMITS.nickMax, `nick is at most ${LIMITS.nickMax} characters`)
-  .regex(/^[^\p{C}]+$/u, 'nick must not contain control characters');
+  .regex(/^[^\p{C}]+$/u, 'nick must not contain control characters')
+  .describe('Nickname (surrounding spaces are trimmed)');
 
 /** Room names look like Slack channels: letters, digits, `-`, `_`, `.`. */
 export const roomSchema = z
   .string()
   .trim()
-  .regex(/^[\p{L}\p{N}][\p{L}\p{N}_.-]{0,63}$/u, 'room names are 1-64 letters, digits, "-", "_" or "." and start with a letter or digit');
+  .regex(/^[\p{L}\p{N}][\p{L}\p{N}_.-]{0,63}$/u, 'room names are 1-64 letters, digits, "-", "_" or "." and start with a letter or digit')
+  .describe('Room name: 1-64 letters, digits, "-", "_" or ".", starting with a letter or digit');
 
-export const textSchema = z.string().min(1, 'text must not be empty').max(LIMITS.textMax, `text is at most ${LIMITS.textMax} characters`);
+export const textSchema = z
+  .string()
+  .min(1, 'text must not be empty')
+  .max(LIMITS.textMax, `text is at most ${LIMITS.textMax} characters`)
+  .describe('Message text');
 
-const reasonSchema = z.string().max(LIMITS.reasonMax).optional();
-const limitSchema = z.number().int().min(1).max(LIMITS.historyMax).optional();
+const reasonSchema = z.string().max(LIMITS.reasonMax).optional().describe('Reason shown to everyone in the room');
+const limitSchema = z
+  .number()
+  .int()
+  .min(1)
+  .max(LIMITS.historyMax)
+  .optional()
+  .describe('How many of the latest messages at most (1-1000; default: all)');
+/** A peer named in a call: its id, or a nick only one known peer has. */
+const peerRefSchema = z.string().min(1).max(64).describe('Peer id or nick (a nick must belong to exactly one known peer)');
+const messageIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{43}$/)
+  .describe('Message id (base64url SHA-256 of the signed event, 43 characters)');
+const emptySchema = z.object({});
 
-export interface Peer {
-  peerId: string;
-  nick: string;
-}
+// ---- results and events: shared types (components of the OpenRPC document) ----------------------
 
-export interface Message {
-  id: string;
-  /** `null` for a direct message. */
-  room: string | null;
-  from: Peer;
-  /** Addressee of a direct message. */
-  to?: Peer;
-  text: string;
-  /** The author's clock, ms since the epoch. */
-  sentAt: number;
-  /** Id of the message this one answers, if any. */
-  replyTo?: string;
-  /** True when the message was delivered after messages that sort after it (healed partition, catch-up). */
-  late?: boolean;
-}
+export const roleSchema = z
+  .enum(ROLES)
+  .describe('Role in a room: owners and moderators kick, ban, unban and invite (moderators only members below them); owners change roles');
+export type Role = z.infer<typeof roleSchema>;
 
-export interface Member {
-  peerId: string;
-  nick: string;
-  role: Role;
-  online: boolean;
-}
+export const peerSchema = z
+  .object({
+    peerId: peerIdSchema,
+    nick: z.string().describe('Its nick as this peer last saw it'),
+  })
+  .describe('A peer: key and nick');
+export type Peer = z.infer<typeof peerSchema>;
 
-export interface RoomInfo {
-  room: string;
-  joined: boolean;
-  /** Invite-only, end-to-end encrypted room. */
-  private: boolean;
-  /** Peers banned from the room. */
-  banned: Peer[];
-  members: Member[];
-}
+export const messageSchema = z
+  .object({
+    id: messageIdSchema,
+    room: z.string().nullable().describe('Room of the message; `null` for a direct message'),
+    from: peerSchema.describe('Author'),
+    to: peerSchema.optional().describe('Addressee of a direct message'),
+    text: z.string().describe('The text, decrypted'),
+    sentAt: z.number().describe("The author's clock when sent, ms since the epoch (display only: order is causal)"),
+    replyTo: z.string().optional().describe('Id of the message this one answers'),
+    late: z.boolean().optional().describe('True when delivered after messages that sort after it (a healed partition, a catch-up)'),
+  })
+  .describe('A room message or a direct message');
+export type Message = z.infer<typeof messageSchema>;
 
-export type PeerState = 'connected' | 'connecting' | 'unreachable' | 'offline';
-export type PeerSource = 'mdns' | 'manual' | 'exchange' | 'remembered' | 'inbound' | 'scan';
+export const memberSchema = z
+  .object({
+    peerId: peerIdSchema,
+    nick: z.string().describe('Its nick'),
+    role: roleSchema.describe('Its role in the room'),
+    online: z.boolean().describe('Connected to this peer now (always true for this peer itself)'),
+  })
+  .describe('A member of a room');
+export type Member = z.infer<typeof memberSchema>;
 
-export interface PeerInfo {
-  peerId: string;
-  nick: string;
-  connected: boolean;
-  addresses: string[];
-  state: PeerState;
-  source?: PeerSource;
-  lastError?: string;
-  /** Short key fingerprint that tells two peers with the same nick apart. */
-  fingerprint: string;
-}
+export const roomInfoSchema = z
+  .object({
+    room: z.string().describe('Room name'),
+    joined: z.boolean().describe('This peer is a member'),
+    private: z.boolean().describe('Invite-only room, its messages end-to-end encrypted for members'),
+    banned: z.array(peerSchema).describe('Peers banned from the room'),
+    members: z.array(memberSchema).describe('Current members'),
+  })
+  .describe('A room this peer knows of, joined or not');
+export type RoomInfo = z.infer<typeof roomInfoSchema>;
 
-export interface WhoAmI {
-  peerId: string;
-  nick: string;
-  port: number;
-  fingerprint: string;
-}
+export const PEER_STATES = ['connected', 'connecting', 'unreachable', 'offline'] as const;
+export type PeerState = (typeof PEER_STATES)[number];
+export const PEER_SOURCES = ['mdns', 'manual', 'exchange', 'remembered', 'inbound', 'scan'] as const;
+export type PeerSource = (typeof PEER_SOURCES)[number];
 
-export interface JoinResult {
-  room: string;
-  members: Member[];
-  history: Message[];
-}
+export const peerInfoSchema = z
+  .object({
+    peerId: peerIdSchema,
+    nick: z.string().describe('Its nick'),
+    connected: z.boolean().describe('A link is up now (same as `state` = `connected`)'),
+    addresses: z.array(z.string()).describe('Addresses known for it, as `ws://host:port` URLs'),
+    state: z.enum(PEER_STATES).describe('Link state: `unreachable` after failed dials, `offline` when known only from the log'),
+    source: z
+      .enum(PEER_SOURCES)
+      .optional()
+      .describe('How it was found: mDNS, `--peer`/`connect`, from another peer, from the last run, it dialed us, the /24 scan'),
+    lastError: z.string().optional().describe('Why the last dial or link failed'),
+    fingerprint: z.string().describe('Short key fingerprint that tells two peers with the same nick apart'),
+  })
+  .describe('A peer this one knows of (itself excluded)');
+export type PeerInfo = z.infer<typeof peerInfoSchema>;
+
+export const whoAmISchema = z
+  .object({
+    peerId: peerIdSchema,
+    nick: z.string().describe('Its nick'),
+    port: z.number().int().describe('TCP port of its peer links'),
+    fingerprint: z.string().describe('Short key fingerprint that tells two peers with the same nick apart'),
+  })
+  .describe('This peer');
+export type WhoAmI = z.infer<typeof whoAmISchema>;
+
+export const joinResultSchema = z
+  .object({
+    room: z.string().describe('Room name'),
+    members: z.array(memberSchema).describe('Current members, this peer included'),
+    history: z.array(messageSchema).describe('The last messages (up to 1000), oldest first'),
+  })
+  .describe('A joined room and its recent history');
+export type JoinResult = z.infer<typeof joinResultSchema>;
+
+/** The shared types, by the name the docs give them (`#/components/schemas/<name>`). */
+export const API_TYPES = {
+  Peer: peerSchema,
+  Message: messageSchema,
+  Member: memberSchema,
+  Role: roleSchema,
+  RoomInfo: roomInfoSchema,
+  PeerInfo: peerInfoSchema,
+  WhoAmI: whoAmISchema,
+  JoinResult: joinResultSchema,
+} as const;
+
+// ---- methods ------------------------------------------------------------------------------------
 
 /** Params schema of every method: the single source of truth for validation. */
 export const methodParams = {
   whoami: z.object({}).strict(),
   setNick: z.object({ nick: nickSchema }).strict(),
   peers: z.object({}).strict(),
-  connect: z.object({ url: z.string().regex(/^wss?:\/\/[^\s/]+(:\d+)?\/?$/, 'url must look like ws://host:port') }).strict(),
+  connect: z
+    .object({
+      url: z
+        .string()
+        .regex(/^wss?:\/\/[^\s/]+(:\d+)?\/?$/, 'url must look like ws://host:port')
+        .describe("A peer's link address, `ws://host:port`"),
+    })
+    .strict(),
   rooms: z.object({}).strict(),
-  /** `private: true` makes a new room invite-only, its messages end-to-end encrypted for members. */
-  join: z.object({ room: roomSchema, private: z.boolean().optional() }).strict(),
-  invite: z.object({ room: roomSchema, peer: z.string().min(1).max(64) }).strict(),
+  join: z
+    .object({
+      room: roomSchema,
+      private: z
+        .boolean()
+        .optional()
+        .describe('Create the room invite-only, its messages end-to-end encrypted (ignored for an existing room)'),
+    })
+    .strict(),
+  invite: z.object({ room: roomSchema, peer: peerRefSchema }).strict(),
   leave: z.object({ room: roomSchema }).strict(),
-  send: z.object({ room: roomSchema, text: textSchema, replyTo: z.string().max(64).optional() }).strict(),
-  history: z.object({ room: roomSchema, limit: limitSchema, before: z.string().max(64).optional() }).strict(),
-  dm: z.object({ to: z.string().min(1).max(64), text: textSchema }).strict(),
-  dmHistory: z.object({ peer: z.string().min(1).max(64), limit: limitSchema }).strict(),
-  kick: z.object({ room: roomSchema, peer: z.string().min(1).max(64), reason: reasonSchema }).strict(),
-  ban: z.object({ room: roomSchema, peer: z.string().min(1).max(64), reason: reasonSchema }).strict(),
-  unban: z.object({ room: roomSchema, peer: z.string().min(1).max(64), reason: reasonSchema }).strict(),
-  setRole: z.object({ room: roomSchema, peer: z.string().min(1).max(64), role: z.enum(ROLES) }).strict(),
+  send: z
+    .object({
+      room: roomSchema,
+      text: textSchema,
+      replyTo: z.string().max(64).optional().describe('Id of a message of this room it answers'),
+    })
+    .strict(),
+  history: z
+    .object({
+      room: roomSchema,
+      limit: limitSchema,
+      before: z.string().max(64).optional().describe('Only messages before this message id (paging)'),
+    })
+    .strict(),
+  dm: z.object({ to: peerRefSchema, text: textSchema }).strict(),
+  dmHistory: z.object({ peer: peerRefSchema, limit: limitSchema }).strict(),
+  kick: z.object({ room: roomSchema, peer: peerRefSchema, reason: reasonSchema }).strict(),
+  ban: z.object({ room: roomSchema, peer: peerRefSchema, reason: reasonSchema }).strict(),
+  unban: z.object({ room: roomSchema, peer: peerRefSchema, reason: reasonSchema }).strict(),
+  setRole: z.object({ room: roomSchema, peer: peerRefSchema, role: roleSchema.describe('The new role') }).strict(),
   typing: z.object({ room: roomSchema }).strict(),
   search: z
     .object({
-      query: z.string().trim().min(1).max(200),
-      room: roomSchema.optional(),
-      limit: z.number().int().min(1).max(LIMITS.searchMax).optional(),
+      query: z.string().trim().min(1).max(200).describe('Text to look for'),
+      room: roomSchema.optional().describe('Only this room (default: every joined room and every DM)'),
+      limit: z.number().int().min(1).max(LIMITS.searchMax).optional().describe('How many results at most (default 50)'),
     })
     .strict(),
   shutdown: z.object({}).strict(),
@@ -144,51 +237,85 @@ export const methodParams = {
 export type MethodName = keyof typeof methodParams;
 export type ParamsOf<M extends MethodName> = z.input<(typeof methodParams)[M]>;
 
+/** Result schema of every method (documentation and types; results are not validated at run time). */
+export const methodResults = {
+  whoami: whoAmISchema,
+  setNick: peerSchema.describe('This peer with its new nick'),
+  peers: z.array(peerInfoSchema).describe('Every known peer but this one'),
+  connect: z.object({ peerId: peerIdSchema }).describe('The peer now connected'),
+  rooms: z.array(roomInfoSchema).describe('Every room this peer knows of'),
+  join: joinResultSchema,
+  invite: emptySchema,
+  leave: z.object({ room: z.string().describe('Room name') }).describe('The room left'),
+  send: messageSchema.describe('The message, durable on this peer'),
+  history: z.array(messageSchema).describe('Messages, oldest first'),
+  dm: messageSchema.describe('The direct message, durable on this peer'),
+  dmHistory: z.array(messageSchema).describe('Direct messages with that peer, oldest first'),
+  kick: emptySchema,
+  ban: emptySchema,
+  unban: emptySchema,
+  setRole: emptySchema,
+  typing: emptySchema,
+  search: z.array(messageSchema).describe('Matching messages'),
+  shutdown: emptySchema,
+} as const satisfies Record<MethodName, z.ZodType>;
+
 /** Result type of every method. */
-export interface MethodResults {
-  whoami: WhoAmI;
-  setNick: Peer;
-  peers: PeerInfo[];
-  connect: { peerId: string };
-  rooms: RoomInfo[];
-  join: JoinResult;
-  invite: Record<string, never>;
-  leave: { room: string };
-  send: Message;
-  history: Message[];
-  dm: Message;
-  dmHistory: Message[];
-  kick: Record<string, never>;
-  ban: Record<string, never>;
-  unban: Record<string, never>;
-  setRole: Record<string, never>;
-  typing: Record<string, never>;
-  search: Message[];
-  shutdown: Record<string, never>;
-}
+export type MethodResults = { [M in MethodName]: z.output<(typeof methodResults)[M]> };
 
 /** The API as a typed object: what the preload exposes and what the peer implements. */
 export type ChattyApi = {
   [M in MethodName]: (params: z.output<(typeof methodParams)[M]>) => Promise<MethodResults[M]>;
 };
 
+// ---- events -------------------------------------------------------------------------------------
+
 export const MEMBER_CHANGES = ['joined', 'left', 'kicked', 'banned', 'unbanned', 'role', 'invited'] as const;
 export type MemberChange = (typeof MEMBER_CHANGES)[number];
 
+/** Params of every notification pushed by the peer. */
+export const eventPayloads = {
+  ready: whoAmISchema
+    .extend({ ui: z.string().optional().describe('URL of the browser UI, with its token, when served') })
+    .describe('This peer, once started'),
+  message: messageSchema,
+  dm: messageSchema,
+  member: z
+    .object({
+      room: z.string().describe('Room name'),
+      peerId: peerIdSchema.describe('The member concerned'),
+      nick: z.string().describe('Its nick'),
+      change: z.enum(MEMBER_CHANGES).describe('What happened to it'),
+      role: roleSchema.optional().describe('Its role, on `joined` and `role`'),
+      by: peerIdSchema.optional().describe('Who did it, when not the member itself (kick, ban, unban, role, invite)'),
+      reason: z.string().optional().describe('Reason given, if any'),
+    })
+    .describe('A membership change'),
+  peer: z
+    .object({
+      peerId: peerIdSchema,
+      nick: z.string().describe('Its nick (a new nick of a connected peer comes as another `up`)'),
+      state: z.enum(['up', 'down']).describe('Link up or down'),
+    })
+    .describe('A link to a peer came up or went down'),
+  typing: z
+    .object({ room: z.string().describe('Room name'), peerId: peerIdSchema, nick: z.string().describe('Its nick') })
+    .describe('Someone is typing'),
+  identity: z
+    .object({
+      nick: z.string().describe('The nick both keys use'),
+      peerId: peerIdSchema.describe('The new key'),
+      knownPeerId: peerIdSchema.describe('The key that used the nick first'),
+    })
+    .describe('A nick already known appeared with another key'),
+} as const;
+
 /** Notifications pushed by the peer. */
-export interface EventPayloads {
-  /** First line of `chatty --json`; `ui` is the browser UI URL (with its token) when served. */
-  ready: WhoAmI & { ui?: string };
-  message: Message;
-  dm: Message;
-  member: { room: string; peerId: string; nick: string; change: MemberChange; role?: Role; by?: string; reason?: string };
-  peer: { peerId: string; nick: string; state: 'up' | 'down' };
-  typing: { room: string; peerId: string; nick: string };
-  /** A known nick appeared with a different key (trust on first use). */
-  identity: { nick: string; peerId: string; knownPeerId: string };
-}
+export type EventPayloads = { [E in keyof typeof eventPayloads]: z.output<(typeof eventPayloads)[E]> };
 export type EventName = keyof EventPayloads;
 export const EVENT_NAMES: readonly EventName[] = ['ready', 'message', 'dm', 'member', 'peer', 'typing', 'identity'];
+
+// ---- errors -------------------------------------------------------------------------------------
 
 /** Application error reasons (JSON-RPC code >= 1000), stable for scripts. */
 export const ERROR_CODES = {
@@ -204,6 +331,140 @@ export const ERROR_CODES = {
   shutting_down: 1010,
 } as const;
 export type ErrorReason = keyof typeof ERROR_CODES;
+
+/** What each application error means, for the docs. */
+export const ERROR_DOCS: Record<ErrorReason, string> = {
+  not_member: 'This peer (or the peer named) is not a member of the room',
+  forbidden: "The room's rules refuse it: not owner or moderator, invite-only room, no key yet",
+  banned: 'This peer (or the peer named) is banned from the room',
+  unknown_peer: 'No known peer has that id or nick, or its key is not known yet',
+  too_large: 'A limit is reached: rooms on the network, members of a room, a `--json` line over 1 MiB',
+  rate_limited: 'Too many requests (reserved: the current peer does not raise it on the control API)',
+  not_found: 'No such message (`replyTo`, `before`) or ban',
+  ambiguous: 'Several known peers have that nick; `data.candidates` lists their ids and fingerprints',
+  unreachable: 'The peer at that address could not be connected to',
+  shutting_down: 'No peer is running to answer (over IPC: the app is starting or stopping)',
+};
+
+/** JSON-RPC 2.0's own errors, with the `data.reason` this API adds to them. */
+export const RPC_ERROR_CODES = {
+  parse_error: -32700,
+  invalid_request: -32600,
+  unknown_method: -32601,
+  invalid_params: -32602,
+  internal: -32603,
+} as const;
+export type RpcErrorReason = keyof typeof RPC_ERROR_CODES;
+
+export const RPC_ERROR_DOCS: Record<RpcErrorReason, string> = {
+  parse_error: 'The request is not JSON',
+  invalid_request: 'Not a JSON-RPC 2.0 request object',
+  unknown_method: 'No such method',
+  invalid_params: 'Params do not match the method; `data.issues` lists `{path, message}`',
+  internal: 'A bug or an unexpected failure in the peer',
+};
+
+// ---- method and event docs -----------------------------------------------------------------------
+
+export interface MethodDoc {
+  summary: string;
+  description?: string;
+  /** Application errors the method itself may raise (besides `invalid_params` and `shutting_down`). */
+  errors: readonly ErrorReason[];
+}
+
+const MEMBERSHIP = ['not_member', 'banned'] as const;
+const PEER_REF = ['unknown_peer', 'ambiguous'] as const;
+
+export const METHOD_DOCS: { readonly [M in MethodName]: MethodDoc } = {
+  whoami: { summary: "This peer's id, nick, port and fingerprint", errors: [] },
+  setNick: { summary: 'Changes the nick, for every peer and room', description: 'Remembered across restarts.', errors: [] },
+  peers: { summary: 'Every peer known, connected or not', errors: [] },
+  connect: {
+    summary: 'Dials a peer by address',
+    description: 'For networks without multicast. The address is remembered and passed on to other peers.',
+    errors: ['unreachable'],
+  },
+  rooms: { summary: 'Every room known on the network, joined or not', errors: [] },
+  join: {
+    summary: 'Joins a room, creating it if no peer knows it',
+    description:
+      'A peer that has just started waits briefly for its first sync before creating a room, so a room is not founded twice. The first joiner is the owner. Joining a room already joined only returns it.',
+    errors: ['forbidden', 'banned', 'too_large'],
+  },
+  invite: {
+    summary: 'Invites a peer to an invite-only room',
+    description: 'Owners and moderators only. The invitee gets the room keys, and reads the history.',
+    errors: [...MEMBERSHIP, ...PEER_REF, 'forbidden'],
+  },
+  leave: { summary: 'Leaves a room', errors: [...MEMBERSHIP, 'forbidden'] },
+  send: {
+    summary: 'Sends a message to a room',
+    description: 'Returns once the message is durable on this peer; it then reaches every peer, even if this one crashes.',
+    errors: [...MEMBERSHIP, 'not_found', 'forbidden'],
+  },
+  history: {
+    summary: "A room's messages, oldest first",
+    description: 'The last `limit` messages, or the last `limit` before `before`. Works without joining; only messages this peer can read.',
+    errors: ['not_found'],
+  },
+  dm: {
+    summary: 'Sends an end-to-end encrypted direct message',
+    description: 'Returns once durable on this peer. The addressee must have been seen once (its key is needed).',
+    errors: [...PEER_REF],
+  },
+  dmHistory: { summary: 'The direct messages with a peer, oldest first', errors: [...PEER_REF] },
+  kick: {
+    summary: 'Removes a member from a room (it may join again)',
+    description: 'Owners, and moderators for plain members.',
+    errors: [...MEMBERSHIP, ...PEER_REF, 'forbidden'],
+  },
+  ban: {
+    summary: 'Bans a peer from a room (removed, and refused until unbanned)',
+    description: 'Owners, and moderators for plain members. The peer need not be a member.',
+    errors: [...MEMBERSHIP, ...PEER_REF, 'forbidden'],
+  },
+  unban: { summary: 'Lifts a ban', description: 'Owners and moderators.', errors: [...MEMBERSHIP, ...PEER_REF, 'forbidden', 'not_found'] },
+  setRole: {
+    summary: "Changes a member's role",
+    description: 'Owners only, not their own role.',
+    errors: [...MEMBERSHIP, ...PEER_REF, 'forbidden'],
+  },
+  typing: {
+    summary: 'Tells the connected peers this peer is typing in a room',
+    description: 'Not stored: it only reaches the peers connected now.',
+    errors: [...MEMBERSHIP],
+  },
+  search: {
+    summary: 'Searches the text of messages',
+    description: "Substring match, case-insensitive for ASCII, newest first by the authors' clocks.",
+    errors: ['not_member'],
+  },
+  shutdown: { summary: 'Stops the peer', description: 'Answers first, then stops (the process exits for `chatty`).', errors: [] },
+};
+
+export interface EventDoc {
+  summary: string;
+  description?: string;
+}
+
+export const EVENT_DOCS: { readonly [E in EventName]: EventDoc } = {
+  ready: { summary: 'The peer is up', description: 'The first line of `chatty --json`; not sent on the other transports.' },
+  message: {
+    summary: 'A message was delivered in a room this peer is in',
+    description: 'Its own messages included. The params are a `Message`.',
+  },
+  dm: { summary: 'A direct message to or from this peer was delivered', description: 'The params are a `Message`.' },
+  member: { summary: 'Someone joined, left, was kicked, banned, unbanned, invited or got a new role' },
+  peer: { summary: 'A link to a peer came up or went down' },
+  typing: { summary: 'A connected peer is typing in a room' },
+  identity: {
+    summary: 'A known nick appeared with a different key',
+    description: 'Trust on first use: the two are different peers, never merged.',
+  },
+};
+
+// ---- errors at run time and helpers -------------------------------------------------------------
 
 /** An error the API reports to its caller with a stable reason. */
 export class ChattyError extends Error {
