@@ -4,7 +4,7 @@
  * it, and turn every failure into a serializable JSON-RPC style error.
  */
 import { ERROR_CODES, methodParams, type ChattyApi, type MethodName } from '../shared/api.js';
-import { RPC, toRpcError } from '../shared/jsonrpc.js';
+import { answerFramingCall, RPC, toRpcError } from '../shared/jsonrpc.js';
 import type { IpcResult } from '../shared/ipc.js';
 
 export function isMethod(name: unknown): name is MethodName {
@@ -13,6 +13,9 @@ export function isMethod(name: unknown): name is MethodName {
 
 /** Runs one `chatty:call` from the renderer against the node. Never throws. */
 export async function handleIpcCall(service: ChattyApi | undefined, method: unknown, params: unknown): Promise<IpcResult> {
+  // `rpc.discover` describes the API, not the node: answered here like on the other transports.
+  const framing = answerFramingCall(method, params);
+  if (framing) return framing;
   if (!isMethod(method)) {
     return {
       ok: false,

@@ -1,12 +1,14 @@
 /**
  * JSON-RPC 2.0 framing of the control API, shared by every transport
  * (stdio, the UI WebSocket, tests). No Node or DOM imports: the renderer and
- * the CLI both use it.
+ * the CLI both use it. It answers `rpc.discover` itself (openrpc.ts): the
+ * description of the API is no business of the node.
  */
 import { z } from 'zod';
 import {
   ChattyError,
   methodParams,
+  RPC_ERROR_CODES,
   type ChattyApi,
   type EventName,
   type EventPayloads,
@@ -14,13 +16,14 @@ import {
   type MethodResults,
   type ParamsOf,
 } from './api.js';
+import { DISCOVER_METHOD, openRpcDocument, type FramingResults } from './openrpc.js';
 
 export const RPC = {
-  parseError: -32700,
-  invalidRequest: -32600,
-  methodNotFound: -32601,
-  invalidParams: -32602,
-  internalError: -32603,
+  parseError: RPC_ERROR_CODES.parse_error,
+  invalidRequest: RPC_ERROR_CODES.invalid_request,
+  methodNotFound: RPC_ERROR_CODES.unknown_method,
+  invalidParams: RPC_ERROR_CODES.invalid_params,
+  internalError: RPC_ERROR_CODES.internal,
 } as const;
 
 export type RpcId = string | number | null;
@@ -72,6 +75,30 @@ function invalidParams(err: z.ZodError): RpcErrorObject {
   return { code: RPC.invalidParams, message: `invalid params: ${summary}`, data: { reason: 'invalid_params', issues } };
 }
 
+export type FramingMethodName = keyof FramingResults;
+
+/** An answer of the framing itself; the same shape as an IPC result. */
+export type FramingAnswer = { ok: true; result: unknown } | { ok: false; error: RpcErrorObject };
+
+/**
+ * Answers the methods that describe the API rather than use the node (`rpc.discover`), so every
+ * transport serves them alike, even while no node runs; `undefined` for any other method.
+ */
+export function answerFramingCall(method: unknown, params: unknown): FramingAnswer | undefined {
+  if (method !== DISCOVER_METHOD) return undefined;
+  const empty =
+    params === undefined ||
+    (Array.isArray(params) && params.length === 0) ||
+    (typeof params === 'object' && params !== null && !Array.isArray(params) && Object.keys(params).length === 0);
+  if (!empty) {
+    return {
+      ok: false,
+      error: { code: RPC.invalidParams, message: `invalid params: ${method} takes none`, data: { reason: 'invalid_params' } },
+    };
+  }
+  return { ok: true, result: openRpcDocument() };
+}
+
 /** Validates params against the method's schema, then calls it: every front end goes through here. */
 export async function callValidated<M extends MethodName>(api: ChattyApi, method: M, params: unknown): Promise<MethodResults[M]> {
   const parsed = methodParams[method].parse(params ?? {});
@@ -108,6 +135,12 @@ export async function handleParsedRpc(api: ChattyApi, msg: unknown): Promise<Rpc
   const { id, method } = parsed.data;
   const isNotification = id === undefined;
   const reply = (r: RpcResponse): RpcResponse | null => (isNotification ? null : r);
+  const framing = answerFramingCall(method, parsed.data.params);
+  if (framing) {
+    return reply(
+      framing.ok ? { jsonrpc: '2.0', id: id ?? null, result: framing.result } : { jsonrpc: '2.0', id: id ?? null, error: framing.error },
+    );
+  }
   if (!isMethod(method)) {
     return reply(errorResponse(id ?? null, RPC.methodNotFound, `unknown method: ${method}`, { reason: 'unknown_method' }));
   }
@@ -155,7 +188,10 @@ export class RpcClient {
 
   constructor(private readonly send: (text: string) => void) {}
 
-  call<M extends MethodName>(method: M, params?: ParamsOf<M>): Promise<MethodResults[M]> {
+  call<M extends MethodName>(method: M, params?: ParamsOf<M>): Promise<MethodResults[M]>;
+  /** A method of the framing itself, e.g. `rpc.discover`. */
+  call<M extends FramingMethodName>(method: M): Promise<FramingResults[M]>;
+  call(method: MethodName | FramingMethodName, params?: object): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
