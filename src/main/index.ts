@@ -9,6 +9,7 @@
  *   CHATTY_PEERS     comma-separated ws:// URLs to dial besides mDNS
  *   CHATTY_NICK      nick to start with
  *   CHATTY_MDNS=0    no mDNS discovery (use CHATTY_PEERS)
+ *   CHATTY_SMOKE=DIR self-check run for CI, then quit (see smoke.ts)
  */
 import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, nativeTheme, Notification, session, shell, Tray } from 'electron';
 import type { IpcMainEvent, IpcMainInvokeEvent, WebContents } from 'electron';
@@ -20,10 +21,13 @@ import { EVENT_NAMES, type EventName, type EventPayloads, type Message } from '.
 import { RPC } from '../shared/jsonrpc.js';
 import { handleIpcCall, mentionsNick } from './bridge.js';
 import { IPC, type IpcResult, type NavigateTarget } from '../shared/ipc.js';
+import { startSmoke } from './smoke.js';
 import iconPath from '../../resources/icon.png?asset';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const logger = createLogger('chatty-desktop');
+// Before the environment is read below: smoke mode isolates the run through it.
+const smoke = startSmoke();
 
 if (process.env.CHATTY_DATA_DIR) app.setPath('userData', path.resolve(process.env.CHATTY_DATA_DIR));
 
@@ -89,7 +93,7 @@ function mentionsMe(text: string): boolean {
 }
 
 function notify(title: string, body: string, target: NavigateTarget): void {
-  if (!Notification.isSupported() || (win && win.isFocused())) return;
+  if (smoke || !Notification.isSupported() || (win && win.isFocused())) return;
   const n = new Notification({ title, body: body.length > 200 ? body.slice(0, 199) + '…' : body, icon: iconPath, silent: false });
   n.on('click', () => {
     showWindow();
@@ -247,11 +251,14 @@ if (!app.requestSingleInstanceLock()) {
       node = await startNode();
     } catch (err) {
       logger.error({ err }, 'could not start the peer');
+      // An unattended smoke run must not wait on a dialog.
+      if (smoke) return smoke.fail(`the peer did not start: ${err instanceof Error ? err.message : String(err)}`);
       dialog.showErrorBox('Chatty could not start', err instanceof Error ? err.message : String(err));
       app.exit(1);
       return;
     }
-    createTray();
+    if (!smoke) createTray();
     createWindow();
+    if (smoke && win) void smoke.run(win, node);
   });
 }
