@@ -4,11 +4,22 @@
  */
 import { createInterface, type Interface } from 'node:readline';
 import { styleText } from 'node:util';
-import { ChattyError, type ChattyService, type Message, type MethodName, type MethodResults, type ParamsOf } from '../shared/api.js';
+import {
+  ChattyError,
+  fingerprint,
+  type ChattyService,
+  type Message,
+  type MethodName,
+  type MethodResults,
+  type ParamsOf,
+  type Peer,
+  type RoomInfo,
+} from '../shared/api.js';
 import { callValidated, toRpcError } from '../shared/jsonrpc.js';
 
 const HELP = `Commands:
-  /join ROOM            join (or create) a room and make it current
+  /join ROOM            join (or create) a room and make it current; ROOM is a name or, where
+                        several rooms share a name, the id /rooms shows
   /private ROOM         create an invite-only, end-to-end encrypted room
   /invite PEER          invite a peer to the current invite-only room
   /leave [ROOM]         leave a room (default: current)
@@ -31,7 +42,10 @@ const paint = (style: Style, text: string) => (process.stdout.isTTY ? styleText(
 const time = (ms: number) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 
 export class Terminal {
+  /** Id of the current room. */
   private room?: string;
+  /** Names of the rooms seen, by id, and which names several rooms share (their labels name the owner). */
+  private readonly rooms = new Map<string, { name: string; owner: string }>();
   private rl?: Interface;
 
   constructor(
@@ -46,7 +60,12 @@ export class Terminal {
     this.service.on('message', (m) => this.print(this.formatMessage(m)));
     this.service.on('dm', (m) => this.print(paint('magenta', `${time(m.sentAt)} [DM ${m.from.nick} → ${m.to?.nick ?? '?'}] `) + m.text));
     this.service.on('member', (e) =>
-      this.print(paint('gray', `* ${e.nick} ${e.change}${e.role ? ` (${e.role})` : ''} in #${e.room}${e.reason ? `: ${e.reason}` : ''}`)),
+      this.print(
+        paint(
+          'gray',
+          `* ${e.nick} ${e.change}${e.role ? ` (${e.role})` : ''} in ${this.label(e.room, e.roomName)}${e.reason ? `: ${e.reason}` : ''}`,
+        ),
+      ),
     );
     this.service.on('peer', (e) => this.print(paint('gray', `* peer ${e.nick} is ${e.state === 'up' ? 'online' : 'offline'}`)));
     this.service.on('identity', (e) =>
@@ -63,8 +82,21 @@ export class Terminal {
     this.rl.prompt(true);
   }
 
+  /** `#name`, or `#name · owner` where several known rooms have that name. */
+  private label(id: string, name = this.rooms.get(id)?.name ?? id): string {
+    const twins = [...this.rooms.values()].filter((r) => r.name === name).length;
+    const owner = this.rooms.get(id)?.owner;
+    return twins > 1 && owner ? `#${name} · ${owner}` : `#${name}`;
+  }
+
+  private async refreshRooms(): Promise<RoomInfo[]> {
+    const rooms = await this.call('rooms', {});
+    for (const r of rooms) this.rooms.set(r.id, { name: r.name, owner: `${r.owner.nick} (${fingerprint(r.owner.peerId)})` });
+    return rooms;
+  }
+
   private formatMessage(m: Message): string {
-    const room = m.room === this.room ? '' : paint('cyan', `#${m.room} `);
+    const room = m.room === this.room || m.room === null ? '' : paint('cyan', `${this.label(m.room, m.roomName)} `);
     return `${paint('gray', time(m.sentAt))} ${room}${paint('bold', m.from.nick)}: ${m.text}${m.late ? paint('gray', ' (arrived late)') : ''}`;
   }
 
@@ -80,7 +112,16 @@ export class Terminal {
       const rest = line.slice(1 + cmd.length).trim();
       await this.command(cmd.toLowerCase(), args, rest);
     } catch (err) {
-      this.print(paint('red', `error: ${toRpcError(err).message}`));
+      const e = toRpcError(err);
+      this.print(paint('red', `error: ${e.message}`));
+      // same-named rooms: show what tells them apart, and the ids to pick one with
+      const candidates = e.data?.reason === 'ambiguous' && e.data.candidates;
+      if (Array.isArray(candidates) && candidates.every((c: { id?: unknown }) => typeof c.id === 'string')) {
+        for (const c of candidates as { id: string; name: string; owner?: Peer; members?: number }[])
+          this.print(
+            `  ${c.id}  #${c.name}${c.owner ? ` · ${c.owner.nick} (${fingerprint(c.owner.peerId)})` : ''}${c.members !== undefined ? `, ${c.members} members` : ''}`,
+          );
+      }
     }
   }
 
@@ -99,33 +140,41 @@ export class Terminal {
         return this.print(HELP);
       case 'join': {
         const r = await this.call('join', { room: args[0] ?? '' });
-        this.room = r.room;
-        this.print(paint('green', `joined #${r.room} (${r.members.length} members)`));
+        this.room = r.id;
+        await this.refreshRooms();
+        this.print(paint('green', `joined ${this.label(r.id)} (${r.members.length} members)`));
         for (const m of r.history.slice(-20)) this.print(this.formatMessage(m));
         return;
       }
       case 'private': {
         const r = await this.call('join', { room: args[0] ?? '', private: true });
-        this.room = r.room;
-        return this.print(paint('green', `joined invite-only #${r.room}; /invite PEER to add people`));
+        this.room = r.id;
+        await this.refreshRooms();
+        return this.print(paint('green', `joined invite-only ${this.label(r.id)}; /invite PEER to add people`));
       }
       case 'invite':
         await this.call('invite', { room: room(), peer: args[0] ?? '' });
-        return this.print(`invited ${args[0]} to #${room()}`);
+        return this.print(`invited ${args[0]} to ${this.label(room())}`);
       case 'leave': {
         const r = await this.call('leave', { room: args[0] ?? room() });
         if (r.room === this.room) this.room = undefined;
-        return this.print(`left #${r.room}`);
+        return this.print(`left ${this.label(r.room)}`);
       }
       case 'rooms': {
-        const rooms = await this.call('rooms', {});
+        const rooms = await this.refreshRooms();
         if (!rooms.length) return this.print('no rooms yet: /join NAME creates one');
-        return this.print(rooms.map((r) => `${r.joined ? '*' : ' '} #${r.room} (${r.members.length} members)`).join('\n'));
+        return this.print(
+          rooms.map((r) => `${r.joined ? '*' : ' '} ${this.label(r.id)} (${r.members.length} members)  ${r.id}`).join('\n'),
+        );
       }
       case 'who': {
-        const name = args[0] ?? room();
-        const r = (await this.call('rooms', {})).find((x) => x.room === name);
-        if (!r) throw new ChattyError('not_found', `no room ${name}`);
+        const ref = args[0] ?? room();
+        const rooms = await this.refreshRooms();
+        const named = rooms.filter((x) => x.id === ref || x.name === ref);
+        if (named.length > 1)
+          throw new ChattyError('ambiguous', `${named.length} rooms are called "${ref}": give the room's id`, { candidates: named });
+        const r = named[0];
+        if (!r) throw new ChattyError('not_found', `no room ${ref}`);
         return this.print(
           r.members.map((m) => `${m.online ? '●' : '○'} ${m.nick} [${m.peerId.slice(0, 8)}] ${m.role}`).join('\n') || 'nobody',
         );

@@ -80,7 +80,7 @@ export function parseEvent(raw: unknown): SignedEvent {
   const ev = parsed.data;
   const body = eventBodies[ev.type].safeParse(ev.body);
   if (!body.success) throw new EventError('bad_body', `bad ${ev.type} body: ${body.error.issues[0]?.message}`);
-  const expected = ev.type === 'profile' ? 'none' : ev.type === 'dm' ? 'dm' : 'room';
+  const expected = ev.type === 'profile' || ev.type === 'create' ? 'none' : ev.type === 'dm' ? 'dm' : 'room';
   const actual = ev.room === null ? 'none' : ev.room.startsWith('@') ? 'dm' : 'room';
   if (expected !== actual) throw new EventError('bad_room', `${ev.type} event has an invalid room`);
   if ((ev.seq === 1) !== (ev.prev === null)) throw new EventError('bad_chain', 'only the first event of a log has no prev');

@@ -15,10 +15,11 @@ import {
   type Member,
   type MemberChange,
   type Message,
+  type Peer,
   type MethodResults,
   type Role,
 } from '../shared/api.js';
-import { DEFAULT_PORT, dmConversation, type EventType, type SignedEvent } from '../shared/wire.js';
+import { DEFAULT_PORT, dmConversation, isRoomId, roomIdOf, roomOfEvent, type EventType, type SignedEvent } from '../shared/wire.js';
 import { encryptDm } from './crypto.js';
 import { Discovery } from './discovery.js';
 import { loadIdentity, type Identity } from './identity.js';
@@ -26,6 +27,7 @@ import { createLogger, type Logger } from './log.js';
 import { PeerManager } from './peers.js';
 import { scanForPeers, SCAN_LIMITS } from './scan.js';
 import { Replica, type Delivery } from './replica.js';
+import { RoomKeys } from './room-keys.js';
 import { canModerate, entitledReaders, roleOf, type RoomState } from './room-state.js';
 import { bodyColumns, EventStatus, Store, type EventRow } from './store.js';
 import { Sync } from './sync.js';
@@ -46,7 +48,7 @@ export interface PeerNodeOptions {
   logger?: Logger;
 }
 
-/** How long `join` waits for a first sync, so a newcomer doesn't found a room that already exists. */
+/** How long `join` waits for a first sync, so a newcomer finds a room that already exists instead of founding another. */
 const JOIN_SYNC_WAIT_MS = 3000;
 /** How long a peer with no connection waits before its first fallback scan. */
 const SCAN_START_MS = 5000;
@@ -95,7 +97,12 @@ export class PeerNode implements ChattyService {
     const peerManager = new PeerManager(identity.peerId, transport, store, log);
     const started = new PeerNode(store, identity, replica, transport, sync, peerManager, log);
     self.node = started;
-    const saved = replica.profiles.get(identity.peerId)?.nick;
+    const setAside = store.setAside;
+    if (setAside !== undefined) {
+      log.warn({ protocol: setAside }, 'history of an older, incompatible protocol set aside (kept in the database); starting a new log');
+    }
+    const saved =
+      replica.profiles.get(identity.peerId)?.nick ?? (setAside !== undefined ? store.nickSetAside(setAside, identity.peerId) : undefined);
     const wanted = opts.nick?.trim() || saved || defaultNick();
     if (wanted !== saved) started.publishProfile(wanted);
     replica.on('delivered', (d) => started.onDelivered(d));
@@ -167,30 +174,32 @@ export class PeerNode implements ChattyService {
       if (d.text !== undefined) this.emit('dm', this.messageOf(deliveredRow(d, d.text)));
       return;
     }
-    if (ev.room === null) return;
+    const room = roomOfEvent(ev);
+    if (room === null) return;
     if (ev.type === 'msg') {
       // a sealed message this peer holds no key for is not news it can show
-      if (this.isMember(ev.room) && d.text !== undefined) this.emit('message', this.messageOf(deliveredRow(d, d.text)));
+      if (this.isMember(room) && d.text !== undefined) this.emit('message', this.messageOf(deliveredRow(d, d.text)));
       return;
     }
-    const state = this.replica.roomState(ev.room);
+    const state = this.replica.roomState(room);
     if (state.private) {
       // Someone left an invite-only room: its owner locks them out of what follows at once; any
       // moderator does it a little later if no owner did (see repairRoomKeys).
       if (ev.type === 'leave' && !d.late && ev.author !== this.peerId && roleOf(state, this.peerId) === 'owner')
-        this.repairRoomKeys(ev.room, true);
+        this.repairRoomKeys(room, true);
       this.scheduleKeyRepair();
     }
     const change = MEMBER_CHANGE[ev.type];
     if (!change) return;
     const target = typeof ev.body.target === 'string' ? ev.body.target : ev.author;
     this.emit('member', {
-      room: ev.room,
+      room,
+      roomName: state.name ?? room,
       peerId: target,
       nick: this.nickOf(target),
       change,
       ...(ev.type === 'role' ? { role: ev.body.role as Role } : {}),
-      ...(ev.type === 'join' ? { role: roleOf(this.replica.roomState(ev.room), target) } : {}),
+      ...(ev.type === 'join' || ev.type === 'create' ? { role: roleOf(state, target) } : {}),
       ...(target !== ev.author ? { by: ev.author } : {}),
       ...(typeof ev.body.reason === 'string' ? { reason: ev.body.reason } : {}),
     });
@@ -243,6 +252,46 @@ export class PeerNode implements ChattyService {
     }
   }
 
+  /** The rooms called `name`, as far as this peer knows. */
+  private roomsNamed(name: string): string[] {
+    return this.replica.roomIds().filter((id) => this.replica.roomState(id).name === name);
+  }
+
+  /**
+   * A room given as its id, or as a name that only one known room has. Several rooms may share a
+   * name (each is its creator's): a name that fits more than one is refused with the candidates.
+   */
+  private resolveRoom(ref: string): string {
+    if (isRoomId(ref)) {
+      if (!this.replica.roomIds().includes(ref)) throw new ChattyError('not_found', `no known room ${ref}`);
+      return ref;
+    }
+    const ids = this.roomsNamed(ref);
+    if (ids.length === 1) return ids[0]!;
+    if (ids.length > 1) {
+      throw new ChattyError('ambiguous', `${ids.length} rooms are called "${ref}": give the room's id`, {
+        candidates: ids.map((id) => this.roomSummary(id)),
+      });
+    }
+    throw new ChattyError('not_member', `there is no room "${ref}" you are in; join it first`);
+  }
+
+  /** What tells same-named rooms apart: id, name, owner (the creator) and size. */
+  private roomSummary(id: string): { id: string; name: string; owner: Peer; members: number } {
+    const state = this.replica.roomState(id);
+    return { id, name: state.name ?? id, owner: this.ownerOf(state), members: state.members.size };
+  }
+
+  private ownerOf(state: RoomState): Peer {
+    const peerId = state.creator ?? '';
+    return { peerId, nick: this.nickOf(peerId) };
+  }
+
+  /** `#name` for messages to the user. */
+  private label(room: string): string {
+    return `#${this.replica.roomState(room).name ?? room}`;
+  }
+
   private isMember(room: string): boolean {
     return this.replica.roomState(room).members.has(this.peerId);
   }
@@ -261,9 +310,11 @@ export class PeerNode implements ChattyService {
   }
 
   private messageOf(row: MessageRow): Message {
+    const room = row.type === 'dm' ? null : row.room;
     const m: Message = {
       id: row.id,
-      room: row.type === 'dm' ? null : row.room,
+      room,
+      ...(room !== null ? { roomName: this.replica.roomState(room).name ?? room } : {}),
       from: { peerId: row.author, nick: row.nick ?? this.nickOf(row.author) },
       text: row.text ?? '',
       sentAt: row.ts,
@@ -290,8 +341,8 @@ export class PeerNode implements ChattyService {
 
   private requireMember(room: string): RoomState {
     const state = this.replica.roomState(room);
-    if (state.banned.has(this.peerId)) throw new ChattyError('banned', `you are banned from ${room}`);
-    if (!state.members.has(this.peerId)) throw new ChattyError('not_member', `you are not in ${room}; join it first`);
+    if (state.banned.has(this.peerId)) throw new ChattyError('banned', `you are banned from ${this.label(room)}`);
+    if (!state.members.has(this.peerId)) throw new ChattyError('not_member', `you are not in ${this.label(room)}; join it first`);
     return state;
   }
 
@@ -335,10 +386,13 @@ export class PeerNode implements ChattyService {
   }
 
   async rooms(): Promise<MethodResults['rooms']> {
-    return this.replica.roomNames().map((room) => {
-      const state = this.replica.roomState(room);
+    return this.replica.roomIds().map((id) => {
+      const state = this.replica.roomState(id);
       return {
-        room,
+        id,
+        room: id,
+        name: state.name ?? id,
+        owner: this.ownerOf(state),
         joined: state.members.has(this.peerId),
         private: state.private,
         members: this.members(state),
@@ -347,36 +401,68 @@ export class PeerNode implements ChattyService {
     });
   }
 
-  async join({ room, private: invitesOnly }: Params<'join'>): Promise<MethodResults['join']> {
-    if (!this.replica.roomNames().includes(room)) {
+  /**
+   * The room `join` means: the id given, or among the rooms of that name the one we are in, else the
+   * one with the most members (then the lowest id, so every peer picks alike); undefined if none.
+   */
+  private roomToJoin(ref: string): string | undefined {
+    if (isRoomId(ref)) return this.replica.roomIds().includes(ref) ? ref : undefined;
+    const ids = this.roomsNamed(ref);
+    const size = (id: string) => this.replica.roomState(id).members.size;
+    return ids.find((id) => this.isMember(id)) ?? ids.sort((a, b) => size(b) - size(a) || (a < b ? -1 : 1))[0];
+  }
+
+  async join({ room: ref, private: invitesOnly }: Params<'join'>): Promise<MethodResults['join']> {
+    let room = this.roomToJoin(ref);
+    // Not known (yet), or several to choose from by size: first hold what the connected peers hold.
+    if (room === undefined || (!isRoomId(ref) && !this.isMember(room) && this.roomsNamed(ref).length > 1)) {
       await this.settle(JOIN_SYNC_WAIT_MS);
-      if (this.replica.roomNames().length >= LIMITS.roomsMax && !this.replica.roomNames().includes(room)) {
-        throw new ChattyError('too_large', `this network already has ${LIMITS.roomsMax} rooms; join an existing one`);
-      }
+      room = this.roomToJoin(ref);
+    }
+    if (room === undefined) {
+      if (isRoomId(ref)) throw new ChattyError('not_found', `no known room ${ref}`);
+      room = this.createRoom(ref, invitesOnly === true);
+      await this.replica.durable();
     }
     const state = this.replica.roomState(room);
-    if (state.banned.has(this.peerId)) throw new ChattyError('banned', `you are banned from ${room}`);
-    if (!state.members.has(this.peerId) && state.members.size >= LIMITS.membersMax) throw new ChattyError('too_large', `${room} is full`);
+    if (state.banned.has(this.peerId)) throw new ChattyError('banned', `you are banned from ${this.label(room)}`);
+    if (!state.members.has(this.peerId) && state.members.size >= LIMITS.membersMax)
+      throw new ChattyError('too_large', `${this.label(room)} is full`);
     if (state.private && !state.invited.has(this.peerId))
-      throw new ChattyError('forbidden', `${room} is invite-only: ask a member to invite you`);
+      throw new ChattyError('forbidden', `${this.label(room)} is invite-only: ask a member to invite you`);
     if (!state.members.has(this.peerId)) {
-      // Creating an invite-only room: its first key is ours alone until we invite someone.
-      const creation = !state.founded && invitesOnly ? { private: true as const, epoch: this.replica.roomKeys.create(room) } : {};
-      this.appendChecked('join', room, { nick: this.nick, ...creation });
+      this.appendChecked('join', room, { nick: this.nick });
       await this.replica.durable();
     }
     return {
       room,
+      id: room,
+      name: state.name ?? room,
+      owner: this.ownerOf(state),
       members: this.members(state),
       history: this.store.messages(room, { limit: LIMITS.historyMax }).map((r) => this.messageOf(r)),
     };
   }
 
-  async invite({ room, peer }: Params<'invite'>): Promise<MethodResults['invite']> {
-    const { state, target } = this.moderationTarget(room, peer, 'known');
-    if (!state.private) throw new ChattyError('forbidden', `${room} is open to everyone; invites are for invite-only rooms`);
-    if (roleOf(state, this.peerId) === 'member') throw new ChattyError('forbidden', `only owners and moderators may invite to ${room}`);
-    if (state.banned.has(target)) throw new ChattyError('banned', `${peer} is banned from ${room}; unban first`);
+  /** Founds a room named `name`, owned by us for good; an invite-only one starts with a key of ours alone. */
+  private createRoom(name: string, invitesOnly: boolean): string {
+    if (this.replica.roomIds().length >= LIMITS.roomsMax) {
+      throw new ChattyError('too_large', `this network already has ${LIMITS.roomsMax} rooms; join an existing one`);
+    }
+    const epoch = invitesOnly ? RoomKeys.newEpoch() : undefined;
+    const ev = this.replica.append('create', null, { name, nick: this.nick, ...(epoch ? { private: true, epoch } : {}) });
+    const room = roomIdOf(ev.id);
+    // (a crash before this line leaves the room without our key: the key repair then makes a new one)
+    if (epoch) this.replica.roomKeys.create(room, epoch);
+    return room;
+  }
+
+  async invite({ room: ref, peer }: Params<'invite'>): Promise<MethodResults['invite']> {
+    const { room, state, target } = this.moderationTarget(ref, peer, 'known');
+    if (!state.private) throw new ChattyError('forbidden', `${this.label(room)} is open to everyone; invites are for invite-only rooms`);
+    if (roleOf(state, this.peerId) === 'member')
+      throw new ChattyError('forbidden', `only owners and moderators may invite to ${this.label(room)}`);
+    if (state.banned.has(target)) throw new ChattyError('banned', `${peer} is banned from ${this.label(room)}; unban first`);
     const keys = this.sealedKeysFor(room, target);
     if (!keys.length) throw new ChattyError('unknown_peer', `no key known yet for ${peer}; wait until it has been online`);
     this.appendChecked('invite', room, { target, keys });
@@ -415,7 +501,7 @@ export class PeerNode implements ChattyService {
       // forever (a peer that never tells what it holds must not hold the repair back).
       if (!this.sync.caughtUp() && ++this.keyRepairWaits < KEY_REPAIR_MAX_WAITS) return this.scheduleKeyRepair();
       this.keyRepairWaits = 0;
-      for (const room of this.replica.roomNames()) this.repairRoomKeys(room);
+      for (const room of this.replica.roomIds()) this.repairRoomKeys(room);
     }, KEY_REPAIR_DELAY_MS);
     this.keyRepairTimer.unref();
   }
@@ -449,7 +535,8 @@ export class PeerNode implements ChattyService {
     }
   }
 
-  async leave({ room }: Params<'leave'>): Promise<MethodResults['leave']> {
+  async leave({ room: ref }: Params<'leave'>): Promise<MethodResults['leave']> {
+    const room = this.resolveRoom(ref);
     this.requireMember(room);
     this.appendChecked('leave', room, {});
     await this.replica.durable();
@@ -457,17 +544,17 @@ export class PeerNode implements ChattyService {
   }
 
   // No await before the append: `chatty --json` pipelines these (see PIPELINED in stdio-rpc.ts).
-  async send({ room, text, replyTo }: Params<'send'>): Promise<MethodResults['send']> {
+  async send({ room: ref, text, replyTo }: Params<'send'>): Promise<MethodResults['send']> {
+    const room = this.resolveRoom(ref);
     this.requireMember(room);
     if (replyTo !== undefined && this.store.event(replyTo)?.room !== room)
-      throw new ChattyError('not_found', `no message ${replyTo} in ${room}`);
+      throw new ChattyError('not_found', `no message ${replyTo} in ${this.label(room)}`);
     const state = this.replica.roomState(room);
     let content: Record<string, unknown> = { text };
-    // Seal in invite-only rooms, and in any room we hold a key for (a contested invite-only room stays sealed).
-    const epoch = state.private ? state.epoch : this.replica.roomKeys.latest(room);
-    if (state.private || epoch) {
-      const sealed = epoch ? this.replica.roomKeys.sealText(room, epoch, text) : undefined;
-      if (!sealed) throw new ChattyError('forbidden', `no key for ${room} yet: wait for the invite to arrive`);
+    if (state.private) {
+      const sealed = state.epoch ? this.replica.roomKeys.sealText(room, state.epoch, text) : undefined;
+      if (!sealed) throw new ChattyError('forbidden', `no key for ${this.label(room)} yet: wait for the invite to arrive`);
+      const epoch = state.epoch;
       content = { epoch, ...sealed };
     }
     const ev = this.appendChecked('msg', room, { nick: this.nick, ...content, ...(replyTo ? { replyTo } : {}) });
@@ -476,11 +563,12 @@ export class PeerNode implements ChattyService {
     return message;
   }
 
-  async history({ room, limit, before }: Params<'history'>): Promise<MethodResults['history']> {
+  async history({ room: ref, limit, before }: Params<'history'>): Promise<MethodResults['history']> {
+    const room = this.resolveRoom(ref);
     let beforeKey: { depth: number; id: string } | undefined;
     if (before !== undefined) {
       const row = this.store.event(before);
-      if (!row || row.room !== room) throw new ChattyError('not_found', `no message ${before} in ${room}`);
+      if (!row || row.room !== room) throw new ChattyError('not_found', `no message ${before} in ${this.label(room)}`);
       beforeKey = { depth: row.depth, id: row.id };
     }
     return this.store.messages(room, { limit, before: beforeKey }).map((r) => this.messageOf(r));
@@ -505,60 +593,69 @@ export class PeerNode implements ChattyService {
     return this.store.messages(dmConversation(this.peerId, peerId), { limit }).map((r) => this.messageOf(r));
   }
 
-  private moderationTarget(room: string, peer: string, pool: 'members' | 'banned' | 'known'): { state: RoomState; target: string } {
+  private moderationTarget(
+    ref: string,
+    peer: string,
+    pool: 'members' | 'banned' | 'known',
+  ): { room: string; state: RoomState; target: string } {
+    const room = this.resolveRoom(ref);
     const state = this.requireMember(room);
     const candidates = pool === 'members' ? state.members.keys() : pool === 'banned' ? state.banned : undefined;
     const target = this.resolvePeer(peer, candidates);
-    return { state, target };
+    return { room, state, target };
   }
 
-  async kick({ room, peer, reason }: Params<'kick'>): Promise<MethodResults['kick']> {
-    const { state, target } = this.moderationTarget(room, peer, 'members');
-    if (!state.members.has(target)) throw new ChattyError('not_member', `${peer} is not in ${room}`);
-    if (!canModerate(state, this.peerId, target)) throw new ChattyError('forbidden', `you may not kick ${peer} from ${room}`);
+  async kick({ room: ref, peer, reason }: Params<'kick'>): Promise<MethodResults['kick']> {
+    const { room, state, target } = this.moderationTarget(ref, peer, 'members');
+    if (!state.members.has(target)) throw new ChattyError('not_member', `${peer} is not in ${this.label(room)}`);
+    if (!canModerate(state, this.peerId, target)) throw new ChattyError('forbidden', `you may not kick ${peer} from ${this.label(room)}`);
     this.appendChecked('kick', room, { target, ...(reason ? { reason } : {}) });
     this.rekey(room);
     await this.replica.durable();
     return {};
   }
 
-  async ban({ room, peer, reason }: Params<'ban'>): Promise<MethodResults['ban']> {
-    const { state, target } = this.moderationTarget(room, peer, 'known');
-    if (!canModerate(state, this.peerId, target)) throw new ChattyError('forbidden', `you may not ban ${peer} from ${room}`);
+  async ban({ room: ref, peer, reason }: Params<'ban'>): Promise<MethodResults['ban']> {
+    const { room, state, target } = this.moderationTarget(ref, peer, 'known');
+    if (!canModerate(state, this.peerId, target)) throw new ChattyError('forbidden', `you may not ban ${peer} from ${this.label(room)}`);
     this.appendChecked('ban', room, { target, ...(reason ? { reason } : {}) });
     this.rekey(room);
     await this.replica.durable();
     return {};
   }
 
-  async unban({ room, peer, reason }: Params<'unban'>): Promise<MethodResults['unban']> {
-    const { state, target } = this.moderationTarget(room, peer, 'banned');
-    if (roleOf(state, this.peerId) === 'member') throw new ChattyError('forbidden', `only owners and moderators may unban in ${room}`);
-    if (!state.banned.has(target)) throw new ChattyError('not_found', `${peer} is not banned from ${room}`);
+  async unban({ room: ref, peer, reason }: Params<'unban'>): Promise<MethodResults['unban']> {
+    const { room, state, target } = this.moderationTarget(ref, peer, 'banned');
+    if (roleOf(state, this.peerId) === 'member')
+      throw new ChattyError('forbidden', `only owners and moderators may unban in ${this.label(room)}`);
+    if (!state.banned.has(target)) throw new ChattyError('not_found', `${peer} is not banned from ${this.label(room)}`);
     this.appendChecked('unban', room, { target, ...(reason ? { reason } : {}) });
     await this.replica.durable();
     return {};
   }
 
-  async setRole({ room, peer, role }: Params<'setRole'>): Promise<MethodResults['setRole']> {
-    const { state, target } = this.moderationTarget(room, peer, 'known');
-    if (roleOf(state, this.peerId) !== 'owner') throw new ChattyError('forbidden', `only owners may change roles in ${room}`);
+  async setRole({ room: ref, peer, role }: Params<'setRole'>): Promise<MethodResults['setRole']> {
+    const { room, state, target } = this.moderationTarget(ref, peer, 'known');
+    if (roleOf(state, this.peerId) !== 'owner') throw new ChattyError('forbidden', `only owners may change roles in ${this.label(room)}`);
     if (target === this.peerId) throw new ChattyError('forbidden', 'owners cannot change their own role');
+    if (target === state.creator) throw new ChattyError('forbidden', `${peer} created ${this.label(room)} and stays its owner`);
     this.appendChecked('role', room, { target, role });
     await this.replica.durable();
     return {};
   }
 
-  async typing({ room }: Params<'typing'>): Promise<MethodResults['typing']> {
+  async typing({ room: ref }: Params<'typing'>): Promise<MethodResults['typing']> {
+    const room = this.resolveRoom(ref);
     this.requireMember(room);
     for (const link of this.peerManager.links()) void link.send({ t: 'typing', room }).catch(() => undefined);
     return {};
   }
 
-  async search({ query, room, limit }: Params<'search'>): Promise<MethodResults['search']> {
-    const rooms = room !== undefined ? [room] : this.replica.roomNames().filter((r) => this.isMember(r));
+  async search({ query, room: ref, limit }: Params<'search'>): Promise<MethodResults['search']> {
+    const room = ref !== undefined ? this.resolveRoom(ref) : undefined;
+    const rooms = room !== undefined ? [room] : this.replica.roomIds().filter((r) => this.isMember(r));
     if (room === undefined) for (const p of this.replica.profiles.keys()) if (p !== this.peerId) rooms.push(dmConversation(this.peerId, p));
-    if (room !== undefined && !this.isMember(room)) throw new ChattyError('not_member', `you are not in ${room}`);
+    if (room !== undefined && !this.isMember(room)) throw new ChattyError('not_member', `you are not in ${this.label(room)}`);
     return this.store.search(query, rooms, limit ?? 50).map((r) => this.messageOf(r));
   }
 
@@ -590,6 +687,7 @@ export class PeerNode implements ChattyService {
 }
 
 const MEMBER_CHANGE: Partial<Record<EventType, MemberChange>> = {
+  create: 'joined',
   join: 'joined',
   leave: 'left',
   kick: 'kicked',

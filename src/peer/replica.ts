@@ -13,9 +13,19 @@
  *   sorts before what was already delivered is marked late.
  * - The room rules (room-state.ts) judge each event against the state of
  *   the events before it in that order, so verdicts converge too.
+ * - A room is its `create` event: every other event of the room must depend
+ *   on events of that room, so all of them descend from that one create.
  */
 import { EventEmitter } from 'node:events';
-import { dmConversation, STATE_EVENT_TYPES, WIRE_LIMITS, type EventType, type SignedEvent, type VersionVector } from '../shared/wire.js';
+import {
+  dmConversation,
+  roomOfEvent,
+  STATE_EVENT_TYPES,
+  WIRE_LIMITS,
+  type EventType,
+  type SignedEvent,
+  type VersionVector,
+} from '../shared/wire.js';
 import { createEvent, EventError, parseEvent, verifySignature } from './events.js';
 import { decryptDm } from './crypto.js';
 import type { Identity } from './identity.js';
@@ -48,8 +58,6 @@ interface TimelineStateEvent extends OrderKey {
 /** In-memory view of one room (or DM thread): its state events, current state, heads and tail. */
 interface Timeline {
   stateEvents: TimelineStateEvent[];
-  /** Joins without dependencies: claims to have created the room. */
-  roots: number;
   state: RoomState;
   heads: Set<string>;
   tail: OrderKey | null;
@@ -338,25 +346,26 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   /** Judges and delivers one event whose dependencies are all delivered. */
   private deliver(ev: SignedEvent): void {
     this.waiting.delete(ev.id);
-    this.remember(ev.id, ev.depth, ev.room);
+    const room = roomOfEvent(ev);
+    this.remember(ev.id, ev.depth, room);
     let verdict: Verdict = { ok: true };
     let late = false;
     let text: string | undefined;
-    if (ev.room !== null) {
-      const tl = this.timeline(ev.room);
+    if (room !== null) {
+      const tl = this.timeline(room);
       const depDepths = ev.deps.map((d) => this.metaOf(d));
       const expected = 1 + Math.max(0, ...depDepths.map((r) => r?.depth ?? 0));
       late = tl.tail !== null && before(ev, tl.tail);
-      if (ev.depth !== expected || depDepths.some((r) => r?.room !== ev.room)) {
+      // Only a create (and a DM thread's first message) may start a DAG: anything else claiming to
+      // start a room's history is an attempt to found it a second time.
+      const rootless = ev.deps.length === 0 && ev.type !== 'create' && ev.type !== 'dm';
+      if (ev.depth !== expected || rootless || depDepths.some((r) => r?.room !== room)) {
         verdict = { ok: false, reason: 'malformed' };
       } else if (ev.type === 'dm') {
         verdict = this.judgeDm(ev);
         if (verdict.ok) text = this.openDm(ev) ?? undefined;
       } else if (STATE_EVENT_TYPES.includes(ev.type)) {
-        const claimsCreation = ev.type === 'join' && ev.deps.length === 0;
-        if (claimsCreation) tl.roots++;
-        // A second creation claim changes who ever was owner: replay the room like a late event.
-        verdict = late || (claimsCreation && tl.roots > 1) ? this.insertLateStateEvent(tl, ev) : this.appendStateEvent(tl, ev);
+        verdict = late ? this.insertLateStateEvent(tl, ev) : this.appendStateEvent(tl, ev);
       } else {
         // Messages only read the state, so judging one against the live state is safe.
         verdict = applyEvent(late ? this.stateAt(tl, ev) : tl.state, ev);
@@ -366,7 +375,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
       if (verdict.ok) {
         for (const d of ev.deps) tl.heads.delete(d);
         tl.heads.add(ev.id);
-        this.store.replaceHeads(ev.room, ev.deps, ev.id);
+        this.store.replaceHeads(room, ev.deps, ev.id);
       }
       if (!late) tl.tail = { depth: ev.depth, id: ev.id };
     } else if (ev.type === 'profile') {
@@ -439,7 +448,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
 
   /** State of a room just before `key`, replayed from its state events. */
   private stateAt(tl: Timeline, key: OrderKey): RoomState {
-    const s = emptyRoomState(tl.roots > 1);
+    const s = emptyRoomState();
     for (const se of tl.stateEvents) {
       if (!before(se, key)) break;
       applyEvent(s, se);
@@ -455,7 +464,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     const entry: TimelineStateEvent = { depth: ev.depth, id: ev.id, author: ev.author, type: ev.type, body: ev.body, accepted: false };
     const at = tl.stateEvents.findIndex((se) => before(entry, se));
     tl.stateEvents.splice(at < 0 ? tl.stateEvents.length : at, 0, entry);
-    const s = emptyRoomState(tl.roots > 1);
+    const s = emptyRoomState();
     for (const se of tl.stateEvents) {
       const ok = applyEvent(s, se).ok;
       if (se !== entry && ok !== se.accepted) this.store.setVerdict(se.id, ok ? EventStatus.Accepted : EventStatus.Rejected);
@@ -475,7 +484,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   private rejudgeDirtyRooms(): void {
     for (const [room, from] of this.dirtyRooms) {
       const tl = this.timeline(room);
-      const s = emptyRoomState(tl.roots > 1);
+      const s = emptyRoomState();
       let next = 0;
       // state in force just before `from`
       while (next < tl.stateEvents.length && before(tl.stateEvents[next]!, from)) applyEvent(s, tl.stateEvents[next++]!);
@@ -493,11 +502,9 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   timeline(room: string): Timeline {
     let tl = this.timelines.get(room);
     if (!tl) {
-      tl = { stateEvents: [], roots: 0, state: emptyRoomState(), heads: new Set(this.store.heads(room)), tail: null };
+      tl = { stateEvents: [], state: emptyRoomState(), heads: new Set(this.store.heads(room)), tail: null };
       if (!room.startsWith('@')) {
         const events = this.store.stateEvents(room).map((row) => JSON.parse(this.store.eventJson(row.id)!) as SignedEvent);
-        tl.roots = events.filter((e) => e.type === 'join' && e.deps.length === 0).length;
-        tl.state = emptyRoomState(tl.roots > 1);
         for (const e of events) {
           const se = { depth: e.depth, id: e.id, author: e.author, type: e.type, body: e.body, accepted: false };
           se.accepted = applyEvent(tl.state, se).ok;
@@ -518,8 +525,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     return json ? (JSON.parse(json) as SignedEvent).body : {};
   }
 
-  /** Rooms with at least one delivered event (DM threads excluded). */
-  roomNames(): string[] {
+  /** Ids of the rooms whose create was delivered (DM threads excluded). */
+  roomIds(): string[] {
     return this.store.rooms();
   }
 

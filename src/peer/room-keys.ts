@@ -30,9 +30,13 @@ export class RoomKeys {
     return `roomkey|${room}|${epoch}`;
   }
 
+  /** A fresh epoch id (a room's creation names its first epoch before the room's id exists). */
+  static newEpoch(): string {
+    return b64u(randomBytes(12));
+  }
+
   /** A fresh key for a room; returns its epoch id. */
-  create(room: string): string {
-    const epoch = b64u(randomBytes(12));
+  create(room: string, epoch = RoomKeys.newEpoch()): string {
     this.store.setMeta(this.metaKey(room, epoch), b64u(randomBytes(32)));
     this.store.setMeta(`roomkey-latest|${room}`, epoch);
     return epoch;

@@ -8,6 +8,10 @@
  * member list and the roles, whatever order the events arrived in. Two
  * moderators acting against each other concurrently are resolved by that
  * order: whichever sorts first wins, the other finds its power gone.
+ *
+ * A room is founded by its `create` event, whose author is its owner for good: nobody can demote,
+ * kick or ban the creator, and no later event can found the room again (the room's id is the create
+ * event's hash, so a second `create` of the same name is another room).
  */
 import { LIMITS, type Role } from '../shared/api.js';
 
@@ -20,15 +24,10 @@ export interface RoomState {
   /** Roles outlive membership: an owner who leaves and rejoins is still owner. */
   roles: Map<string, Role>;
   banned: Set<string>;
-  /** Whether someone ever joined (the first joiner becomes owner). */
-  founded: boolean;
-  /**
-   * More than one event claims to create the room (joins without dependencies).
-   * Any tie-break between such claims could be won by an attacker grinding
-   * event ids, so a contested room has no owner at all rather than a stolen one.
-   */
-  contested: boolean;
-  /** Invite-only room (declared by the join that created it): joins need an invite, messages are sealed. */
+  /** The room's name and creator, from its `create` event (undefined until it was applied). */
+  name?: string;
+  creator?: string;
+  /** Invite-only room (declared by its `create`): joins need an invite, messages are sealed. */
   private: boolean;
   /** Epoch of the room key to write with (private rooms). */
   epoch?: string;
@@ -41,13 +40,11 @@ export interface RoomState {
   keyed: Set<string>;
 }
 
-export function emptyRoomState(contested = false): RoomState {
+export function emptyRoomState(): RoomState {
   return {
     members: new Map(),
     roles: new Map(),
     banned: new Set(),
-    founded: false,
-    contested,
     private: false,
     invited: new Set(),
     keyed: new Set(),
@@ -77,9 +74,9 @@ export function roleOf(s: RoomState, peerId: string): Role {
   return s.roles.get(peerId) ?? 'member';
 }
 
-/** May `actor` kick or ban `target`? Owners act on anyone but themselves, moderators on plain members. */
+/** May `actor` kick or ban `target`? Owners act on anyone but themselves and the creator, moderators on plain members. */
 export function canModerate(s: RoomState, actor: string, target: string): boolean {
-  if (actor === target || !s.members.has(actor)) return false;
+  if (actor === target || target === s.creator || !s.members.has(actor)) return false;
   const a = roleOf(s, actor);
   if (a === 'owner') return true;
   return a === 'moderator' && RANK[roleOf(s, target)] < RANK[a];
@@ -92,20 +89,26 @@ function keysOf(ev: RuleEvent): { epoch?: unknown; target?: unknown }[] {
 /** Judges one event against the state before it; mutates `s` only when the event is accepted. */
 export function applyEvent(s: RoomState, ev: RuleEvent): Verdict {
   const target = typeof ev.body.target === 'string' ? ev.body.target : '';
+  // Everything else in a room descends from its create (the replica checks the DAG), so this holds only for malformed input.
+  if (ev.type !== 'create' && s.creator === undefined) return { ok: false, reason: 'invalid' };
   switch (ev.type) {
+    case 'create': {
+      if (s.creator !== undefined) return { ok: false, reason: 'invalid' };
+      s.name = String(ev.body.name);
+      s.creator = ev.author;
+      s.roles.set(ev.author, 'owner');
+      s.members.set(ev.author, { nick: String(ev.body.nick) });
+      if (ev.body.private === true && typeof ev.body.epoch === 'string') {
+        s.private = true;
+        s.epoch = ev.body.epoch;
+        s.invited.add(ev.author);
+        s.keyed = new Set([ev.author]);
+      }
+      return { ok: true };
+    }
     case 'join': {
       if (s.banned.has(ev.author)) return { ok: false, reason: 'banned' };
-      if (!s.founded) {
-        s.founded = true;
-        if (!s.contested) s.roles.set(ev.author, 'owner');
-        // A contested room is never invite-only: an attacker's private creation claim must not lock everyone out.
-        if (ev.body.private === true && typeof ev.body.epoch === 'string' && !s.contested) {
-          s.private = true;
-          s.epoch = ev.body.epoch;
-          s.invited.add(ev.author);
-          s.keyed = new Set([ev.author]);
-        }
-      } else if (s.private && !s.invited.has(ev.author)) {
+      if (s.private && !s.invited.has(ev.author)) {
         return { ok: false, reason: 'forbidden' };
       } else if (!s.members.has(ev.author) && s.members.size >= LIMITS.membersMax) {
         return { ok: false, reason: 'forbidden' };
@@ -120,7 +123,7 @@ export function applyEvent(s: RoomState, ev: RuleEvent): Verdict {
     case 'msg':
       if (s.banned.has(ev.author)) return { ok: false, reason: 'banned' };
       if (!s.members.has(ev.author)) return { ok: false, reason: 'not_member' };
-      // an invite-only room carries only sealed text (members of a contested one may still seal theirs)
+      // an invite-only room carries only sealed text
       if (s.private && ev.body.text !== undefined) return { ok: false, reason: 'invalid' };
       return { ok: true };
     case 'invite':
@@ -153,7 +156,9 @@ export function applyEvent(s: RoomState, ev: RuleEvent): Verdict {
       if (!s.banned.delete(target)) return { ok: false, reason: 'invalid' };
       return { ok: true };
     case 'role': {
-      if (!s.members.has(ev.author) || roleOf(s, ev.author) !== 'owner' || target === ev.author) return { ok: false, reason: 'forbidden' };
+      // the creator stays owner: a co-owner cannot take the room from them
+      if (!s.members.has(ev.author) || roleOf(s, ev.author) !== 'owner' || target === ev.author || target === s.creator)
+        return { ok: false, reason: 'forbidden' };
       const role = ev.body.role as Role;
       if (role === 'member') s.roles.delete(target);
       else s.roles.set(target, role);

@@ -12,7 +12,7 @@ import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { openDatabase, prepare, prepareNamed, transaction } from './sqlite.js';
-import type { SignedEvent } from '../shared/wire.js';
+import { PROTOCOL_VERSION, roomOfEvent, type SignedEvent } from '../shared/wire.js';
 
 export const EventStatus = {
   /** Stored, waiting for its causal dependencies. */
@@ -112,6 +112,7 @@ export class Store {
     chmodSync(file, 0o600);
     this.db = openDatabase(file);
     this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON');
+    this.setAsideOlderProtocol();
     this.db.exec(SCHEMA);
     this.migrate();
     const db = this.db;
@@ -170,6 +171,41 @@ export class Store {
     // What a previous run committed relaxed may still sit in the OS cache only: flush it before anything is shared.
     this.unflushed = true;
     this.flushNow();
+  }
+
+  /**
+   * The database's `user_version` is the protocol of the events it holds. Signed events of an older,
+   * incompatible protocol cannot be rewritten (they are other authors' signatures), and peers of
+   * this protocol refuse them: they are set aside in `*_v<N>` tables, kept for the record, and the
+   * peer starts a new log with the same identity, remembered peers and room keys.
+   */
+  private setAsideOlderProtocol(): void {
+    const version = prepare<[], { user_version: number }>(this.db, 'PRAGMA user_version').get()?.user_version ?? 0;
+    if (version === PROTOCOL_VERSION) return;
+    const hasEventsTable =
+      prepare<[], { n: number }>(this.db, "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'events'").get()!.n > 0;
+    transaction(this.db, () => {
+      if (hasEventsTable) {
+        const old = version || 1; // databases of protocol 1 predate user_version
+        this.db.exec(`ALTER TABLE events RENAME TO events_v${old}; ALTER TABLE heads RENAME TO heads_v${old};
+          DROP INDEX IF EXISTS events_room_order; DROP INDEX IF EXISTS events_waiting;`);
+        this.setAside = old;
+      }
+      this.db.exec(`PRAGMA user_version = ${PROTOCOL_VERSION}`);
+    });
+  }
+
+  /** The protocol whose events were set aside on this start, if any (see `setAsideOlderProtocol`). */
+  setAside?: number;
+
+  /** Our nick in events set aside from protocol `version`, to keep it across the upgrade. */
+  nickSetAside(version: number, peerId: string): string | undefined {
+    return (
+      prepare<[string], { nick: string | null }>(
+        this.db,
+        `SELECT nick FROM events_v${version} WHERE author = ? AND type = 'profile' ORDER BY seq DESC LIMIT 1`,
+      ).get(peerId)?.nick ?? undefined
+    );
   }
 
   /** Brings a database written by an earlier version up to this schema. */
@@ -253,7 +289,7 @@ export class Store {
       id: ev.id,
       author: ev.author,
       seq: ev.seq,
-      room: ev.room,
+      room: roomOfEvent(ev),
       type: ev.type,
       depth: ev.depth,
       ts: ev.ts,

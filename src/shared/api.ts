@@ -10,7 +10,7 @@
 import { z } from 'zod';
 
 /** Version of the control API, not of the app: bump it whenever a method, param, result or event changes. */
-export const API_VERSION = '1.0.0';
+export const API_VERSION = '2.0.0';
 
 export const ROLES = ['owner', 'moderator', 'member'] as const;
 
@@ -50,6 +50,20 @@ export const roomSchema = z
   .trim()
   .regex(/^[\p{L}\p{N}][\p{L}\p{N}_.-]{0,63}$/u, 'room names are 1-64 letters, digits, "-", "_" or "." and start with a letter or digit')
   .describe('Room name: 1-64 letters, digits, "-", "_" or ".", starting with a letter or digit');
+
+/**
+ * A room's id: `!` and the hash of the event that created it. Names are for people and several
+ * rooms may share one; the id is the same on every peer and names exactly one room.
+ */
+export const roomIdSchema = z
+  .string()
+  .regex(/^![A-Za-z0-9_-]{43}$/, 'must be a room id ("!" and 43 base64url characters)')
+  .describe('Room id: "!" and the base64url hash of the event that created the room (44 characters)');
+
+/** A room named in a call: its id, or a name only one known room has (ids start with `!`, names never do). */
+export const roomRefSchema = z
+  .union([roomIdSchema, roomSchema])
+  .describe('Room id, or a room name that only one room this peer knows has (otherwise the call fails with `ambiguous`)');
 
 export const textSchema = z
   .string()
@@ -91,7 +105,8 @@ export type Peer = z.infer<typeof peerSchema>;
 export const messageSchema = z
   .object({
     id: messageIdSchema,
-    room: z.string().nullable().describe('Room of the message; `null` for a direct message'),
+    room: roomIdSchema.nullable().describe('Id of the room of the message; `null` for a direct message'),
+    roomName: z.string().optional().describe('Name of the room (absent for a direct message)'),
     from: peerSchema.describe('Author'),
     to: peerSchema.optional().describe('Addressee of a direct message'),
     text: z.string().describe('The text, decrypted'),
@@ -114,7 +129,10 @@ export type Member = z.infer<typeof memberSchema>;
 
 export const roomInfoSchema = z
   .object({
-    room: z.string().describe('Room name'),
+    id: roomIdSchema,
+    room: roomIdSchema.describe('The room id again (every result names a room by its id in `room`)'),
+    name: z.string().describe('Room name; several rooms may share one'),
+    owner: peerSchema.describe('Its creator, owner for good: what tells same-named rooms apart'),
     joined: z.boolean().describe('This peer is a member'),
     private: z.boolean().describe('Invite-only room, its messages end-to-end encrypted for members'),
     banned: z.array(peerSchema).describe('Peers banned from the room'),
@@ -157,7 +175,10 @@ export type WhoAmI = z.infer<typeof whoAmISchema>;
 
 export const joinResultSchema = z
   .object({
-    room: z.string().describe('Room name'),
+    room: roomIdSchema.describe('Id of the room joined'),
+    id: roomIdSchema.describe('The same id'),
+    name: z.string().describe('Room name'),
+    owner: peerSchema.describe('Its creator, owner for good'),
     members: z.array(memberSchema).describe('Current members, this peer included'),
     history: z.array(messageSchema).describe('The last messages (up to 1000), oldest first'),
   })
@@ -194,40 +215,42 @@ export const methodParams = {
   rooms: z.object({}).strict(),
   join: z
     .object({
-      room: roomSchema,
+      room: roomRefSchema.describe(
+        'Room id, or a name: the room of that name (the one this peer is in, else the one with the most members), created if none exists',
+      ),
       private: z
         .boolean()
         .optional()
         .describe('Create the room invite-only, its messages end-to-end encrypted (ignored for an existing room)'),
     })
     .strict(),
-  invite: z.object({ room: roomSchema, peer: peerRefSchema }).strict(),
-  leave: z.object({ room: roomSchema }).strict(),
+  invite: z.object({ room: roomRefSchema, peer: peerRefSchema }).strict(),
+  leave: z.object({ room: roomRefSchema }).strict(),
   send: z
     .object({
-      room: roomSchema,
+      room: roomRefSchema,
       text: textSchema,
       replyTo: z.string().max(64).optional().describe('Id of a message of this room it answers'),
     })
     .strict(),
   history: z
     .object({
-      room: roomSchema,
+      room: roomRefSchema,
       limit: limitSchema,
       before: z.string().max(64).optional().describe('Only messages before this message id (paging)'),
     })
     .strict(),
   dm: z.object({ to: peerRefSchema, text: textSchema }).strict(),
   dmHistory: z.object({ peer: peerRefSchema, limit: limitSchema }).strict(),
-  kick: z.object({ room: roomSchema, peer: peerRefSchema, reason: reasonSchema }).strict(),
-  ban: z.object({ room: roomSchema, peer: peerRefSchema, reason: reasonSchema }).strict(),
-  unban: z.object({ room: roomSchema, peer: peerRefSchema, reason: reasonSchema }).strict(),
-  setRole: z.object({ room: roomSchema, peer: peerRefSchema, role: roleSchema.describe('The new role') }).strict(),
-  typing: z.object({ room: roomSchema }).strict(),
+  kick: z.object({ room: roomRefSchema, peer: peerRefSchema, reason: reasonSchema }).strict(),
+  ban: z.object({ room: roomRefSchema, peer: peerRefSchema, reason: reasonSchema }).strict(),
+  unban: z.object({ room: roomRefSchema, peer: peerRefSchema, reason: reasonSchema }).strict(),
+  setRole: z.object({ room: roomRefSchema, peer: peerRefSchema, role: roleSchema.describe('The new role') }).strict(),
+  typing: z.object({ room: roomRefSchema }).strict(),
   search: z
     .object({
       query: z.string().trim().min(1).max(200).describe('Text to look for'),
-      room: roomSchema.optional().describe('Only this room (default: every joined room and every DM)'),
+      room: roomRefSchema.optional().describe('Only this room (default: every joined room and every DM)'),
       limit: z.number().int().min(1).max(LIMITS.searchMax).optional().describe('How many results at most (default 50)'),
     })
     .strict(),
@@ -246,7 +269,7 @@ export const methodResults = {
   rooms: z.array(roomInfoSchema).describe('Every room this peer knows of'),
   join: joinResultSchema,
   invite: emptySchema,
-  leave: z.object({ room: z.string().describe('Room name') }).describe('The room left'),
+  leave: z.object({ room: roomIdSchema.describe('Id of the room left') }).describe('The room left'),
   send: messageSchema.describe('The message, durable on this peer'),
   history: z.array(messageSchema).describe('Messages, oldest first'),
   dm: messageSchema.describe('The direct message, durable on this peer'),
@@ -282,7 +305,8 @@ export const eventPayloads = {
   dm: messageSchema,
   member: z
     .object({
-      room: z.string().describe('Room name'),
+      room: roomIdSchema.describe('Room id'),
+      roomName: z.string().describe('Room name'),
       peerId: peerIdSchema.describe('The member concerned'),
       nick: z.string().describe('Its nick'),
       change: z.enum(MEMBER_CHANGES).describe('What happened to it'),
@@ -299,7 +323,7 @@ export const eventPayloads = {
     })
     .describe('A link to a peer came up or went down'),
   typing: z
-    .object({ room: z.string().describe('Room name'), peerId: peerIdSchema, nick: z.string().describe('Its nick') })
+    .object({ room: roomIdSchema.describe('Room id'), peerId: peerIdSchema, nick: z.string().describe('Its nick') })
     .describe('Someone is typing'),
   identity: z
     .object({
@@ -340,8 +364,9 @@ export const ERROR_DOCS: Record<ErrorReason, string> = {
   unknown_peer: 'No known peer has that id or nick, or its key is not known yet',
   too_large: 'A limit is reached: rooms on the network, members of a room, a `--json` line over 1 MiB',
   rate_limited: 'Too many requests (reserved: the current peer does not raise it on the control API)',
-  not_found: 'No such message (`replyTo`, `before`) or ban',
-  ambiguous: 'Several known peers have that nick; `data.candidates` lists their ids and fingerprints',
+  not_found: 'No such message (`replyTo`, `before`), ban or room id',
+  ambiguous:
+    'Several known peers have that nick, or several known rooms that name; `data.candidates` lists them (peers: `peerId`, `fingerprint`; rooms: `id`, `name`, `owner`, `members` count)',
   unreachable: 'The peer at that address could not be connected to',
   shutting_down: 'No peer is running to answer (over IPC: the app is starting or stopping)',
 };
@@ -373,7 +398,8 @@ export interface MethodDoc {
   errors: readonly ErrorReason[];
 }
 
-const MEMBERSHIP = ['not_member', 'banned'] as const;
+/** A room given by name may fit several rooms (`ambiguous`), an id none (`not_found`). */
+const MEMBERSHIP = ['not_member', 'banned', 'ambiguous', 'not_found'] as const;
 const PEER_REF = ['unknown_peer', 'ambiguous'] as const;
 
 export const METHOD_DOCS: { readonly [M in MethodName]: MethodDoc } = {
@@ -385,12 +411,16 @@ export const METHOD_DOCS: { readonly [M in MethodName]: MethodDoc } = {
     description: 'For networks without multicast. The address is remembered and passed on to other peers.',
     errors: ['unreachable'],
   },
-  rooms: { summary: 'Every room known on the network, joined or not', errors: [] },
+  rooms: {
+    summary: 'Every room known on the network, joined or not',
+    description: 'Several rooms may share a name: each has its own id and owner (its creator).',
+    errors: [],
+  },
   join: {
-    summary: 'Joins a room, creating it if no peer knows it',
+    summary: 'Joins a room, creating it if no peer knows one of that name',
     description:
-      'A peer that has just started waits briefly for its first sync before creating a room, so a room is not founded twice. The first joiner is the owner. Joining a room already joined only returns it.',
-    errors: ['forbidden', 'banned', 'too_large'],
+      'By id, that room. By name: the room of that name this peer is in, else the one with the most members; if none exists, a new room of that name is created and its creator is its owner for good. A peer that has just started, or that has several rooms of that name to choose from, first waits briefly for its first sync. Joining a room already joined only returns it.',
+    errors: ['forbidden', 'banned', 'too_large', 'not_found'],
   },
   invite: {
     summary: 'Invites a peer to an invite-only room',
@@ -406,7 +436,7 @@ export const METHOD_DOCS: { readonly [M in MethodName]: MethodDoc } = {
   history: {
     summary: "A room's messages, oldest first",
     description: 'The last `limit` messages, or the last `limit` before `before`. Works without joining; only messages this peer can read.',
-    errors: ['not_found'],
+    errors: ['not_found', 'ambiguous', 'not_member'],
   },
   dm: {
     summary: 'Sends an end-to-end encrypted direct message',
@@ -416,18 +446,18 @@ export const METHOD_DOCS: { readonly [M in MethodName]: MethodDoc } = {
   dmHistory: { summary: 'The direct messages with a peer, oldest first', errors: [...PEER_REF] },
   kick: {
     summary: 'Removes a member from a room (it may join again)',
-    description: 'Owners, and moderators for plain members.',
+    description: 'Owners, and moderators for plain members; nobody kicks the room creator.',
     errors: [...MEMBERSHIP, ...PEER_REF, 'forbidden'],
   },
   ban: {
     summary: 'Bans a peer from a room (removed, and refused until unbanned)',
-    description: 'Owners, and moderators for plain members. The peer need not be a member.',
+    description: 'Owners, and moderators for plain members; nobody bans the room creator. The peer need not be a member.',
     errors: [...MEMBERSHIP, ...PEER_REF, 'forbidden'],
   },
   unban: { summary: 'Lifts a ban', description: 'Owners and moderators.', errors: [...MEMBERSHIP, ...PEER_REF, 'forbidden', 'not_found'] },
   setRole: {
     summary: "Changes a member's role",
-    description: 'Owners only, not their own role.',
+    description: "Owners only, not their own role nor the room creator's (the creator stays owner).",
     errors: [...MEMBERSHIP, ...PEER_REF, 'forbidden'],
   },
   typing: {
@@ -438,7 +468,7 @@ export const METHOD_DOCS: { readonly [M in MethodName]: MethodDoc } = {
   search: {
     summary: 'Searches the text of messages',
     description: "Substring match, case-insensitive for ASCII, newest first by the authors' clocks.",
-    errors: ['not_member'],
+    errors: ['not_member', 'ambiguous', 'not_found'],
   },
   shutdown: { summary: 'Stops the peer', description: 'Answers first, then stops (the process exits for `chatty`).', errors: [] },
 };

@@ -105,9 +105,13 @@ export interface FramingResults {
 
 const ALICE = { peerId: 'q2VnJ3bS8xWf0tQm4rYcL6dUaZ1pHk9oTe5iGw7NvXs', nick: 'alice' };
 const BOB = { peerId: 'Bb7tR0cYw2LmQ9sVx4nPk1eZu6jHa8dFg3oWi5KyTqE', nick: 'bob' };
+/** Rooms are named by id in results; a call may use the name while only one known room has it. */
+const GENERAL = '!gN3rAl5Xq8wZ2cV7bM1kJ4hF6dS9aP0oI-uY_tR5eWq';
+const ROOM = { id: GENERAL, room: GENERAL, name: 'general', owner: ALICE };
 const MESSAGE = {
   id: 'mS4gT7yZ1qWv9cX2bN6hJ0kL3pR8uE5aD-fG_iO4tYw',
-  room: 'general',
+  room: GENERAL,
+  roomName: 'general',
   from: ALICE,
   text: 'hello',
   sentAt: 1_767_225_600_000,
@@ -145,10 +149,10 @@ export const METHOD_EXAMPLES: MethodExamples = {
     ],
   },
   connect: { params: { url: 'ws://192.168.1.12:7447' }, result: { peerId: BOB.peerId } },
-  rooms: { params: {}, result: [{ room: 'general', joined: true, private: false, banned: [], members: MEMBERS }] },
-  join: { params: { room: 'general' }, result: { room: 'general', members: MEMBERS, history: [MESSAGE] } },
+  rooms: { params: {}, result: [{ ...ROOM, joined: true, private: false, banned: [], members: MEMBERS }] },
+  join: { params: { room: 'general' }, result: { ...ROOM, members: MEMBERS, history: [MESSAGE] } },
   invite: { params: { room: 'secret', peer: 'bob' }, result: {} },
-  leave: { params: { room: 'general' }, result: { room: 'general' } },
+  leave: { params: { room: GENERAL }, result: { room: GENERAL } },
   send: { params: { room: 'general', text: 'hello' }, result: MESSAGE },
   history: { params: { room: 'general', limit: 50 }, result: [MESSAGE] },
   dm: { params: { to: 'bob', text: 'hi bob' }, result: DM },
@@ -167,9 +171,9 @@ export const EVENT_EXAMPLES: { [E in EventName]: EventPayloads[E] } = {
   ready: { ...ALICE, port: 7447, fingerprint: fingerprint(ALICE.peerId), ui: 'http://127.0.0.1:7448/?token=3mQ…' },
   message: { ...MESSAGE, from: BOB, text: 'hi alice', id: 'rE2pL8vN5xQ1wZ7cT4yB0mK3jH6gF9dS-aU_iO2eRtk' },
   dm: { ...DM, from: BOB, to: ALICE, text: 'hi!', id: 'tY6uI1oP4aS7dF0gH3jK9lZ2xC5vB8nM-qW_eR3tYuj' },
-  member: { room: 'general', peerId: BOB.peerId, nick: 'bob', change: 'role', role: 'moderator', by: ALICE.peerId },
+  member: { room: GENERAL, roomName: 'general', peerId: BOB.peerId, nick: 'bob', change: 'role', role: 'moderator', by: ALICE.peerId },
   peer: { ...BOB, state: 'up' },
-  typing: { room: 'general', ...BOB },
+  typing: { room: GENERAL, ...BOB },
   identity: { nick: 'bob', peerId: 'Zz3xC6vB9nM2qW5eR8tY1uI4oP7aS0dF-gH_jK6lZxw', knownPeerId: BOB.peerId },
 };
 

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { LIMITS, nickSchema, peerIdSchema, roomSchema, ROLES } from './api.js';
 
 /** Bumped on any incompatible change of frames or events; peers refuse other versions. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** DNS-SD service type (`_chatty._tcp`). */
 export const SERVICE_TYPE = 'chatty';
 export const DEFAULT_PORT = 7447;
@@ -26,6 +26,25 @@ export const WIRE_LIMITS = {
 const hashSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a sha256 hash (base64url)');
 const b64Schema = z.string().regex(/^[A-Za-z0-9_-]*$/, 'must be base64url');
 
+/**
+ * A room's id: `!` and the id of its `create` event. Authority in the room derives from that event
+ * alone, so a second room of the same name is another room and can never change who owns this one.
+ */
+export const roomIdSchema = z.string().regex(/^![A-Za-z0-9_-]{43}$/, 'must be a room id ("!" and 43 base64url characters)');
+
+export function roomIdOf(createEventId: string): string {
+  return `!${createEventId}`;
+}
+
+export function isRoomId(ref: string): boolean {
+  return roomIdSchema.safeParse(ref).success;
+}
+
+/** The room (or DM conversation) an event belongs to: a `create` event founds the room named after it. */
+export function roomOfEvent(ev: { type: string; id: string; room: string | null }): string | null {
+  return ev.type === 'create' ? roomIdOf(ev.id) : ev.room;
+}
+
 /** Conversation key of the DM thread between two peers (a "room" internal to the log). */
 export function dmConversation(a: string, b: string): string {
   return a < b ? `@${a}:${b}` : `@${b}:${a}`;
@@ -39,8 +58,15 @@ const sealedKeySchema = sealedSchema.extend({ epoch: epochSchema }).strict();
 export const eventBodies = {
   /** First event of every author, repeated on nick change: display name and DM key. */
   profile: z.object({ nick: nickSchema, dh: b64Schema.length(43) }).strict(),
-  /** `private` and `epoch` only on the join that creates an invite-only room (its first key's epoch). */
-  join: z.object({ nick: nickSchema, private: z.literal(true).optional(), epoch: epochSchema.optional() }).strict(),
+  /**
+   * Founds a room (its id is `!` + this event's id) and makes its author a member and its owner for
+   * good. `private` and `epoch` make it invite-only, with the first key's epoch.
+   */
+  create: z
+    .object({ name: roomSchema, nick: nickSchema, private: z.literal(true).optional(), epoch: epochSchema.optional() })
+    .strict()
+    .refine((b) => (b.private === true) === (b.epoch !== undefined), 'an invite-only room names its first epoch, an open one none'),
+  join: z.object({ nick: nickSchema }).strict(),
   leave: z.object({}).strict(),
   /** Plain `text` in open rooms; in invite-only rooms the text is sealed under the room key of `epoch`. */
   msg: z
@@ -70,7 +96,7 @@ export const eventBodies = {
 } as const;
 
 export type EventType = keyof typeof eventBodies;
-export const STATE_EVENT_TYPES: readonly EventType[] = ['join', 'leave', 'kick', 'ban', 'unban', 'role', 'invite', 'rekey'];
+export const STATE_EVENT_TYPES: readonly EventType[] = ['create', 'join', 'leave', 'kick', 'ban', 'unban', 'role', 'invite', 'rekey'];
 
 /** The signed content of an event. `id` = sha256(JCS(content)); `sig` = Ed25519(id). */
 export const eventContentSchema = z
@@ -81,11 +107,11 @@ export const eventContentSchema = z
     seq: z.number().int().min(1),
     /** Id of the author's event `seq - 1` (null for seq 1): the hash chain. */
     prev: hashSchema.nullable(),
-    /** Room name, a DM conversation key (`@a:b`), or null for profile events. */
-    room: z.union([roomSchema, z.string().regex(/^@[A-Za-z0-9_-]{43}:[A-Za-z0-9_-]{43}$/)]).nullable(),
+    /** Room id, a DM conversation key (`@a:b`), or null for profile and create events. */
+    room: z.union([roomIdSchema, z.string().regex(/^@[A-Za-z0-9_-]{43}:[A-Za-z0-9_-]{43}$/)]).nullable(),
     /** Heads of the room's DAG as the author had delivered them (causal dependencies). */
     deps: z.array(hashSchema).max(WIRE_LIMITS.maxDeps),
-    /** Lamport depth: 1 + max depth of deps (1 without deps). */
+    /** Lamport depth: 1 + max depth of deps (1 without deps: only a `create` has none in a room). */
     depth: z.number().int().min(1),
     /** Author's clock (ms). Informational only; never used for ordering. */
     ts: z.number().int().min(0),
@@ -126,7 +152,7 @@ export const frameSchema = z.discriminatedUnion('t', [
   /** A batch of events, each author's in seq order. */
   z.object({ t: z.literal('events'), events: z.array(z.unknown()).max(WIRE_LIMITS.maxEventsPerFrame) }).strict(),
   /** Ephemeral typing notice, never stored. */
-  z.object({ t: z.literal('typing'), room: roomSchema }).strict(),
+  z.object({ t: z.literal('typing'), room: roomIdSchema }).strict(),
   /** Peer exchange: addresses of other peers the sender knows. */
   z
     .object({

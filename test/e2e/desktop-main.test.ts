@@ -70,8 +70,8 @@ describe('desktop main process (Electron stubbed)', () => {
 
   it('answers the renderer through the validated IPC channel, with the real node behind it', () => {
     expect(find('call', 'whoami').res).toMatchObject({ ok: true, result: { nick: 'desk' } });
-    expect(find('call', 'join').res).toMatchObject({ ok: true, result: { room: 'desk' } });
-    expect(find('call', 'send').res).toMatchObject({ ok: true, result: { room: 'desk', text: 'from the desktop' } });
+    expect(find('call', 'join').res).toMatchObject({ ok: true, result: { name: 'desk' } });
+    expect(find('call', 'send').res).toMatchObject({ ok: true, result: { roomName: 'desk', text: 'from the desktop' } });
     const events = lines.filter((l) => l.what === 'to-renderer').map((l) => (l.args as unknown[])[0]);
     expect(events).toContain('message');
   });

@@ -4,12 +4,14 @@
  * peers keep chatting and lose nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dmConversation, type SignedEvent } from '../../src/shared/wire.js';
+import { dmConversation, roomOfEvent, type SignedEvent } from '../../src/shared/wire.js';
 import { HostilePeer } from '../helpers/hostile-peer.js';
 import { eventually, PeerProcess } from '../helpers/peer-process.js';
 
 let alice: PeerProcess;
 let bob: PeerProcess;
+/** Id of the room `general` alice created. */
+let general: string;
 const hostiles: HostilePeer[] = [];
 
 function hostile(): HostilePeer {
@@ -33,25 +35,32 @@ function eventsSeen(h: HostilePeer): SignedEvent[] {
 
 /** The room's current heads and depth as a peer that saw `events` would compute them. */
 function headsOf(events: SignedEvent[], room: string): { deps: string[]; depth: number } {
-  const inRoom = events.filter((e) => e.room === room);
+  const inRoom = events.filter((e) => roomOfEvent(e) === room);
   const referenced = new Set(inRoom.flatMap((e) => e.deps));
   const heads = inRoom.filter((e) => !referenced.has(e.id));
   return { deps: heads.map((e) => e.id), depth: 1 + Math.max(0, ...heads.map((e) => e.depth)) };
 }
 
+/** What a peer lists for alice's `general`. */
+async function roomOf(p: PeerProcess) {
+  const room = (await p.call('rooms')).find((r) => r.id === general);
+  if (!room) throw new Error(`a peer does not know ${general}`);
+  return room;
+}
+
 async function honestStillChat(): Promise<void> {
-  const m = await alice.call('send', { room: 'general', text: `still fine ${Date.now()}` });
+  const m = await alice.call('send', { room: general, text: `still fine ${Date.now()}` });
   await bob.waitFor('message', (x) => x.id === m.id, 10_000);
 }
 
-const historyIds = async (p: PeerProcess) => (await p.call('history', { room: 'general' })).map((m) => m.id);
+const historyIds = async (p: PeerProcess) => (await p.call('history', { room: general })).map((m) => m.id);
 
 beforeAll(async () => {
   alice = await PeerProcess.start({ nick: 'alice' });
   bob = await PeerProcess.start({ nick: 'bob', peers: [alice.url] });
-  await alice.call('join', { room: 'general' });
+  general = (await alice.call('join', { room: 'general' })).id;
   await eventually(async () => (await bob.call('rooms')).length === 1, 10_000, 'room synced');
-  await bob.call('join', { room: 'general' });
+  await bob.call('join', { room: general });
   await honestStillChat();
 });
 
@@ -156,14 +165,14 @@ describe('hostile events', () => {
     const h = await syncedHostile();
     const before = await historyIds(alice);
     const seen = eventsSeen(h);
-    const { deps, depth } = headsOf(seen, 'general');
+    const { deps, depth } = headsOf(seen, general);
     // continues alice's log exactly (next seq, right prev hash), but signed with the attacker's key
     const last = seen.filter((e) => e.author === alice.peerId).sort((a, b) => b.seq - a.seq)[0]!;
     const forged = h.event({
       author: alice.peerId,
       seq: last.seq + 1,
       prev: last.id,
-      room: 'general',
+      room: general,
       deps,
       depth,
       type: 'msg',
@@ -177,24 +186,20 @@ describe('hostile events', () => {
   it('stores but never shows messages for a room the author is not in, nor forged moderation', async () => {
     const h = await syncedHostile();
     const seen = eventsSeen(h);
-    const { deps, depth } = headsOf(seen, 'general');
+    const { deps, depth } = headsOf(seen, general);
     const profile = h.profile();
-    const sneaky = h.event({ room: 'general', deps, depth, type: 'msg', body: { nick: 'mallory', text: 'not a member' } });
-    const join = h.event({ room: 'general', deps: [sneaky.id], depth: depth + 1, type: 'join', body: { nick: 'mallory' } });
-    const kick = h.event({ room: 'general', deps: [join.id], depth: depth + 2, type: 'kick', body: { target: bob.peerId } });
-    const grant = h.event({ room: 'general', deps: [kick.id], depth: depth + 3, type: 'role', body: { target: h.peerId, role: 'owner' } });
-    const afterGrant = h.event({ room: 'general', deps: [grant.id], depth: depth + 4, type: 'kick', body: { target: alice.peerId } });
+    const sneaky = h.event({ room: general, deps, depth, type: 'msg', body: { nick: 'mallory', text: 'not a member' } });
+    const join = h.event({ room: general, deps: [sneaky.id], depth: depth + 1, type: 'join', body: { nick: 'mallory' } });
+    const kick = h.event({ room: general, deps: [join.id], depth: depth + 2, type: 'kick', body: { target: bob.peerId } });
+    const grant = h.event({ room: general, deps: [kick.id], depth: depth + 3, type: 'role', body: { target: h.peerId, role: 'owner' } });
+    const afterGrant = h.event({ room: general, deps: [grant.id], depth: depth + 4, type: 'kick', body: { target: alice.peerId } });
     h.sendEvents([profile, sneaky, join, kick, grant, afterGrant]);
     // authentic events are accepted into the log (and relayed), then refused by the room's rules everywhere
-    await eventually(
-      async () => (await bob.call('rooms'))[0]!.members.some((m) => m.peerId === h.peerId),
-      10_000,
-      'mallory joined, seen by bob',
-    );
+    await eventually(async () => (await roomOf(bob)).members.some((m) => m.peerId === h.peerId), 10_000, 'mallory joined, seen by bob');
     for (const p of [alice, bob]) {
-      const texts = (await p.call('history', { room: 'general' })).map((m) => m.text);
+      const texts = (await p.call('history', { room: general })).map((m) => m.text);
       expect(texts).not.toContain('not a member');
-      const members = (await p.call('rooms'))[0]!.members;
+      const members = (await roomOf(p)).members;
       expect(members.find((m) => m.peerId === bob.peerId)).toBeDefined();
       expect(members.find((m) => m.peerId === alice.peerId)?.role).toBe('owner');
       expect(members.find((m) => m.peerId === h.peerId)?.role).toBe('member');
@@ -206,29 +211,75 @@ describe('hostile events', () => {
   it('rejects messages sent after a ban on every peer, even from a modified app', async () => {
     const h = await syncedHostile();
     const seen = eventsSeen(h);
-    const { deps, depth } = headsOf(seen, 'general');
+    const { deps, depth } = headsOf(seen, general);
     const profile = h.profile('troll');
-    const join = h.event({ room: 'general', deps, depth, type: 'join', body: { nick: 'troll' } });
+    const join = h.event({ room: general, deps, depth, type: 'join', body: { nick: 'troll' } });
     h.sendEvents([profile, join]);
-    await eventually(async () => (await alice.call('rooms'))[0]!.members.some((m) => m.peerId === h.peerId), 10_000, 'troll joined');
-    await alice.call('ban', { room: 'general', peer: h.peerId, reason: 'trolling' });
+    await eventually(async () => (await roomOf(alice)).members.some((m) => m.peerId === h.peerId), 10_000, 'troll joined');
+    await alice.call('ban', { room: general, peer: h.peerId, reason: 'trolling' });
     const ban = await eventually(
       async () => eventsSeen(h).find((e) => e.type === 'ban' && e.body.target === h.peerId),
       10_000,
       'ban relayed to troll',
     );
     const spam = h.event({
-      room: 'general',
+      room: general,
       deps: [ban.id],
       depth: ban.depth + 1,
       type: 'msg',
       body: { nick: 'troll', text: 'banned but talking' },
     });
     h.sendEvents([spam]);
-    await eventually(async () => (await bob.call('rooms'))[0]!.members.every((m) => m.peerId !== h.peerId), 10_000, 'ban seen by bob');
+    await eventually(async () => (await roomOf(bob)).members.every((m) => m.peerId !== h.peerId), 10_000, 'ban seen by bob');
     await new Promise((r) => setTimeout(r, 500));
     for (const p of [alice, bob])
-      expect((await p.call('history', { room: 'general' })).map((m) => m.text)).not.toContain('banned but talking');
+      expect((await p.call('history', { room: general })).map((m) => m.text)).not.toContain('banned but talking');
+    await honestStillChat();
+  });
+
+  it('changes nothing with a second creation claim: the owner still rules, bans hold, banned posts stay rejected', async () => {
+    const troll = await syncedHostile();
+    const { deps, depth } = headsOf(eventsSeen(troll), general);
+    troll.sendEvents([troll.profile('troll'), troll.event({ room: general, deps, depth, type: 'join', body: { nick: 'troll' } })]);
+    await eventually(async () => (await roomOf(alice)).members.some((m) => m.peerId === troll.peerId), 10_000, 'troll joined');
+    await alice.call('ban', { room: general, peer: troll.peerId, reason: 'trolling' });
+    const ban = await eventually(
+      async () => eventsSeen(troll).find((e) => e.type === 'ban' && e.body.target === troll.peerId),
+      10_000,
+      'ban relayed to troll',
+    );
+    // the old attack: a join without deps (a claim to found the room), and a create of the same name
+    const rootless = troll.event({ room: general, deps: [], depth: 1, type: 'join', body: { nick: 'troll' } });
+    const create = troll.event({ room: null, deps: [], depth: 1, type: 'create', body: { name: 'general', nick: 'troll' } });
+    const spam = troll.event({
+      room: general,
+      deps: [ban.id],
+      depth: ban.depth + 1,
+      type: 'msg',
+      body: { nick: 'troll', text: 'still here' },
+    });
+    troll.sendEvents([rootless, create, spam]);
+    const trollRoom = roomOfEvent(create)!;
+    for (const p of [alice, bob]) {
+      await eventually(async () => (await p.call('rooms')).some((r) => r.id === trollRoom), 10_000, 'the troll’s room seen');
+    }
+    await eventually(async () => (await bob.call('history', { room: general })).length > 0, 5000, 'history');
+    for (const p of [alice, bob]) {
+      const rooms = await p.call('rooms');
+      const mine = rooms.find((r) => r.id === general)!;
+      expect(mine.owner.peerId).toBe(alice.peerId);
+      expect(mine.members.find((m) => m.peerId === alice.peerId)?.role).toBe('owner');
+      expect(mine.banned.map((b) => b.peerId)).toContain(troll.peerId);
+      expect(mine.members.some((m) => m.peerId === troll.peerId)).toBe(false);
+      expect(rooms.find((r) => r.id === trollRoom)).toMatchObject({ name: 'general', owner: { peerId: troll.peerId } });
+      expect((await p.call('history', { room: general })).map((m) => m.text)).not.toContain('still here');
+      // the bare name now fits two rooms
+      await expect(p.call('send', { room: 'general', text: 'which one?' })).rejects.toMatchObject({ data: { reason: 'ambiguous' } });
+    }
+    // and the owner can still kick (bob comes back by the room's id)
+    await alice.call('kick', { room: general, peer: bob.peerId, reason: 'test' });
+    await bob.waitFor('member', (e) => e.room === general && e.change === 'kicked' && e.peerId === bob.peerId, 10_000);
+    await bob.call('join', { room: general });
     await honestStillChat();
   });
 

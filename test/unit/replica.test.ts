@@ -7,7 +7,7 @@ import { silentLogger } from '../../src/peer/log.js';
 import { Replica, type Delivery } from '../../src/peer/replica.js';
 import { Store } from '../../src/peer/store.js';
 import { generateKeyPair } from '../../src/peer/crypto.js';
-import type { SignedEvent } from '../../src/shared/wire.js';
+import { roomIdOf, type SignedEvent } from '../../src/shared/wire.js';
 
 const dirs: string[] = [];
 const stores: Store[] = [];
@@ -26,7 +26,10 @@ function makeReplica(dir?: string) {
   const delivered: Delivery[] = [];
   replica.on('delivered', (d) => delivered.push(d));
   const profile = () => replica.append('profile', null, { nick: identity.peerId.slice(0, 5), dh: identity.dh.publicRaw });
-  return { dir, store, replica, delivered, id: identity.peerId, profile };
+  /** Founds a room; returns its id. */
+  const create = (name: string, nick: string, extra: Record<string, unknown> = {}) =>
+    roomIdOf(replica.append('create', null, { name, nick, ...extra }).id);
+  return { dir, store, replica, delivered, id: identity.peerId, profile, create };
 }
 
 /** Everything `from` holds that `to` lacks, as the network would carry it (JSON round trip). */
@@ -50,12 +53,12 @@ describe('replica', () => {
     const b = makeReplica();
     a.profile();
     b.profile();
-    a.replica.append('join', 'general', { nick: 'a' });
-    const q = a.replica.append('msg', 'general', { nick: 'a', text: 'question?' });
+    const general = a.create('general', 'a');
+    const q = a.replica.append('msg', general, { nick: 'a', text: 'question?' });
     b.replica.ingest(missing(a, b));
-    b.replica.append('join', 'general', { nick: 'b' });
-    const answer = b.replica.append('msg', 'general', { nick: 'b', text: 'answer', replyTo: q.id });
-    expect(answer.deps).toContain(b.store.heads('general').length ? answer.deps[0] : '');
+    b.replica.append('join', general, { nick: 'b' });
+    const answer = b.replica.append('msg', general, { nick: 'b', text: 'answer', replyTo: q.id });
+    expect(answer.deps).toContain(b.store.heads(general).length ? answer.deps[0] : '');
     const c = makeReplica();
     // c receives b's log (with the answer) before a's: the answer must wait for the question.
     const fromB = missing(b, c).filter((e) => (e as SignedEvent).author === b.id);
@@ -67,30 +70,30 @@ describe('replica', () => {
     expect(c.replica.waitingCount()).toBe(0);
     const msgs = c.delivered.filter((d) => d.event.type === 'msg').map((d) => d.event.body.text);
     expect(msgs).toEqual(['question?', 'answer']);
-    expect(historyIds(c, 'general')).toEqual(historyIds(b, 'general'));
+    expect(historyIds(c, general)).toEqual(historyIds(b, general));
   });
 
   it('converges on one order after concurrent writes and marks late arrivals', () => {
     const a = makeReplica();
     const b = makeReplica();
     a.profile();
-    a.replica.append('join', 'r', { nick: 'a' });
+    const r = a.create('r', 'a');
     b.replica.ingest(missing(a, b));
     b.profile();
-    b.replica.append('join', 'r', { nick: 'b' });
+    b.replica.append('join', r, { nick: 'b' });
     a.replica.ingest(missing(b, a));
     // partition: both write concurrently
     for (let i = 0; i < 5; i++) {
-      a.replica.append('msg', 'r', { nick: 'a', text: `a${i}` });
-      b.replica.append('msg', 'r', { nick: 'b', text: `b${i}` });
+      a.replica.append('msg', r, { nick: 'a', text: `a${i}` });
+      b.replica.append('msg', r, { nick: 'b', text: `b${i}` });
     }
     a.replica.ingest(missing(b, a));
     b.replica.ingest(missing(a, b));
-    expect(historyIds(a, 'r')).toHaveLength(10);
-    expect(historyIds(a, 'r')).toEqual(historyIds(b, 'r'));
+    expect(historyIds(a, r)).toHaveLength(10);
+    expect(historyIds(a, r)).toEqual(historyIds(b, r));
     expect(a.delivered.some((d) => d.late) || b.delivered.some((d) => d.late)).toBe(true);
     // heal: a new message depends on both branches
-    const m = a.replica.append('msg', 'r', { nick: 'a', text: 'merged' });
+    const m = a.replica.append('msg', r, { nick: 'a', text: 'merged' });
     expect(m.deps.length).toBe(2);
   });
 
@@ -99,32 +102,32 @@ describe('replica', () => {
     const bad = makeReplica();
     owner.profile();
     bad.profile();
-    owner.replica.append('join', 'r', { nick: 'owner' });
+    const r = owner.create('r', 'owner');
     bad.replica.ingest(missing(owner, bad));
-    bad.replica.append('join', 'r', { nick: 'bad' });
+    bad.replica.append('join', r, { nick: 'bad' });
     owner.replica.ingest(missing(bad, owner));
-    expect(owner.replica.roomState('r').roles.get(owner.id)).toBe('owner');
-    owner.replica.append('ban', 'r', { target: bad.id });
+    expect(owner.replica.roomState(r).roles.get(owner.id)).toBe('owner');
+    owner.replica.append('ban', r, { target: bad.id });
     // bad has not seen the ban and keeps writing; its messages are concurrent with the ban
-    bad.replica.append('msg', 'r', { nick: 'bad', text: 'spam' });
+    bad.replica.append('msg', r, { nick: 'bad', text: 'spam' });
     owner.replica.ingest(missing(bad, owner));
     bad.replica.ingest(missing(owner, bad));
-    expect(historyIds(owner, 'r')).toEqual(historyIds(bad, 'r'));
-    expect(owner.replica.roomState('r').banned.has(bad.id)).toBe(true);
-    expect(bad.replica.roomState('r').banned.has(bad.id)).toBe(true);
+    expect(historyIds(owner, r)).toEqual(historyIds(bad, r));
+    expect(owner.replica.roomState(r).banned.has(bad.id)).toBe(true);
+    expect(bad.replica.roomState(r).banned.has(bad.id)).toBe(true);
     // a message sent after seeing the ban is rejected everywhere
-    bad.replica.append('msg', 'r', { nick: 'bad', text: 'after ban' });
+    bad.replica.append('msg', r, { nick: 'bad', text: 'after ban' });
     owner.replica.ingest(missing(bad, owner));
-    expect(owner.store.messages('r', {}).map((m) => m.text)).not.toContain('after ban');
-    expect(bad.store.messages('r', {}).map((m) => m.text)).not.toContain('after ban');
+    expect(owner.store.messages(r, {}).map((m) => m.text)).not.toContain('after ban');
+    expect(bad.store.messages(r, {}).map((m) => m.text)).not.toContain('after ban');
   });
 
   it('refuses forged, tampered and out-of-chain events with a specific reason', () => {
     const a = makeReplica();
     const b = makeReplica();
     a.profile();
-    const ev = a.replica.append('join', 'r', { nick: 'a' }) as SignedEvent;
-    const tampered = { ...ev, body: { nick: 'mallory' } };
+    const ev = a.replica.append('create', null, { name: 'r', nick: 'a' });
+    const tampered = { ...ev, body: { ...ev.body, nick: 'mallory' } };
     expect(b.replica.ingest([missing(a, b)[0], tampered]).error?.reason).toBe('bad_id');
     const other = generateKeyPair('ed25519');
     const forged = { ...ev, sig: ev.sig.replace(/^../, ev.sig.startsWith('AA') ? 'BB' : 'AA') };
@@ -139,8 +142,8 @@ describe('replica', () => {
   it('keeps everything, including undelivered events, across a restart', () => {
     const a = makeReplica();
     a.profile();
-    a.replica.append('join', 'r', { nick: 'a' });
-    a.replica.append('msg', 'r', { nick: 'a', text: 'hello' });
+    const r = a.create('r', 'a');
+    a.replica.append('msg', r, { nick: 'a', text: 'hello' });
     const b = makeReplica();
     const events = missing(a, b);
     b.replica.ingest(events.slice(1)); // seq gap: nothing stored
@@ -150,25 +153,29 @@ describe('replica', () => {
     b.store.close();
     const again = makeReplica(dir);
     expect(again.replica.seqOf(a.id)).toBe(3);
-    expect(again.store.messages('r', {}).map((m) => m.text)).toEqual(['hello']);
+    expect(again.store.messages(r, {}).map((m) => m.text)).toEqual(['hello']);
   });
 
-  it('never hands a room to a second creation claim, whatever its id', () => {
+  it('makes a second creation of the same name another room, which never changes the first', () => {
     const owner = makeReplica();
     const mallory = makeReplica();
     owner.profile();
     mallory.profile();
-    owner.replica.append('join', 'r', { nick: 'owner' });
-    owner.replica.append('msg', 'r', { nick: 'owner', text: 'mine' });
-    // mallory has not synced the room and creates its own root (an attacker could grind its id to sort first)
-    mallory.replica.append('join', 'r', { nick: 'mallory' });
+    const r = owner.create('r', 'owner');
+    owner.replica.append('msg', r, { nick: 'owner', text: 'mine' });
+    // mallory has not synced the room and creates its own (it could grind the id: ids decide nothing)
+    const other = mallory.create('r', 'mallory');
     owner.replica.ingest(missing(mallory, owner));
     mallory.replica.ingest(missing(owner, mallory));
-    for (const r of [owner, mallory]) {
-      const state = r.replica.roomState('r');
-      expect(state.contested).toBe(true);
-      expect([...state.roles.values()]).not.toContain('owner');
-      expect(state.members.size).toBe(2);
+    expect(other).not.toBe(r);
+    for (const x of [owner, mallory]) {
+      expect(x.replica.roomIds().sort()).toEqual([r, other].sort());
+      const first = x.replica.roomState(r);
+      expect([first.name, first.creator, first.roles.get(owner.id)]).toEqual(['r', owner.id, 'owner']);
+      expect([...first.members.keys()]).toEqual([owner.id]);
+      const second = x.replica.roomState(other);
+      expect([second.name, second.creator, second.roles.get(mallory.id)]).toEqual(['r', mallory.id, 'owner']);
+      expect(x.store.messages(r, {}).map((m) => m.text)).toEqual(['mine']);
     }
   });
 
@@ -177,13 +184,13 @@ describe('replica', () => {
     const bob = makeReplica();
     alice.profile();
     bob.profile();
-    alice.replica.append('join', 'r', { nick: 'alice' });
+    const r = alice.create('r', 'alice');
     bob.replica.ingest(missing(alice, bob));
-    bob.replica.append('join', 'r', { nick: 'bob' }); // concurrent with alice's messages below
-    for (let i = 0; i < 3; i++) alice.replica.append('msg', 'r', { nick: 'alice', text: `m${i}` });
+    bob.replica.append('join', r, { nick: 'bob' }); // concurrent with alice's messages below
+    for (let i = 0; i < 3; i++) alice.replica.append('msg', r, { nick: 'alice', text: `m${i}` });
     alice.replica.ingest(missing(bob, alice));
     bob.replica.ingest(missing(alice, bob));
-    const texts = (r: ReturnType<typeof makeReplica>) => r.store.messages('r', {}).map((m) => m.text);
+    const texts = (x: ReturnType<typeof makeReplica>) => x.store.messages(r, {}).map((m) => m.text);
     expect(texts(alice)).toEqual(['m0', 'm1', 'm2']);
     expect(texts(bob)).toEqual(texts(alice));
   });
@@ -193,38 +200,67 @@ describe('replica', () => {
     const junk = makeReplica();
     alice.profile();
     junk.profile();
-    alice.replica.append('join', 'r', { nick: 'alice' });
+    const r = alice.create('r', 'alice');
     junk.replica.ingest(missing(alice, junk));
     // 40 messages from a non-member, all refused by the room's rules
-    for (let i = 0; i < 40; i++) junk.replica.append('msg', 'r', { nick: 'junk', text: `junk ${i}` });
+    for (let i = 0; i < 40; i++) junk.replica.append('msg', r, { nick: 'junk', text: `junk ${i}` });
     alice.replica.ingest(missing(junk, alice));
-    for (let i = 0; i < 5; i++) alice.replica.append('msg', 'r', { nick: 'alice', text: `real ${i}` });
-    const last = alice.replica.append('msg', 'r', { nick: 'alice', text: 'latest' });
+    for (let i = 0; i < 5; i++) alice.replica.append('msg', r, { nick: 'alice', text: `real ${i}` });
+    const last = alice.replica.append('msg', r, { nick: 'alice', text: 'latest' });
     expect(last.deps.length).toBeLessThanOrEqual(32);
-    const all = alice.store.messages('r', {}).map((m) => m.text);
+    const all = alice.store.messages(r, {}).map((m) => m.text);
     expect(all[all.length - 1]).toBe('latest');
     expect(all.filter((t) => t?.startsWith('junk'))).toEqual([]);
   });
 
-  it('never lets a contested creation claim lock an open room, and forgets malformed events across restarts', () => {
+  it('refuses a root-less event in an existing room as malformed, for good, and the creator stays owner', () => {
     const owner = makeReplica();
     const mallory = makeReplica();
     owner.profile();
     mallory.profile();
-    owner.replica.append('join', 'r', { nick: 'owner' });
-    owner.replica.append('msg', 'r', { nick: 'owner', text: 'hello' });
-    mallory.replica.append('join', 'r', { nick: 'mallory', private: true, epoch: 'AAAAAAAAAAAAAAAA' });
+    const r = owner.create('r', 'owner');
+    owner.replica.append('msg', r, { nick: 'owner', text: 'hello' });
+    // without the room's events, mallory's join has no deps: a claim to start the room's history
+    const claim = mallory.replica.append('join', r, { nick: 'mallory' });
+    expect(claim.deps).toEqual([]);
     owner.replica.ingest(missing(mallory, owner));
-    const state = owner.replica.roomState('r');
-    expect(state.private).toBe(false);
-    expect(state.members.has(owner.id)).toBe(true);
-    expect(owner.store.messages('r', {}).map((m) => m.text)).toEqual(['hello']);
+    const verdict = owner.delivered.find((d) => d.event.id === claim.id);
+    expect(verdict).toMatchObject({ accepted: false, reason: 'malformed' });
+    const state = owner.replica.roomState(r);
+    expect(state.members.has(mallory.id)).toBe(false);
+    expect(state.roles.get(owner.id)).toBe('owner');
+    expect(owner.store.messages(r, {}).map((m) => m.text)).toEqual(['hello']);
     // restart: the same verdicts from storage
     const dir = owner.dir;
     owner.store.close();
     const again = makeReplica(dir);
-    expect(again.replica.roomState('r').members.has(owner.id)).toBe(true);
-    expect(again.replica.roomState('r').contested).toBe(true);
+    expect(again.replica.roomState(r).members.has(mallory.id)).toBe(false);
+    expect(again.replica.roomState(r).creator).toBe(owner.id);
+  });
+
+  it('keeps the creator owner: no co-owner can demote, kick or ban them', () => {
+    const creator = makeReplica();
+    const co = makeReplica();
+    creator.profile();
+    co.profile();
+    const r = creator.create('r', 'creator');
+    co.replica.ingest(missing(creator, co));
+    co.replica.append('join', r, { nick: 'co' });
+    creator.replica.ingest(missing(co, creator));
+    creator.replica.append('role', r, { target: co.id, role: 'owner' });
+    co.replica.ingest(missing(creator, co));
+    expect(co.replica.roomState(r).roles.get(co.id)).toBe('owner');
+    const attempts = [
+      co.replica.append('role', r, { target: creator.id, role: 'member' }),
+      co.replica.append('kick', r, { target: creator.id }),
+      co.replica.append('ban', r, { target: creator.id }),
+    ];
+    creator.replica.ingest(missing(co, creator));
+    for (const x of [creator, co]) {
+      for (const ev of attempts) expect(x.delivered.find((d) => d.event.id === ev.id)?.accepted).toBe(false);
+      const state = x.replica.roomState(r);
+      expect([state.roles.get(creator.id), state.members.has(creator.id), state.banned.has(creator.id)]).toEqual(['owner', true, false]);
+    }
   });
 
   it('lets our own events leave only once flushed, with one flush for a burst of appends', async () => {
@@ -232,12 +268,12 @@ describe('replica', () => {
     let flushes = 0;
     a.replica.on('shared', () => flushes++);
     a.profile();
-    a.replica.append('join', 'r', { nick: 'a' });
-    for (let i = 0; i < 5; i++) a.replica.append('msg', 'r', { nick: 'a', text: `m${i}` });
+    const r = a.create('r', 'a');
+    for (let i = 0; i < 5; i++) a.replica.append('msg', r, { nick: 'a', text: `m${i}` });
     // committed and delivered locally, but not offered to peers before the flush
     expect(a.replica.vector()[a.id]).toBe(7);
     expect(a.replica.shareableVector()[a.id]).toBe(0);
-    expect(historyIds(a, 'r')).toHaveLength(5);
+    expect(historyIds(a, r)).toHaveLength(5);
     await Promise.all([a.replica.durable(), a.replica.durable()]);
     expect(a.replica.shareableVector()[a.id]).toBe(7);
     expect(flushes).toBe(1);

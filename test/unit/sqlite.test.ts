@@ -93,3 +93,34 @@ describe('Store on node:sqlite', () => {
     expect(run.stderr).toMatch(/ExperimentalWarning: still shown/);
   });
 });
+
+describe('a database of the older protocol', () => {
+  it('is set aside on start, keeping identity, remembered peers, room keys and our nick', () => {
+    const dir = tempDir();
+    const old = new Store(dir);
+    old.setMeta('identity.ed25519', 'secret');
+    old.setMeta('roomkey|general|AAAAAAAAAAAAAAAA', 'key');
+    old.rememberPeer('peer-1', ['ws://10.0.0.2:7447'], 'mdns');
+    // protocol 1 named rooms by name; its databases had no user_version
+    old.db.exec(`INSERT INTO events (id, author, seq, room, type, depth, ts, nick, json)
+      VALUES ('e1', 'me', 1, NULL, 'profile', 1, 0, 'alice', '{}'), ('e2', 'me', 2, 'general', 'join', 1, 0, 'alice', '{}');
+      INSERT INTO heads (room, id) VALUES ('general', 'e2'); PRAGMA user_version = 0;`);
+    old.close();
+
+    const store = new Store(dir);
+    expect(store.setAside).toBe(1);
+    expect(store.vector()).toEqual([]);
+    expect(store.rooms()).toEqual([]);
+    expect(store.nickSetAside(1, 'me')).toBe('alice');
+    expect(prepare<[], { n: number }>(store.db, 'SELECT COUNT(*) AS n FROM events_v1').get()?.n).toBe(2);
+    expect(store.getMeta('identity.ed25519')).toBe('secret');
+    expect(store.getMeta('roomkey|general|AAAAAAAAAAAAAAAA')).toBe('key');
+    expect(store.rememberedPeers().map((p) => p.peerId)).toEqual(['peer-1']);
+    store.close();
+
+    // only once: the next start finds a database of this protocol
+    const again = new Store(dir);
+    expect(again.setAside).toBeUndefined();
+    again.close();
+  });
+});

@@ -17,7 +17,7 @@ function makeService(): FakeService {
       setNick: async ({ nick }) => ({ peerId: me.peerId, nick }),
       peers: async () => [],
       rooms: async () => [],
-      join: async ({ room }) => ({ room, members: [], history: [] }),
+      join: async ({ room }) => ({ room, id: room, name: room, owner: { peerId: me.peerId, nick: me.nick }, members: [], history: [] }),
       leave: async ({ room }) => ({ room }),
       send: async ({ room, text }) => ({ id: 'm1', room, from: { peerId: me.peerId, nick: me.nick }, text, sentAt: 1 }),
       history: async () => [],
@@ -187,7 +187,7 @@ describe('ui server', () => {
     const b = (await openWs(wsUrl, origin)).ws!;
     try {
       const got = [nextMessage(a), nextMessage(b)];
-      const payload = { room: 'general', peerId: 'B'.repeat(43), nick: 'bob', change: 'joined' as const };
+      const payload = { room: `!${'G'.repeat(43)}`, roomName: 'general', peerId: 'B'.repeat(43), nick: 'bob', change: 'joined' as const };
       service.emit('member', payload);
       for (const msg of await Promise.all(got)) {
         expect(msg).toEqual({ jsonrpc: '2.0', method: 'member', params: payload });
