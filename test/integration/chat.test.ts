@@ -74,27 +74,32 @@ describe('chat between real peers', () => {
   it('creates a room whose creator is owner, and lists it with its members everywhere', async () => {
     const joined = await alice.call('join', { room: 'general' });
     expect(joined.members).toEqual([expect.objectContaining({ peerId: alice.peerId, role: 'owner', online: true })]);
-    await eventually(async () => (await bob.call('rooms')).some((r) => r.room === 'general'), 10_000, 'room visible to bob');
+    await eventually(async () => (await bob.call('rooms')).some((r) => r.name === 'general'), 10_000, 'room visible to bob');
     await bob.call('join', { room: 'general' });
     await carol.call('join', { room: 'general' });
     for (const p of [alice, bob, carol]) {
       await eventually(
         async () => {
-          const room = (await p.call('rooms')).find((r) => r.room === 'general');
+          const room = (await p.call('rooms')).find((r) => r.name === 'general');
           return room?.members.length === 3 && room.members.every((m) => m.online);
         },
         10_000,
         `three online members seen by ${p.opts.nick}`,
       );
     }
-    const general = (await carol.call('rooms')).find((r) => r.room === 'general')!;
-    expect(general.joined).toBe(true);
+    const general = (await carol.call('rooms')).find((r) => r.name === 'general')!;
+    expect(general).toMatchObject({ id: joined.id, room: joined.id, joined: true, owner: { peerId: alice.peerId, nick: 'alice' } });
     expect(Object.fromEntries(general.members.map((m) => [m.nick, m.role]))).toEqual({ alice: 'owner', bob: 'member', carol: 'member' });
   });
 
   it('delivers messages to every member, in the same order on every peer', async () => {
     const sent = await alice.call('send', { room: 'general', text: 'hello all' });
-    expect(sent).toMatchObject({ room: 'general', from: { peerId: alice.peerId, nick: 'alice' }, text: 'hello all' });
+    expect(sent).toMatchObject({
+      room: expect.stringMatching(/^!/),
+      roomName: 'general',
+      from: { peerId: alice.peerId, nick: 'alice' },
+      text: 'hello all',
+    });
     await bob.waitFor('message', (m) => m.id === sent.id);
     await carol.waitFor('message', (m) => m.id === sent.id);
     const reply = await bob.call('send', { room: 'general', text: 'hi alice', replyTo: sent.id });
@@ -154,7 +159,7 @@ describe('chat between real peers', () => {
   it('lets the owner kick and ban, enforced on every peer', async () => {
     expect((await rejection(bob.call('kick', { room: 'general', peer: 'carol' }))).reason).toBe('forbidden');
     await alice.call('kick', { room: 'general', peer: 'carol', reason: 'cool down' });
-    await carol.waitFor('member', (e) => e.room === 'general' && e.change === 'kicked' && e.peerId === carol.peerId);
+    await carol.waitFor('member', (e) => e.roomName === 'general' && e.change === 'kicked' && e.peerId === carol.peerId);
     await bob.waitFor('member', (e) => e.change === 'kicked' && e.peerId === carol.peerId && e.by === alice.peerId);
     expect((await rejection(carol.call('send', { room: 'general', text: 'still here?' }))).reason).toBe('not_member');
     // a kicked peer may rejoin
@@ -174,7 +179,7 @@ describe('chat between real peers', () => {
     // dave is still a member (offline); carol is not
     expect(
       rooms
-        .find((r) => r.room === 'general')!
+        .find((r) => r.name === 'general')!
         .members.map((m) => m.nick)
         .sort(),
     ).toEqual(['alice', 'bob', 'dave']);

@@ -36,21 +36,21 @@ describe('invite-only rooms', () => {
   it('is listed as private and refuses joins without an invite', async () => {
     await alice.call('join', { room: 'secret', private: true });
     await alice.call('send', { room: 'secret', text: early });
-    const listed = await eventually(async () => (await bob.call('rooms')).find((r) => r.room === 'secret'), 10_000, 'room listed at bob');
+    const listed = await eventually(async () => (await bob.call('rooms')).find((r) => r.name === 'secret'), 10_000, 'room listed at bob');
     expect(listed.private).toBe(true);
     expect(await reason(bob.call('join', { room: 'secret' }))).toBe('forbidden');
   });
 
   it('lets an invited peer join and read the history, encrypted for members only', async () => {
     await alice.call('invite', { room: 'secret', peer: 'bob' });
-    await bob.waitFor('member', (e) => e.room === 'secret' && e.change === 'invited' && e.peerId === bob.peerId);
+    await bob.waitFor('member', (e) => e.roomName === 'secret' && e.change === 'invited' && e.peerId === bob.peerId);
     const joined = await bob.call('join', { room: 'secret' });
     expect(joined.history.map((m) => m.text)).toEqual([early]);
     const m = await bob.call('send', { room: 'secret', text: 'bob was here' });
     await alice.waitFor('message', (x) => x.id === m.id && x.text === 'bob was here');
     // carol relays and stores the room's events but reads none of them
     await eventually(
-      async () => (await carol.call('rooms')).find((r) => r.room === 'secret')?.members.length === 2,
+      async () => (await carol.call('rooms')).find((r) => r.name === 'secret')?.members.length === 2,
       10_000,
       'carol synced',
     );
@@ -61,7 +61,7 @@ describe('invite-only rooms', () => {
 
   it('rotates the key when a member is removed, so it reads nothing new', async () => {
     await alice.call('kick', { room: 'secret', peer: 'bob' });
-    await bob.waitFor('member', (e) => e.room === 'secret' && e.change === 'kicked' && e.peerId === bob.peerId);
+    await bob.waitFor('member', (e) => e.roomName === 'secret' && e.change === 'kicked' && e.peerId === bob.peerId);
     const m = await alice.call('send', { room: 'secret', text: later });
     // bob still receives the event (it relays everything) but cannot open it
     await eventually(async () => bob.storedBytes().includes(m.id), 10_000, 'event replicated to bob');
@@ -80,11 +80,11 @@ describe('invite-only rooms', () => {
 
   it('locks out a member who leaves: new key, and a new invite to come back', async () => {
     await alice.call('invite', { room: 'secret', peer: 'carol' });
-    await carol.waitFor('member', (e) => e.room === 'secret' && e.change === 'invited' && e.peerId === carol.peerId);
+    await carol.waitFor('member', (e) => e.roomName === 'secret' && e.change === 'invited' && e.peerId === carol.peerId);
     await carol.call('join', { room: 'secret' });
     await carol.call('leave', { room: 'secret' });
     // the owner rotates the key when it sees the leave
-    await alice.waitFor('member', (e) => e.room === 'secret' && e.change === 'left' && e.peerId === carol.peerId);
+    await alice.waitFor('member', (e) => e.roomName === 'secret' && e.change === 'left' && e.peerId === carol.peerId);
     const gone = `after carol left ${Date.now()}`;
     const m = await alice.call('send', { room: 'secret', text: gone });
     await eventually(async () => carol.storedBytes().includes(m.id), 10_000, 'event replicated to carol');
@@ -105,7 +105,7 @@ describe('invite-only rooms', () => {
     );
     await carol.call('join', { room: 'secret' });
     await eventually(
-      async () => (await bob.call('rooms')).find((r) => r.room === 'secret')?.members.some((m) => m.peerId === carol.peerId),
+      async () => (await bob.call('rooms')).find((r) => r.name === 'secret')?.members.some((m) => m.peerId === carol.peerId),
       10_000,
       'bob sees carol',
     );

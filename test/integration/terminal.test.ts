@@ -38,13 +38,30 @@ it('chats from the terminal with slash commands and readable output', async () =
   await eventually(async () => out.includes('joined #general'), 10_000, 'join confirmation');
   type('hello from the terminal');
   const m = await bob.waitFor('message', (x) => x.text === 'hello from the terminal' && x.from.nick === 'alice');
-  expect(m.room).toBe('general');
+  expect(m.roomName).toBe('general');
   await bob.call('send', { room: 'general', text: 'hi terminal' });
   await eventually(async () => /bob: hi terminal/.test(out), 10_000, 'incoming message printed');
   type('/kick bob');
   await eventually(async () => out.includes('error: you may not kick bob'), 5000, 'readable error');
   type('/who');
   await eventually(async () => /owner|member/.test(out) && out.includes('alice'), 5000, 'member list');
+  // a room of the same name elsewhere: the terminal tells them apart by owner and lists ids to pick
+  const carol = await PeerProcess.start({ nick: 'carol' });
+  try {
+    const twin = (await carol.call('join', { room: 'general' })).id;
+    await carol.call('connect', { url: bob.url });
+    await eventually(async () => (await bob.call('rooms')).some((r) => r.id === twin), 10_000, 'twin room synced');
+    type('/rooms');
+    await eventually(async () => out.includes(`#general · carol`) && out.includes(twin), 5000, 'twins listed apart');
+    type('/who general');
+    await eventually(
+      async () => out.includes('rooms are called "general"') && out.includes(`  ${twin}  #general · carol`),
+      5000,
+      'ambiguity explained',
+    );
+  } finally {
+    await carol.stop();
+  }
   type('/quit');
   expect(await exited).toBe(0);
 });
