@@ -15,7 +15,7 @@
  * Standalone: `node --import tsx bench/verify.ts`; also the `verify` scenario of `npm run bench`.
  */
 import { pathToFileURL } from 'node:url';
-import type { SignedEvent } from '../src/shared/wire.js';
+import { roomIdOf, type SignedEvent } from '../src/shared/wire.js';
 import { parseEvent, verifySignature } from '../src/peer/events.js';
 import { loadIdentity } from '../src/peer/identity.js';
 import { silentLogger } from '../src/peer/log.js';
@@ -32,8 +32,8 @@ function authorLog(tmp: TempDirs, count: number): SignedEvent[] {
     const identity = loadIdentity(store);
     store.transaction(() => {
       replica.append('profile', null, { nick: 'author', dh: identity.dh.publicRaw });
-      replica.append('join', 'verify', { nick: 'author' });
-      for (let i = 2; i < count; i++) replica.append('msg', 'verify', { nick: 'author', text: `message ${i} ${'x'.repeat(40)}` });
+      const room = roomIdOf(replica.append('create', null, { name: 'verify', nick: 'author' }).id);
+      for (let i = 2; i < count; i++) replica.append('msg', room, { nick: 'author', text: `message ${i} ${'x'.repeat(40)}` });
     });
     return store.eventsAfter(identity.peerId, 0, count).map((r) => JSON.parse(r.json) as SignedEvent);
   } finally {

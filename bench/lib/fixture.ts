@@ -14,7 +14,7 @@
  * the room's last message in history order everywhere, and a peer that
  * delivered it holds the whole room.
  */
-import type { SignedEvent } from '../../src/shared/wire.js';
+import { roomIdOf, type SignedEvent } from '../../src/shared/wire.js';
 import { loadIdentity, type Identity } from '../../src/peer/identity.js';
 import { silentLogger } from '../../src/peer/log.js';
 import { Replica } from '../../src/peer/replica.js';
@@ -83,9 +83,13 @@ export function makeFixture(tmp: TempDirs, spec: FixtureSpec): Fixture {
     begin();
     for (const a of authors) append(a, 'profile', null, { nick: a.nick, dh: a.identity.dh.publicRaw });
     sync();
-    for (const r of spec.rooms) append(authors[0]!, 'join', r.name, { nick: authors[0]!.nick });
+    // rooms are their create events: ids by name
+    const ids = new Map(
+      spec.rooms.map((r) => [r.name, roomIdOf(append(authors[0]!, 'create', null, { name: r.name, nick: authors[0]!.nick }).id)]),
+    );
+    const idOf = (name: string) => ids.get(name)!;
     sync();
-    for (const a of authors.slice(1)) for (const r of spec.rooms) append(a, 'join', r.name, { nick: a.nick });
+    for (const a of authors.slice(1)) for (const r of spec.rooms) append(a, 'join', idOf(r.name), { nick: a.nick });
     sync();
     for (const a of authors) a.online = !(spec.offline ?? []).includes(a.nick);
 
@@ -105,7 +109,7 @@ export function makeFixture(tmp: TempDirs, spec: FixtureSpec): Fixture {
         const i = written[ri]!++;
         const room = spec.rooms[ri]!.name;
         const long = i % 7 === 0 ? ` ${'lorem ipsum dolor sit amet '.repeat(12)}` : '';
-        append(a, 'msg', room, { nick: a.nick, text: `${room} message ${i}${long}` });
+        append(a, 'msg', idOf(room), { nick: a.nick, text: `${room} message ${i}${long}` });
         messages++;
         sinceSync++;
       }
@@ -121,7 +125,7 @@ export function makeFixture(tmp: TempDirs, spec: FixtureSpec): Fixture {
     sync();
     if (spec.markers) {
       for (const r of spec.rooms)
-        markers.set(r.name, append(authors[0]!, 'msg', r.name, { nick: authors[0]!.nick, text: spec.markerText ?? 'marker' }).id);
+        markers.set(r.name, append(authors[0]!, 'msg', idOf(r.name), { nick: authors[0]!.nick, text: spec.markerText ?? 'marker' }).id);
       sync();
     }
     commit();

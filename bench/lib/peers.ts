@@ -290,13 +290,13 @@ export async function startCluster(
     if (kind === 'chatty') {
       await peers[0]!.call('join', { room: ROOM });
       for (const p of peers.slice(1)) {
-        await waitFor(async () => ((await p.call('rooms')) as { room: string }[]).some((r) => r.room === ROOM), 15_000, 'room visible');
+        await waitFor(async () => ((await p.call('rooms')) as { name: string }[]).some((r) => r.name === ROOM), 15_000, 'room visible');
         await p.call('join', { room: ROOM });
       }
       await waitFor(
         async () => {
-          const lists = (await Promise.all(peers.map((p) => p.call('rooms')))) as { room: string; members: unknown[] }[][];
-          return lists.every((rooms) => rooms.find((r) => r.room === ROOM)?.members.length === n);
+          const lists = (await Promise.all(peers.map((p) => p.call('rooms')))) as { name: string; members: unknown[] }[][];
+          return lists.every((rooms) => rooms.find((r) => r.name === ROOM)?.members.length === n);
         },
         30_000,
         'every member everywhere',

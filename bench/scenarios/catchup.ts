@@ -64,9 +64,9 @@ async function restartX(
   const x = await startPeer('chatty', 'X', { dataDir: copyDir(ctx, ds.offlineDir), peers: authors.map((p) => p.url), wrap: opts.wrap });
   // Notifications that arrived before `ready` was parsed are in the PeerProcess' event list.
   const ours = (room: string | null) => room !== null && ROOMS.includes(room);
-  got = (x as ChattyPeer).proc.eventsOf('message').filter((m) => ours(m.room)).length;
+  got = (x as ChattyPeer).proc.eventsOf('message').filter((m) => ours(m.roomName ?? null)).length;
   const off = x.onMessage((m, at) => {
-    if (!ours(m.room)) return;
+    if (!ours(m.roomName ?? null)) return;
     if (++got === expected) {
       doneAt = at;
       resolveDone();

@@ -197,7 +197,7 @@ describe(`chaos on ${MODE} (seed ${SEED}, ${SECONDS}s)`, () => {
           if (peer && peer.child.exitCode === null && peer.child.signalCode === null) {
             const room = pick(ROOMS);
             const history = seen.get(room) ?? [];
-            const delivered = peer.eventsOf('message').filter((m) => m.room === room);
+            const delivered = peer.eventsOf('message').filter((m) => m.roomName === room);
             const replyTo = random() < 0.5 && delivered.length ? delivered[delivered.length - 1]!.id : undefined;
             stats.sent++;
             try {
@@ -220,6 +220,8 @@ describe(`chaos on ${MODE} (seed ${SEED}, ${SECONDS}s)`, () => {
         }
       };
 
+      /** Rooms founded during splits, one per half under the same name: each must keep its creator as owner. */
+      const founded: { name: string; id: string; creator: string }[] = [];
       // Faults, one at a time, each held for a few seconds.
       const faults = async () => {
         let killedDuringRun = 0;
@@ -231,6 +233,24 @@ describe(`chaos on ${MODE} (seed ${SEED}, ${SECONDS}s)`, () => {
             const [a, b] = [order.slice(0, 2), order.slice(2)];
             await net.partition([a, b], slots);
             fault(`split ${a.map((s) => s.nick)}|${b.map((s) => s.nick)}`);
+            if (kind === 'split') {
+              // each half founds a room of the same name, unaware of the other
+              const name = `twin-${founded.length}`;
+              await Promise.all(
+                [a[0]!, b[0]!].map(async (s) => {
+                  const peer = s.peer;
+                  if (!peer) return;
+                  const joined = await bounded(
+                    s.nick,
+                    'join',
+                    peer.call('join', { room: name }).catch(() => undefined),
+                    peer,
+                  );
+                  if (joined) founded.push({ name, id: joined.id, creator: peer.peerId });
+                }),
+              );
+              fault(`${name} founded in both halves`);
+            }
             if (kind === 'moderate-split') {
               // concurrent, conflicting moderation in the two halves
               const owner = slots[0]!.peer!;
@@ -348,7 +368,7 @@ describe(`chaos on ${MODE} (seed ${SEED}, ${SECONDS}s)`, () => {
       expect([...present.values()].every((n) => n === 1)).toBe(true);
       const missing = [...acked.values()].filter(({ msg }) => !present.has(msg.id));
       const kickedNicks = new Set(slots.slice(2, PEERS).map((s) => s.nick));
-      const lost = missing.filter(({ author, msg }) => !(kickedNicks.has(author) && msg.room === 'dev'));
+      const lost = missing.filter(({ author, msg }) => !(kickedNicks.has(author) && msg.roomName === 'dev'));
       // same members and roles everywhere
       const rooms = await Promise.all(slots.map((s) => s.peer!.call('rooms')));
       const shape = (r: (typeof rooms)[number]) =>
@@ -364,8 +384,16 @@ describe(`chaos on ${MODE} (seed ${SEED}, ${SECONDS}s)`, () => {
       );
       expect(lost.map((l) => l.msg)).toEqual([]);
       for (const r of rooms) expect(shape(r)).toBe(shape(rooms[0]!));
-      // nobody stole or voided the owner's rooms
-      for (const room of rooms[0]!) expect(room.members.find((m) => m.role === 'owner')?.peerId, room.room).toBe(slots[0]!.peer!.peerId);
+      // nobody stole or voided a room: p0 owns the rooms it founded, and each half's twin stays its creator's
+      for (const room of rooms[0]!) expect(room.members.find((m) => m.role === 'owner')?.peerId, room.name).toBe(room.owner.peerId);
+      for (const room of rooms[0]!.filter((x) => ROOMS.includes(x.name))) expect(room.owner.peerId, room.name).toBe(slots[0]!.peer!.peerId);
+      for (const f of founded) expect(rooms[0]!.find((x) => x.id === f.id)?.owner.peerId, f.name).toBe(f.creator);
+      const twinNames = new Set(founded.map((f) => f.name));
+      for (const name of twinNames) {
+        const ids = founded.filter((f) => f.name === name).map((f) => f.id);
+        expect(new Set(ids).size, `${name}: one room per half`).toBe(ids.length);
+      }
+      console.log(`[chaos] rooms founded in split halves: ${founded.length} (${twinNames.size} names)`);
       expect(stats.acked).toBeGreaterThan(SECONDS * 5);
     },
     (SECONDS * 1.5 + 300) * 1000,
