@@ -94,6 +94,11 @@ describe('desktop main process (Electron stubbed)', () => {
     expect(lines.filter((l) => l.what === 'open-external').map((l) => l.url)).toEqual(['https://example.com/']);
   });
 
+  it('loads no native addon (one built for Node would not load in Electron)', () => {
+    expect(lines.some((l) => l.what === 'call' && l.label === 'send')).toBe(true); // the peer really ran, storage included
+    expect(lines.filter((l) => l.what === 'native-addon')).toEqual([]);
+  });
+
   it('shuts the node down cleanly on quit', () => {
     expect(find('quit').prevented).toBe(true); // quit waits for the node to close...
     expect(find('exit').code).toBe(0); // ...then exits
