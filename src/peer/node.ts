@@ -659,6 +659,16 @@ export class PeerNode implements ChattyService {
     return this.store.search(query, rooms, limit ?? 50).map((r) => this.messageOf(r));
   }
 
+  async stats(): Promise<MethodResults['stats']> {
+    const t = this.transport.traffic;
+    return {
+      links: this.peerManager.links().length,
+      frames: { sent: t.framesSent, received: t.framesReceived },
+      bytes: { sent: t.bytesSent, received: t.bytesReceived },
+      events: { ...this.sync.counts },
+    };
+  }
+
   async shutdown(): Promise<MethodResults['shutdown']> {
     // Answer first, then stop: the caller gets its reply before the process exits.
     setImmediate(() => this.emitter.emit('shutdown'));

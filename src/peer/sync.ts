@@ -71,6 +71,7 @@ class Session {
             const { json, last } = this.sync.chunk(author, this.known.get(author) ?? 0, mine);
             if (!json.length) break;
             this.learn(author, last);
+            this.sync.counts.relayed += json.length;
             await this.link.sendRaw(`{"t":"events","events":[${json.join(',')}]}`);
           }
         }
@@ -83,8 +84,16 @@ class Session {
   }
 }
 
+/** Author and seq an event from the wire claims, before it is parsed. */
+function positionOf(raw: unknown): { author: string; seq: number } | undefined {
+  const e = (raw ?? {}) as Partial<SignedEvent>;
+  return typeof e.author === 'string' && typeof e.seq === 'number' ? { author: e.author, seq: e.seq } : undefined;
+}
+
 export class Sync {
   private readonly sessions = new Map<Link, Session>();
+  /** Events sent to neighbours, and events received that this peer already held (the `stats` method). */
+  readonly counts = { relayed: 0, duplicates: 0 };
   private relayTimer?: NodeJS.Timeout;
   private announceTimer?: NodeJS.Timeout;
 
@@ -118,13 +127,14 @@ export class Sync {
   }
 
   private onEvents(session: Session, events: unknown[]): void {
+    const held = (e: { author: string; seq: number } | undefined) => e !== undefined && e.seq <= this.replica.seqOf(e.author);
+    this.counts.duplicates += events.filter((raw) => held(positionOf(raw))).length;
     const result = this.replica.ingest(events);
     for (const ev of result.stored) session.learn(ev.author, ev.seq);
     // Anything the sender sent, it holds, even duplicates we skipped.
     for (const raw of events) {
-      const e = (raw ?? {}) as Partial<SignedEvent>;
-      if (typeof e.author === 'string' && typeof e.seq === 'number' && e.seq <= this.replica.seqOf(e.author))
-        session.learn(e.author, e.seq);
+      const e = positionOf(raw);
+      if (e && held(e)) session.learn(e.author, e.seq);
     }
     if (result.error) {
       session.link.fail(result.error.reason, result.error.message);

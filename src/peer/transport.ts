@@ -52,6 +52,14 @@ export interface LinkEvents {
 }
 
 /** An authenticated connection to one peer. */
+/** Frames and bytes through this peer's established links since start (what the `stats` method reports). */
+export interface Traffic {
+  framesSent: number;
+  framesReceived: number;
+  bytesSent: number;
+  bytesReceived: number;
+}
+
 export class Link extends EventEmitter<LinkEvents> {
   peerId = '';
   nick = '';
@@ -66,6 +74,8 @@ export class Link extends EventEmitter<LinkEvents> {
   cipher?: LinkCipher;
   /** Why we dropped this peer, if it was for breaking the protocol. */
   failure?: string;
+  /** The transport's counters, shared by its links once established. */
+  traffic?: Traffic;
 
   constructor(
     readonly ws: WebSocket,
@@ -95,6 +105,10 @@ export class Link extends EventEmitter<LinkEvents> {
     if (this.closed || this.ws.readyState !== WebSocket.OPEN || !this.cipher)
       return Promise.reject(new LinkError('closed', 'link is closed'));
     const sealed = this.cipher.seal(text);
+    if (this.traffic) {
+      this.traffic.framesSent++;
+      this.traffic.bytesSent += sealed.length;
+    }
     return new Promise((resolve, reject) => this.ws.send(sealed, (err) => (err ? reject(err) : resolve())));
   }
 
@@ -174,6 +188,7 @@ export class Transport extends EventEmitter<TransportEvents> {
   /** Failed inbound handshakes per remote address, over the current minute. */
   private readonly failedHandshakes = new Map<string, { count: number; since: number; blockedUntil: number }>();
   port = 0;
+  readonly traffic: Traffic = { framesSent: 0, framesReceived: 0, bytesSent: 0, bytesReceived: 0 };
 
   constructor(private readonly opts: TransportOptions) {
     super();
@@ -357,6 +372,7 @@ export class Transport extends EventEmitter<TransportEvents> {
 
   private established(link: Link): void {
     this.links.add(link);
+    link.traffic = this.traffic;
     link.on('close', () => {
       this.links.delete(link);
       if (link.failure && link.failure !== 'backoff') this.penalize(link.peerId);
@@ -364,6 +380,12 @@ export class Transport extends EventEmitter<TransportEvents> {
     link.ws.on('close', (code, reason) => link.close(reason.toString() || `closed (${code})`));
     link.ws.on('message', (data: RawData, isBinary: boolean) => {
       link.touch();
+      this.traffic.framesReceived++;
+      this.traffic.bytesReceived += Buffer.isBuffer(data)
+        ? data.length
+        : Array.isArray(data)
+          ? data.reduce((n, b) => n + b.length, 0)
+          : data.byteLength;
       if (!link.takeToken()) return link.fail('rate_limited', 'too many frames');
       if (!isBinary) return link.fail('bad_frame', 'plaintext frame on an encrypted link');
       const text = link.cipher!.open(Buffer.isBuffer(data) ? data : Buffer.concat(Array.isArray(data) ? data : [Buffer.from(data)]));

@@ -10,7 +10,7 @@
 import { z } from 'zod';
 
 /** Version of the control API, not of the app: bump it whenever a method, param, result or event changes. */
-export const API_VERSION = '2.0.0';
+export const API_VERSION = '2.1.0';
 
 export const ROLES = ['owner', 'moderator', 'member'] as const;
 
@@ -185,6 +185,26 @@ export const joinResultSchema = z
   .describe('A joined room and its recent history');
 export type JoinResult = z.infer<typeof joinResultSchema>;
 
+const counterSchema = z.number().int().min(0);
+export const statsSchema = z
+  .object({
+    links: counterSchema.describe('Peer links up now'),
+    frames: z
+      .object({ sent: counterSchema.describe('Frames sent'), received: counterSchema.describe('Frames received') })
+      .describe('Frames over peer links since start'),
+    bytes: z
+      .object({ sent: counterSchema.describe('Bytes sent'), received: counterSchema.describe('Bytes received') })
+      .describe('Bytes over peer links since start (encrypted, as on the wire)'),
+    events: z
+      .object({
+        relayed: counterSchema.describe('Events sent to neighbours (our own and others’)'),
+        duplicates: counterSchema.describe('Events received that this peer already held'),
+      })
+      .describe('Events through this peer since start'),
+  })
+  .describe('What this peer sent and received over its links since it started: the cost of broadcasts');
+export type Stats = z.infer<typeof statsSchema>;
+
 /** The shared types, by the name the docs give them (`#/components/schemas/<name>`). */
 export const API_TYPES = {
   Peer: peerSchema,
@@ -195,6 +215,7 @@ export const API_TYPES = {
   PeerInfo: peerInfoSchema,
   WhoAmI: whoAmISchema,
   JoinResult: joinResultSchema,
+  Stats: statsSchema,
 } as const;
 
 // ---- methods ------------------------------------------------------------------------------------
@@ -254,6 +275,7 @@ export const methodParams = {
       limit: z.number().int().min(1).max(LIMITS.searchMax).optional().describe('How many results at most (default 50)'),
     })
     .strict(),
+  stats: z.object({}).strict(),
   shutdown: z.object({}).strict(),
 } as const;
 
@@ -280,6 +302,7 @@ export const methodResults = {
   setRole: emptySchema,
   typing: emptySchema,
   search: z.array(messageSchema).describe('Matching messages'),
+  stats: statsSchema,
   shutdown: emptySchema,
 } as const satisfies Record<MethodName, z.ZodType>;
 
@@ -469,6 +492,11 @@ export const METHOD_DOCS: { readonly [M in MethodName]: MethodDoc } = {
     summary: 'Searches the text of messages',
     description: "Substring match, case-insensitive for ASCII, newest first by the authors' clocks.",
     errors: ['not_member', 'ambiguous', 'not_found'],
+  },
+  stats: {
+    summary: 'Counts of frames, bytes and events through this peer since start',
+    description: 'To measure what a broadcast costs: read it on every peer before and after, and sum the differences.',
+    errors: [],
   },
   shutdown: { summary: 'Stops the peer', description: 'Answers first, then stops (the process exits for `chatty`).', errors: [] },
 };

@@ -163,6 +163,15 @@ export const METHOD_EXAMPLES: MethodExamples = {
   setRole: { params: { room: 'general', peer: 'bob', role: 'moderator' }, result: {} },
   typing: { params: { room: 'general' }, result: {} },
   search: { params: { query: 'hello', room: 'general' }, result: [MESSAGE] },
+  stats: {
+    params: {},
+    result: {
+      links: 4,
+      frames: { sent: 1520, received: 1498 },
+      bytes: { sent: 402_113, received: 398_870 },
+      events: { relayed: 960, duplicates: 41 },
+    },
+  },
   shutdown: { params: {}, result: {} },
 };
 

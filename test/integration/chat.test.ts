@@ -117,6 +117,20 @@ describe('chat between real peers', () => {
     expect((await historyTexts(carol, 'general')).slice(0, 2)).toEqual(['hello all', 'hi alice']);
   });
 
+  it('counts what crosses its links in stats', async () => {
+    const [a0, b0] = await Promise.all([alice.call('stats'), bob.call('stats')]);
+    expect(a0.links).toBe(2);
+    const sent = await alice.call('send', { room: 'general', text: 'counted' });
+    await bob.waitFor('message', (m) => m.id === sent.id);
+    const [a1, b1] = await Promise.all([alice.call('stats'), bob.call('stats')]);
+    expect(a1.frames.sent).toBeGreaterThan(a0.frames.sent);
+    expect(a1.bytes.sent - a0.bytes.sent).toBeGreaterThan(100); // at least the sealed event
+    expect(a1.events.relayed - a0.events.relayed).toBeGreaterThanOrEqual(2); // to bob and to carol
+    expect(b1.frames.received).toBeGreaterThan(b0.frames.received);
+    expect(b1.bytes.received).toBeGreaterThan(b0.bytes.received);
+    expect(b1.events.duplicates).toBeGreaterThanOrEqual(b0.events.duplicates);
+  });
+
   it('keeps rooms independent', async () => {
     await bob.call('join', { room: 'random' });
     await bob.call('send', { room: 'random', text: 'only in random' });
