@@ -1,17 +1,87 @@
 /** A scriptable ApiClient for store and component tests: answers calls from handlers, emits events on demand. */
-import type { EventName, EventPayloads, Message, MethodName, MethodResults, ParamsOf, WhoAmI } from '../../src/shared/api.js';
+import { createPinia, setActivePinia } from 'pinia';
+import type {
+  EventName,
+  EventPayloads,
+  Member,
+  Message,
+  MethodName,
+  MethodResults,
+  ParamsOf,
+  RoomInfo,
+  WhoAmI,
+} from '../../src/shared/api.js';
 import type { ApiClient, ConnectionState } from '../../src/renderer/src/api/client';
+import { useCommands } from '../../src/renderer/src/stores/commands';
+import { useConversationsStore } from '../../src/renderer/src/stores/conversations';
+import { useDirectoryStore } from '../../src/renderer/src/stores/directory';
+import { useMembershipStore } from '../../src/renderer/src/stores/membership';
+import { useNoticesStore } from '../../src/renderer/src/stores/notices';
+import { usePeersStore } from '../../src/renderer/src/stores/peers';
+import { useSessionStore } from '../../src/renderer/src/stores/session';
+import { useSyncStore } from '../../src/renderer/src/stores/sync';
+import { useUnreadStore } from '../../src/renderer/src/stores/unread';
 
 type Handler<M extends MethodName> = (params: ParamsOf<M>) => MethodResults[M] | Promise<MethodResults[M]>;
 
 export const ME: WhoAmI = { peerId: 'M'.repeat(43), nick: 'me', port: 7447, fingerprint: 'MMMM-MMMM' };
 export const BOB = { peerId: 'B'.repeat(43), nick: 'bob' };
 export const CAROL = { peerId: 'C'.repeat(43), nick: 'carol' };
+export const MY = { peerId: ME.peerId, nick: ME.nick };
+
+/** A room id shaped like the peer's ('!' and 43 base64url characters), readable in test output. */
+export function roomId(tag: string): string {
+  return `!${tag}${'_'.repeat(43)}`.slice(0, 44);
+}
+
+export interface RoomRef {
+  id: string;
+  name: string;
+}
+
+/** A `rooms` entry; the id defaults to one derived from the name (pass `tag` for a same-named twin). */
+export function roomInfo(
+  name: string,
+  members: Member[],
+  opts: { tag?: string; owner?: { peerId: string; nick: string }; joined?: boolean; private?: boolean } = {},
+): RoomInfo {
+  const id = roomId(opts.tag ?? name);
+  const owner = opts.owner ?? members.find((m) => m.role === 'owner') ?? members[0] ?? MY;
+  return {
+    id,
+    room: id,
+    name,
+    owner: { peerId: owner.peerId, nick: owner.nick },
+    joined: opts.joined ?? true,
+    private: opts.private ?? false,
+    members,
+    banned: [],
+  };
+}
+
+export const member = (p: { peerId: string; nick: string }, role: Member['role'] = 'member', online = true): Member => ({
+  ...p,
+  role,
+  online,
+});
 
 let seq = 0;
-export function msg(room: string | null, from: { peerId: string; nick: string }, text: string, extra: Partial<Message> = {}): Message {
+export function msg(room: RoomRef | null, from: { peerId: string; nick: string }, text: string, extra: Partial<Message> = {}): Message {
   seq++;
-  return { id: `m${seq}`, room, from, text, sentAt: 1_700_000_000_000 + seq * 1000, ...extra };
+  return {
+    id: `m${seq}`,
+    room: room?.id ?? null,
+    ...(room ? { roomName: room.name } : {}),
+    from,
+    text,
+    sentAt: 1_700_000_000_000 + seq * 1000,
+    ...extra,
+  };
+}
+
+/** A member event of `room`. */
+export function memberEvent(room: RoomRef, ev: Omit<EventPayloads['member'], 'room' | 'roomName'>): EventPayloads['member'] {
+  return { room: room.id, roomName: room.name, ...ev };
 }
 
 export class FakeClient implements ApiClient {
@@ -83,4 +153,24 @@ export class FakeClient implements ApiClient {
 /** Lets pending promise callbacks run (microtasks only, so it also works under fake timers). */
 export async function flush(times = 20): Promise<void> {
   for (let i = 0; i < times; i++) await Promise.resolve();
+}
+
+/** Every store of the renderer, on a fresh Pinia, started on `client` the way main.ts does it. */
+export function startStores(client: FakeClient, opts: { keepStorage?: boolean } = {}) {
+  setActivePinia(createPinia());
+  if (!opts.keepStorage) localStorage.clear();
+  const stores = {
+    client,
+    sync: useSyncStore(),
+    session: useSessionStore(),
+    notices: useNoticesStore(),
+    peers: usePeersStore(),
+    directory: useDirectoryStore(),
+    conversations: useConversationsStore(),
+    membership: useMembershipStore(),
+    unread: useUnreadStore(),
+    commands: useCommands(),
+  };
+  stores.sync.init(client);
+  return stores;
 }

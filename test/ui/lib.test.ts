@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mentions, tokenize, typingLabel } from '../../src/renderer/src/lib/format';
 import { RowBuilder } from '../../src/renderer/src/lib/rows';
-import type { ChatItem } from '../../src/renderer/src/stores/chat';
+import type { ChatItem } from '../../src/renderer/src/stores/timeline';
 import { BOB, ME } from './fake-client';
 
 const DAY = 86_400_000;

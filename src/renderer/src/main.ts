@@ -2,7 +2,7 @@ import { createPinia } from 'pinia';
 import { createApp } from 'vue';
 import App from './App.vue';
 import { createApiClient } from './api/client';
-import { useChatStore } from './stores/chat';
+import { useSyncStore } from './stores/sync';
 import './assets/main.css';
 
 const app = createApp(App);
@@ -10,7 +10,7 @@ const pinia = createPinia();
 app.use(pinia);
 
 const client = createApiClient();
-useChatStore(pinia).init(client);
+useSyncStore(pinia).init(client);
 
 // Keep the session token out of the address bar (it stays in sessionStorage for reloads).
 if (client.kind === 'ws' && new URLSearchParams(location.search).has('token')) {

@@ -3,7 +3,7 @@
  * dividers, messages grouped by author (a "head" row shows avatar and nick),
  * local notices. Appends are incremental so a 100k-message room stays cheap.
  */
-import type { ChatItem } from '../stores/chat';
+import type { ChatItem } from '../stores/timeline';
 import { dayKey } from './format';
 
 export type Row =

@@ -7,6 +7,7 @@ export type RightPanel = 'members' | 'search' | null;
 
 export interface ModerationRequest {
   action: 'kick' | 'ban';
+  /** Room id. */
   room: string;
   member: Member;
 }
@@ -15,10 +16,12 @@ export const useUiStore = defineStore('ui', () => {
   // The side panel starts open only where it fits beside the conversation (below that it overlays it).
   const rightPanel = ref<RightPanel>(typeof window === 'undefined' || window.innerWidth >= 1000 ? 'members' : null);
   const browseOpen = ref(false);
+  /** What "browse rooms" opens filtered by (a name several rooms share, to pick one). */
+  const browseFilter = ref('');
   const switcherOpen = ref(false);
   const nickDialogOpen = ref(false);
   const connectOpen = ref(false);
-  /** Room whose invite dialog is open. */
+  /** Id of the room whose invite dialog is open. */
   const inviteRoom = ref<string | null>(null);
   const moderation = ref<ModerationRequest | null>(null);
   /** Bumped to ask the composer to take the focus. */
@@ -32,9 +35,15 @@ export const useUiStore = defineStore('ui', () => {
     composerFocus.value++;
   }
 
+  function openBrowse(filter = ''): void {
+    browseFilter.value = filter;
+    browseOpen.value = true;
+  }
+
   return {
     rightPanel,
     browseOpen,
+    browseFilter,
     switcherOpen,
     nickDialogOpen,
     connectOpen,
@@ -43,5 +52,6 @@ export const useUiStore = defineStore('ui', () => {
     composerFocus,
     togglePanel,
     focusComposer,
+    openBrowse,
   };
 });

@@ -1,0 +1,626 @@
+/**
+ * The conversations: one per joined room (keyed by room id, never by name) and one per DM peer.
+ * Which one is open, their timelines (fed by live events and paged history), their members and
+ * who is typing, and what is written and sent in them. Unread counts live on each conversation
+ * but are the unread store's business.
+ */
+import { defineStore } from 'pinia';
+import { computed, ref, shallowReactive, watch } from 'vue';
+import type { EventPayloads, JoinResult, Member, Message, PeerInfo, Role, RoomInfo } from '../../../shared/api.js';
+import type { NavigateTarget } from '../../../shared/ipc.js';
+import { storageGet, storageSet } from '../lib/storage';
+import { useDirectoryStore } from './directory';
+import { useNoticesStore } from './notices';
+import { usePeersStore } from './peers';
+import { useSessionStore } from './session';
+import {
+  addMessages,
+  DM_PAGE,
+  dmKey,
+  makeConversation,
+  markTimeline,
+  PAGE,
+  replaceWithHistory,
+  roomKey,
+  type ChatItem,
+  type Conversation,
+  type TimelineMark,
+} from './timeline';
+
+const TYPING_SHOW_MS = 5000;
+const TYPING_SEND_MS = 3000;
+/** The open conversation's key, so a reload comes back to it. Keys of old name-keyed builds match nothing and are ignored. */
+const LS_ACTIVE = 'chatty.active';
+
+const ROLE_RANK: Record<Role, number> = { owner: 3, moderator: 2, member: 1 };
+
+export const useConversationsStore = defineStore('conversations', () => {
+  const session = useSessionStore();
+  const notices = useNoticesStore();
+  const peers = usePeersStore();
+  const directory = useDirectoryStore();
+  const byKey = shallowReactive(new Map<string, Conversation>());
+  const activeKey = ref<string | null>(null);
+  /** Asks the message list to scroll to and flash a message. */
+  const focusRequest = ref<{ key: string; id: string; nonce: number } | null>(null);
+  const typingSentAt = new Map<string, number>();
+  let typingTimer: ReturnType<typeof setInterval> | undefined;
+  let systemSeq = 0;
+  let dmDiscoveryDone = false;
+
+  // ------------------------------------------------------------ getters
+
+  const active = computed(() => (activeKey.value ? (byKey.get(activeKey.value) ?? null) : null));
+  const joinedRooms = computed(() =>
+    [...byKey.values()]
+      .filter((c) => c.kind === 'room' && c.joined)
+      .map((c) => ({ c, label: label(c) }))
+      .sort((a, b) => a.label.localeCompare(b.label) || a.c.id.localeCompare(b.c.id))
+      .map(({ c }) => c),
+  );
+  const dms = computed(() =>
+    [...byKey.values()].filter((c) => c.kind === 'dm').sort((a, b) => b.lastActivity - a.lastActivity || a.title.localeCompare(b.title)),
+  );
+  /** Sidebar order, used by Alt+Up/Down. */
+  const navOrder = computed(() => [...joinedRooms.value, ...dms.value].map((c) => c.key));
+
+  /** How the conversation is named on screen: a room's name, with its owner beside a same-named room; a peer's nick. */
+  function label(conv: Conversation): string {
+    return conv.kind === 'room' ? directory.label(conv.id, conv.title) : conv.title;
+  }
+
+  function room(id: string): Conversation | undefined {
+    return byKey.get(roomKey(id));
+  }
+
+  function myRole(conv: Conversation | null | undefined): Role | null {
+    const me = session.me;
+    if (!conv || conv.kind !== 'room' || !me) return null;
+    return conv.members.find((m) => m.peerId === me.peerId)?.role ?? null;
+  }
+
+  /** Whether I may kick/ban `target` in `conv` (owners and moderators, over lower roles). */
+  function canModerate(conv: Conversation | null | undefined, target?: Member): boolean {
+    const role = myRole(conv);
+    if (role !== 'owner' && role !== 'moderator') return false;
+    if (!target) return true;
+    if (target.peerId === session.me?.peerId) return false;
+    return ROLE_RANK[role] > ROLE_RANK[target.role];
+  }
+
+  function nickOf(peerId: string | undefined, conv?: Conversation | null): string {
+    if (!peerId) return 'someone';
+    if (peerId === session.me?.peerId) return session.me.nick;
+    return conv?.members.find((m) => m.peerId === peerId)?.nick ?? peers.nickOf(peerId) ?? conv?.authors.get(peerId) ?? peerId;
+  }
+
+  // ------------------------------------------------------------ records
+
+  function ensureRoom(id: string, name?: string): Conversation {
+    let conv = byKey.get(roomKey(id));
+    if (!conv) {
+      conv = makeConversation('room', id, name ?? directory.byId.get(id)?.name ?? id);
+      byKey.set(conv.key, conv);
+    }
+    return conv;
+  }
+
+  function ensureDm(peerId: string, nick?: string): Conversation {
+    let conv = byKey.get(dmKey(peerId));
+    if (!conv) {
+      conv = makeConversation('dm', peerId, nick ?? peers.nickOf(peerId) ?? peerId.slice(0, 8));
+      byKey.set(conv.key, conv);
+    } else if (nick && conv.title !== nick) {
+      conv.title = nick;
+    }
+    return conv;
+  }
+
+  /** A local notice in the timeline ("bob joined #general"). */
+  function system(conv: Conversation, text: string): void {
+    addMessages(conv, [
+      {
+        id: `sys:${++systemSeq}`,
+        room: conv.kind === 'room' ? conv.id : null,
+        from: { peerId: '', nick: '' },
+        text,
+        sentAt: Date.now(),
+        system: true,
+      },
+    ]);
+  }
+
+  // ------------------------------------------------------------ navigation
+
+  function open(key: string | null): void {
+    activeKey.value = key;
+    if (!key) return;
+    storageSet(LS_ACTIVE, key);
+    const conv = byKey.get(key);
+    if (conv && !conv.loaded) void loadConversation(conv);
+  }
+
+  function openTarget(target: NavigateTarget): void {
+    const key = target.kind === 'room' ? roomKey(target.id) : dmKey(target.id);
+    if (target.kind === 'dm') ensureDm(target.id);
+    if (byKey.has(key)) open(key);
+  }
+
+  /** Alt+Up/Down: the previous/next conversation in sidebar order. */
+  function move(delta: number): void {
+    const order = navOrder.value;
+    if (order.length === 0) return;
+    const at = activeKey.value ? order.indexOf(activeKey.value) : -1;
+    const next = at === -1 ? (delta > 0 ? 0 : order.length - 1) : (at + delta + order.length) % order.length;
+    open(order[next] ?? null);
+  }
+
+  function leaveView(conv: Conversation): void {
+    if (activeKey.value !== conv.key) return;
+    open(navOrder.value.find((k) => k !== conv.key) ?? null);
+  }
+
+  /** After a load: stay where we are, else back to the conversation open last time, else the first. */
+  function restoreActive(): void {
+    const current = activeKey.value ? byKey.get(activeKey.value) : undefined;
+    if (!current || (current.kind === 'room' && !current.joined)) {
+      const saved = storageGet(LS_ACTIVE);
+      const savedConv = saved ? byKey.get(saved) : undefined;
+      open(savedConv && savedConv.joined ? savedConv.key : (navOrder.value[0] ?? null));
+    } else if (!current.loaded) {
+      void loadConversation(current);
+    }
+  }
+
+  function startDm(peerId: string, nick?: string): void {
+    if (peerId === session.me?.peerId) return;
+    open(ensureDm(peerId, nick).key);
+  }
+
+  // ------------------------------------------------------------ history
+
+  async function loadConversation(conv: Conversation): Promise<void> {
+    const client = session.current();
+    if (!client || conv.loading) return;
+    conv.loading = true;
+    const mark = markTimeline(conv);
+    try {
+      if (conv.kind === 'room') {
+        const history = await client.call('history', { room: conv.id, limit: PAGE });
+        replaceWithHistory(conv, history, mark);
+        conv.hasMore = history.length >= PAGE;
+      } else {
+        const history = await client.call('dmHistory', { peer: conv.id, limit: DM_PAGE });
+        replaceWithHistory(conv, history, mark);
+        conv.hasMore = history.length >= DM_PAGE;
+      }
+      conv.loaded = true;
+    } catch (err) {
+      notices.reportError(err);
+    } finally {
+      conv.loading = false;
+    }
+  }
+
+  async function loadOlder(conv: Conversation): Promise<number> {
+    const client = session.current();
+    if (!client || conv.loadingOlder || !conv.hasMore || !conv.loaded) return 0;
+    const first = conv.messages.find((m) => !m.system);
+    if (!first) {
+      conv.hasMore = false;
+      return 0;
+    }
+    conv.loadingOlder = true;
+    try {
+      if (conv.kind === 'room') {
+        const older = await client.call('history', { room: conv.id, before: first.id, limit: PAGE });
+        const added = addMessages(conv, older, 'prepend');
+        conv.hasMore = older.length >= PAGE;
+        return added.length;
+      }
+      const have = conv.messages.filter((m) => !m.system).length;
+      const limit = Math.min(1000, have + DM_PAGE);
+      const all = await client.call('dmHistory', { peer: conv.id, limit });
+      const added = addMessages(
+        conv,
+        all.filter((m) => !conv.index.has(m.id)),
+        'prepend',
+      );
+      conv.hasMore = all.length >= limit && limit < 1000;
+      return added.length;
+    } catch (err) {
+      notices.reportError(err);
+      return 0;
+    } finally {
+      conv.loadingOlder = false;
+    }
+  }
+
+  /** Scrolls to a message, loading older history until it is there. */
+  async function jumpTo(conv: Conversation, id: string): Promise<boolean> {
+    if (!conv.loaded) await loadConversation(conv);
+    for (let i = 0; i < 100 && !conv.index.has(id) && conv.hasMore; i++) {
+      if ((await loadOlder(conv)) === 0 && !conv.hasMore) break;
+    }
+    if (!conv.index.has(id)) {
+      notices.toast('info', 'That message is not available here anymore');
+      return false;
+    }
+    focusRequest.value = { key: conv.key, id, nonce: (focusRequest.value?.nonce ?? 0) + 1 };
+    return true;
+  }
+
+  /** After a reconnect: what the loaded conversations missed. */
+  async function catchUp(): Promise<void> {
+    const client = session.current();
+    if (!client) return;
+    await Promise.all(
+      [...byKey.values()]
+        .filter((conv) => conv.loaded && conv.joined)
+        .map(async (conv) => {
+          const latest =
+            conv.kind === 'room'
+              ? await client.call('history', { room: conv.id, limit: PAGE })
+              : await client.call('dmHistory', { peer: conv.id, limit: DM_PAGE });
+          addMessages(conv, latest);
+        }),
+    );
+  }
+
+  /**
+   * The API lists no DM conversations: once per session, ask each known peer for its last DM.
+   * Returns the conversations found with that message (the unread store compares it to its mark).
+   */
+  async function discoverDms(list: readonly PeerInfo[]): Promise<{ conv: Conversation; last: Message }[]> {
+    const client = session.current();
+    if (!client || dmDiscoveryDone) return [];
+    dmDiscoveryDone = true;
+    const found: { conv: Conversation; last: Message }[] = [];
+    const others = list.filter((p) => p.peerId !== session.me?.peerId).slice(0, 200);
+    await Promise.all(
+      others.map(async (p) => {
+        try {
+          const last = (await client.call('dmHistory', { peer: p.peerId, limit: 1 }))[0];
+          if (!last) return;
+          const conv = ensureDm(p.peerId, p.nick);
+          conv.lastActivity = Math.max(last.sentAt, 1);
+          found.push({ conv, last });
+        } catch {
+          /* unknown peer etc. */
+        }
+      }),
+    );
+    return found;
+  }
+
+  // ------------------------------------------------------------ rooms and events
+
+  /** The joined rooms of a `rooms` answer get conversations; rooms no longer joined are marked so. */
+  function applyRooms(rooms: readonly RoomInfo[]): void {
+    const joined = new Set<string>();
+    for (const r of rooms) {
+      if (!r.joined) continue;
+      joined.add(r.id);
+      const conv = ensureRoom(r.id, r.name);
+      conv.title = r.name;
+      conv.joined = true;
+      conv.private = !!r.private;
+      conv.members = r.members;
+      conv.banned = r.banned ?? [];
+    }
+    for (const conv of byKey.values()) {
+      if (conv.kind === 'room' && conv.joined && !joined.has(conv.id)) conv.joined = false;
+    }
+  }
+
+  /** Reloads the directory and brings the conversations in step (roles, flags, bans). */
+  async function refreshRooms(): Promise<void> {
+    const list = await directory.refresh();
+    if (list) applyRooms(list);
+  }
+
+  /** A room just joined (the `join` answer): its conversation, filled and opened. */
+  function showJoined(res: JoinResult, invitesOnly: boolean, mark?: TimelineMark): Conversation {
+    const conv = ensureRoom(res.id, res.name);
+    conv.joined = true;
+    conv.private = invitesOnly || !!directory.byId.get(res.id)?.private;
+    conv.members = res.members;
+    replaceWithHistory(conv, res.history, mark);
+    conv.hasMore = res.history.length > 0;
+    conv.loaded = true;
+    open(conv.key);
+    return conv;
+  }
+
+  /** I left the room: nothing unread there any more, and the view moves on. */
+  function showLeft(id: string): void {
+    const conv = room(id);
+    if (!conv) return;
+    conv.joined = false;
+    conv.typing = [];
+    conv.unread = 0;
+    conv.mentions = 0;
+    leaveView(conv);
+  }
+
+  function forgetBan(id: string, peerId: string): void {
+    const conv = room(id);
+    if (conv) conv.banned = conv.banned.filter((b) => b.peerId !== peerId);
+  }
+
+  /** A room message into its timeline; returns its conversation when it was new there. */
+  function receiveMessage(m: Message): Conversation | null {
+    if (m.room === null) return null;
+    let conv = room(m.room);
+    if (!conv) {
+      // Only rooms this peer is in get a conversation (history fills in the rest on open).
+      if (!directory.byId.get(m.room)?.joined) return null;
+      conv = ensureRoom(m.room, m.roomName);
+      conv.joined = true;
+    }
+    if (addMessages(conv, [m]).length === 0) return null;
+    if (conv.typing.some((t) => t.peerId === m.from.peerId)) conv.typing = conv.typing.filter((t) => t.peerId !== m.from.peerId);
+    return conv;
+  }
+
+  /** A DM (either direction) into the conversation with the other peer; returns it when the message was new. */
+  function receiveDm(m: Message): Conversation | null {
+    const other = m.from.peerId === session.me?.peerId ? m.to : m.from;
+    if (!other) return null;
+    const conv = ensureDm(other.peerId, other.nick);
+    return addMessages(conv, [m]).length > 0 ? conv : null;
+  }
+
+  function renameDm(peerId: string, nick: string): void {
+    const dm = byKey.get(dmKey(peerId));
+    if (dm && dm.title !== nick) dm.title = nick;
+  }
+
+  /** A membership change, into the room's member list and timeline (the directory and invites are handled elsewhere). */
+  function applyMember(ev: EventPayloads['member']): void {
+    const isMe = ev.peerId === session.me?.peerId;
+    let conv = room(ev.room);
+    if (!conv) {
+      if (!(isMe && ev.change === 'joined')) return;
+      conv = ensureRoom(ev.room, ev.roomName);
+    }
+    const c = conv;
+    const where = `#${label(c)}`;
+    const who = isMe ? 'You' : ev.nick;
+    const by = ev.by ? nickOf(ev.by, c) : undefined;
+    const reason = ev.reason ? ` (${ev.reason})` : '';
+    const existing = c.members.find((m) => m.peerId === ev.peerId);
+    const without = (): Member[] => c.members.filter((m) => m.peerId !== ev.peerId);
+    switch (ev.change) {
+      case 'joined': {
+        c.members = [
+          ...without(),
+          { peerId: ev.peerId, nick: ev.nick, role: ev.role ?? existing?.role ?? 'member', online: peers.isOnline(ev.peerId) },
+        ];
+        c.banned = c.banned.filter((b) => b.peerId !== ev.peerId);
+        if (isMe) {
+          // Joined from elsewhere (another window, a script): fetch the room's roles and flags.
+          if (!c.joined) void refreshRooms();
+          c.joined = true;
+        } else if (!existing && c.joined) {
+          system(c, `${ev.nick} joined ${where}`);
+        }
+        break;
+      }
+      case 'left':
+        c.members = without();
+        if (isMe) c.joined = false;
+        else if (c.joined) system(c, `${ev.nick} left ${where}`);
+        break;
+      case 'kicked':
+      case 'banned': {
+        c.members = without();
+        const verb = ev.change === 'kicked' ? 'removed' : 'banned';
+        if (ev.change === 'banned' && !c.banned.some((b) => b.peerId === ev.peerId)) {
+          c.banned = [...c.banned, { peerId: ev.peerId, nick: ev.nick }];
+        }
+        if (isMe) {
+          const wasJoined = c.joined;
+          c.joined = false;
+          c.typing = [];
+          system(c, `You were ${verb} from ${where}${by ? ` by ${by}` : ''}${reason}`);
+          if (wasJoined) {
+            notices.toast('warning', `You were ${verb} from ${where}`, by ? `by ${by}${reason}` : reason.trim() || undefined, 12000);
+            leaveView(c);
+          }
+        } else {
+          system(c, `${who} was ${verb} from ${where}${by ? ` by ${by}` : ''}${reason}`);
+        }
+        break;
+      }
+      case 'unbanned':
+        c.banned = c.banned.filter((b) => b.peerId !== ev.peerId);
+        if (c.joined) system(c, `${who} ${isMe ? 'were' : 'was'} unbanned from ${where}${by ? ` by ${by}` : ''}`);
+        break;
+      case 'invited':
+        if (c.joined) system(c, `${by ?? 'Someone'} invited ${ev.nick} to ${where}`);
+        break;
+      case 'role':
+        if (existing && ev.role) {
+          c.members = c.members.map((m) => (m.peerId === ev.peerId ? { ...m, role: ev.role as Role, nick: ev.nick } : m));
+        }
+        if (ev.role && c.joined) {
+          const what = ev.role === 'member' ? 'a regular member' : `${ev.role === 'owner' ? 'an' : 'a'} ${ev.role}`;
+          system(c, `${by ?? 'Someone'} made ${isMe ? 'you' : ev.nick} ${what}`);
+        }
+        break;
+    }
+  }
+
+  /** A peer's link went up or down: its presence and nick in member lists, the title of our DM. */
+  function applyPeer(ev: EventPayloads['peer']): void {
+    const connected = ev.state === 'up';
+    for (const conv of byKey.values()) {
+      if (conv.kind === 'room') {
+        if (conv.members.some((m) => m.peerId === ev.peerId)) {
+          conv.members = conv.members.map((m) => (m.peerId === ev.peerId ? { ...m, online: connected, nick: ev.nick || m.nick } : m));
+        }
+      } else if (conv.id === ev.peerId && ev.nick) {
+        conv.title = ev.nick;
+      }
+    }
+  }
+
+  function pruneTyping(): void {
+    const now = Date.now();
+    let any = false;
+    for (const conv of byKey.values()) {
+      if (conv.typing.length === 0) continue;
+      const left = conv.typing.filter((t) => t.until > now);
+      if (left.length !== conv.typing.length) conv.typing = left;
+      if (left.length > 0) any = true;
+    }
+    if (!any && typingTimer) {
+      clearInterval(typingTimer);
+      typingTimer = undefined;
+    }
+  }
+
+  function applyTyping(ev: EventPayloads['typing']): void {
+    const conv = room(ev.room);
+    if (!conv) return;
+    const until = Date.now() + TYPING_SHOW_MS;
+    conv.typing = [...conv.typing.filter((t) => t.peerId !== ev.peerId), { peerId: ev.peerId, nick: ev.nick, until }];
+    typingTimer ??= setInterval(pruneTyping, 500);
+  }
+
+  // My new nick in the member lists where I am.
+  watch(
+    () => session.me?.nick,
+    (nick) => {
+      const me = session.me?.peerId;
+      if (!nick || !me) return;
+      for (const conv of byKey.values()) {
+        if (conv.members.some((m) => m.peerId === me && m.nick !== nick)) {
+          conv.members = conv.members.map((m) => (m.peerId === me ? { ...m, nick } : m));
+        }
+      }
+    },
+  );
+
+  // ------------------------------------------------------------ writing
+
+  /** Sends the text to the conversation. Returns false (and shows why) when it failed. */
+  async function send(conv: Conversation, text: string): Promise<boolean> {
+    const body = text.trim();
+    if (!body) return false;
+    try {
+      if (conv.kind === 'room') {
+        const replyTo = conv.replyTo?.system ? undefined : conv.replyTo?.id;
+        const msg = await session.api().call('send', { room: conv.id, text: body, ...(replyTo ? { replyTo } : {}) });
+        addMessages(conv, [msg]);
+      } else {
+        const msg = await session.api().call('dm', { to: conv.id, text: body });
+        addMessages(conv, [msg]);
+      }
+      conv.replyTo = null;
+      typingSentAt.delete(conv.key);
+      return true;
+    } catch (err) {
+      notices.reportError(err);
+      return false;
+    }
+  }
+
+  /** `/msg nick text`: a DM to a peer named by nick or id, then its conversation. */
+  async function sendDirect(to: string, text: string): Promise<boolean> {
+    try {
+      const sent = await session.api().call('dm', { to, text });
+      if (sent.to) {
+        const dm = ensureDm(sent.to.peerId, sent.to.nick);
+        addMessages(dm, [sent]);
+        open(dm.key);
+      }
+      return true;
+    } catch (err) {
+      notices.reportError(err);
+      return false;
+    }
+  }
+
+  /** Tells the room I am typing, at most once every 3 s. */
+  function notifyTyping(conv: Conversation): void {
+    const client = session.current();
+    if (!client || conv.kind !== 'room' || !conv.joined || session.connection !== 'open') return;
+    const now = Date.now();
+    if (now - (typingSentAt.get(conv.key) ?? 0) < TYPING_SEND_MS) return;
+    typingSentAt.set(conv.key, now);
+    client.call('typing', { room: conv.id }).catch(() => {});
+  }
+
+  function setDraft(conv: Conversation, text: string): void {
+    conv.draft = text;
+  }
+
+  function setReply(conv: Conversation, msg: ChatItem | null): void {
+    conv.replyTo = msg && !msg.system ? msg : null;
+  }
+
+  async function search(conv: Conversation, query: string): Promise<Message[]> {
+    const q = query.trim();
+    if (!q) return [];
+    try {
+      if (conv.kind === 'room') return await session.api().call('search', { query: q, room: conv.id, limit: 100 });
+      const all = await session.api().call('search', { query: q, limit: 200 });
+      return all.filter((m) => m.room === null && (m.from.peerId === conv.id || m.to?.peerId === conv.id));
+    } catch (err) {
+      notices.reportError(err);
+      return [];
+    }
+  }
+
+  function dispose(): void {
+    if (typingTimer) clearInterval(typingTimer);
+    typingTimer = undefined;
+  }
+
+  return {
+    byKey,
+    activeKey,
+    focusRequest,
+    active,
+    joinedRooms,
+    dms,
+    navOrder,
+    label,
+    room,
+    myRole,
+    canModerate,
+    nickOf,
+    ensureRoom,
+    ensureDm,
+    open,
+    openTarget,
+    move,
+    restoreActive,
+    startDm,
+    loadConversation,
+    loadOlder,
+    jumpTo,
+    catchUp,
+    discoverDms,
+    applyRooms,
+    refreshRooms,
+    showJoined,
+    showLeft,
+    forgetBan,
+    receiveMessage,
+    receiveDm,
+    renameDm,
+    applyMember,
+    applyPeer,
+    applyTyping,
+    send,
+    sendDirect,
+    notifyTyping,
+    setDraft,
+    setReply,
+    search,
+    dispose,
+  };
+});

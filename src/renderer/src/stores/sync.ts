@@ -1,0 +1,123 @@
+/**
+ * Keeps the stores in step with the peer: the full load at start and after every reconnect, and
+ * each live event routed to the stores it concerns, in order (the directory before the
+ * conversations, the timeline before the unread count). The one place that knows them all, so the
+ * stores themselves stay layered: notices < session < peers < directory < conversations <
+ * membership, unread.
+ */
+import { defineStore } from 'pinia';
+import type { EventPayloads, Message } from '../../../shared/api.js';
+import type { ApiClient } from '../api/client';
+import { useConversationsStore } from './conversations';
+import { useDirectoryStore } from './directory';
+import { useMembershipStore } from './membership';
+import { useNoticesStore } from './notices';
+import { usePeersStore } from './peers';
+import { useSessionStore } from './session';
+import { useUnreadStore } from './unread';
+
+export const useSyncStore = defineStore('sync', () => {
+  const session = useSessionStore();
+  const notices = useNoticesStore();
+  const peers = usePeersStore();
+  const directory = useDirectoryStore();
+  const conversations = useConversationsStore();
+  const membership = useMembershipStore();
+  const unread = useUnreadStore();
+  const unsubscribers: (() => void)[] = [];
+
+  function init(c: ApiClient): void {
+    notices.systemNotifications = c.kind === 'ws'; // the desktop shell notifies natively
+    session.attach(c, () => void sync());
+    unsubscribers.push(
+      c.on('message', onMessage),
+      c.on('dm', onDm),
+      c.on('member', onMember),
+      c.on('peer', onPeer),
+      c.on('typing', onTyping),
+      c.on('identity', peers.onIdentity),
+      c.onNavigate((target) => conversations.openTarget(target)),
+    );
+    if (c.state === 'open') void sync();
+  }
+
+  function dispose(): void {
+    for (const u of unsubscribers.splice(0)) u();
+    session.detach();
+    conversations.dispose();
+    directory.dispose();
+  }
+
+  /** Live events carry the author's current nick: the peer list and DM titles follow it. */
+  function noteNick(peerId: string, nick: string): void {
+    peers.noteNick(peerId, nick);
+    conversations.renameDm(peerId, nick);
+  }
+
+  function onMessage(m: Message): void {
+    if (m.room === null) return onDm(m);
+    const conv = conversations.receiveMessage(m);
+    if (!conv) return;
+    if (!m.late) noteNick(m.from.peerId, m.from.nick);
+    unread.arrived(conv, m);
+  }
+
+  function onDm(m: Message): void {
+    const conv = conversations.receiveDm(m);
+    if (!conv) return;
+    if (m.from.peerId !== session.me?.peerId && !m.late) noteNick(m.from.peerId, m.from.nick);
+    unread.arrived(conv, m);
+  }
+
+  function onMember(ev: EventPayloads['member']): void {
+    directory.onMember(ev);
+    const isMe = ev.peerId === session.me?.peerId;
+    if (!isMe && ev.nick) noteNick(ev.peerId, ev.nick);
+    if (ev.change === 'invited' && isMe) membership.offerInvite(ev);
+    else conversations.applyMember(ev);
+  }
+
+  function onPeer(ev: EventPayloads['peer']): void {
+    peers.onPeer(ev);
+    conversations.applyPeer(ev);
+  }
+
+  function onTyping(ev: EventPayloads['typing']): void {
+    if (ev.peerId === session.me?.peerId) return;
+    if (ev.nick) noteNick(ev.peerId, ev.nick);
+    conversations.applyTyping(ev);
+  }
+
+  /** Loads (or reloads after a reconnect) everything from the peer. */
+  async function sync(): Promise<void> {
+    const c = session.current();
+    if (!c) return;
+    try {
+      const [who, rooms, peerInfos] = await Promise.all([c.call('whoami'), c.call('rooms'), c.call('peers')]);
+      session.me = who;
+      peers.apply(peerInfos);
+      directory.apply(rooms);
+      conversations.applyRooms(rooms);
+      const firstSync = !session.synced;
+      for (const { conv, last } of await conversations.discoverDms(peerInfos)) unread.countLastDm(conv, last);
+      if (firstSync) {
+        // Preload the rooms seen before (switching is then instant) and count what came in since.
+        await Promise.all(
+          conversations.joinedRooms
+            .filter((conv) => !conv.loaded && unread.readMark(conv.key))
+            .map(async (conv) => {
+              await conversations.loadConversation(conv);
+              unread.countSinceMark(conv);
+            }),
+        );
+      }
+      await conversations.catchUp();
+      session.synced = true;
+      conversations.restoreActive();
+    } catch (err) {
+      notices.reportError(err);
+    }
+  }
+
+  return { init, dispose, sync, onMessage, onDm, onMember, onPeer, onTyping };
+});
