@@ -111,7 +111,7 @@ function onNodeEvent<E extends EventName>(event: E, payload: EventPayloads[E]): 
   } else if (event === 'message') {
     const m = payload as Message;
     if (m.from.peerId !== myPeerId && m.room && mentionsMe(m.text))
-      notify(`${m.from.nick} in #${m.room}`, m.text, { kind: 'room', id: m.room });
+      notify(`${m.from.nick} in #${m.roomName ?? 'a room'}`, m.text, { kind: 'room', id: m.room }); // the title names, the target is the id
   }
 }
 

@@ -26,7 +26,10 @@ export interface IpcError {
 
 export type IpcResult<T = unknown> = { ok: true; result: T } | { ok: false; error: IpcError };
 
-/** Where a notification click should take the user. */
+/**
+ * Where a notification click should take the user: a room by its id (`!…`; names are shared by
+ * same-named rooms, ids are not), or a DM by the other peer's id.
+ */
 export type NavigateTarget = { kind: 'room'; id: string } | { kind: 'dm'; id: string };
 
 /** The one object the preload exposes to the renderer as `window.chatty`. */
