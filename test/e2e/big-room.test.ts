@@ -16,13 +16,15 @@ import { chromiumAvailable, launchBrowser, openPage, screenshot, tid, type Opene
 const STATIC_DIR = resolve(import.meta.dirname, '../../out/renderer');
 const COUNT = 100_000;
 const ME = { peerId: 'M'.repeat(43), nick: 'me' };
+const BIG = { id: `!${'b'.repeat(43)}`, name: 'big' };
 const OTHERS = ['ada', 'grace', 'linus', 'margaret', 'ken'].map((nick, i) => ({ peerId: String.fromCharCode(65 + i).repeat(43), nick }));
 
 function bigRoomService(): FakeService {
   const start = Date.now() - COUNT * 30_000;
   const messages: Message[] = Array.from({ length: COUNT }, (_, i) => ({
     id: `m${i}`,
-    room: 'big',
+    room: BIG.id,
+    roomName: BIG.name,
     from: OTHERS[i % OTHERS.length]!,
     text:
       i % 7 === 0
@@ -38,14 +40,18 @@ function bigRoomService(): FakeService {
         OTHERS.map((p) => ({ ...p, connected: true, addresses: [], state: 'connected' as const, fingerprint: p.peerId.slice(0, 4) })),
       rooms: async () => [
         {
-          room: 'big',
+          id: BIG.id,
+          room: BIG.id,
+          name: BIG.name,
+          owner: ME,
           joined: true,
           private: false,
+          banned: [],
           members: [
             { ...ME, role: 'owner' as const, online: true },
             ...OTHERS.map((p) => ({ ...p, role: 'member' as const, online: true })),
           ],
-        } as RoomInfo,
+        } satisfies RoomInfo,
       ],
       // The whole room in one answer: the renderer must cope with 100k messages at once.
       history: async ({ before }) => (before ? [] : messages),
@@ -115,7 +121,14 @@ describe.skipIf(!chromiumAvailable())('a 100k-message room in the browser (skipp
     await ui.page.locator(tid('message-text'), { hasText: `message ${COUNT - 1}` }).waitFor();
     const t0 = Date.now();
     for (let i = 0; i < 200; i++) {
-      service.emit('message', { id: `new${i}`, room: 'big', from: OTHERS[i % 5]!, text: `live ${i}`, sentAt: Date.now() });
+      service.emit('message', {
+        id: `new${i}`,
+        room: BIG.id,
+        roomName: BIG.name,
+        from: OTHERS[i % 5]!,
+        text: `live ${i}`,
+        sentAt: Date.now(),
+      });
     }
     await ui.page.locator(tid('message-text'), { hasText: 'live 199' }).waitFor({ timeout: 15_000 });
     expect(Date.now() - t0).toBeLessThan(10_000);

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fingerprint } from '../../src/shared/api.js';
 import { eventually, PeerProcess } from '../helpers/peer-process.js';
 import { chromiumAvailable, launchBrowser, openPage, screenshot, tid, type OpenedPage } from '../helpers/browser.js';
 
@@ -30,6 +31,8 @@ let browser: Browser | undefined;
 let alice: User;
 let bob: User;
 let carol: User;
+/** Id of the room ROOM (the UI and the API name rooms by id; names may be shared). */
+let lobby: string;
 
 function uiUrl(p: PeerProcess): string {
   const url = (p.ready as { ui?: string }).ui;
@@ -46,7 +49,7 @@ async function startUser(nick: string, connectTo?: PeerProcess): Promise<User> {
 }
 
 const messageText = (page: Page, text: string) => page.locator(tid('message-text'), { hasText: text });
-const roomItem = (page: Page, room: string) => page.locator(`${tid('room-item')}[data-room="${room}"]`);
+const roomItem = (page: Page, id: string) => page.locator(`${tid('room-item')}[data-room="${id}"]`);
 const member = (page: Page, nick: string) => page.locator(`${tid('member')}[data-nick="${nick}"]`);
 const toastWith = (page: Page, text: string) => page.locator(tid('toast'), { hasText: text });
 
@@ -55,6 +58,18 @@ async function send(page: Page, text: string): Promise<void> {
   await input.fill(text);
   await input.press('Enter');
   await expect.poll(() => input.inputValue()).toBe('');
+}
+
+/** The id of the one room called `name` that `peer` knows, once it knows it. */
+async function roomIdOf(peer: PeerProcess, name: string): Promise<string> {
+  return eventually(
+    async () => {
+      const named = (await peer.call('rooms')).filter((r) => r.name === name);
+      return named.length === 1 && named[0]!.id;
+    },
+    WAIT,
+    `room ${name} at ${peer.opts.nick}`,
+  );
 }
 
 async function peersConnected(a: PeerProcess, others: PeerProcess[]): Promise<void> {
@@ -107,7 +122,9 @@ describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when 
     await alice.page.locator(tid('join-room-input')).fill(ROOM);
     await alice.page.locator(tid('join-room-input')).press('Enter');
     await alice.page.locator(tid('conversation-title')).filter({ hasText: ROOM }).waitFor({ timeout: WAIT });
-    await roomItem(alice.page, ROOM).waitFor();
+    lobby = await roomIdOf(alice.peer, ROOM);
+    await roomItem(alice.page, lobby).waitFor();
+    expect(await roomItem(alice.page, lobby).locator('.label').textContent()).toBe(ROOM); // a unique name is shown alone
     await member(alice.page, 'alice').waitFor();
     expect(await member(alice.page, 'alice').getAttribute('data-role')).toBe('owner');
 
@@ -115,7 +132,7 @@ describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when 
     await eventually(
       async () => {
         await bob.page.locator(tid('browse-rooms')).click();
-        const entry = bob.page.locator(`${tid('browse-room')}[data-room="${ROOM}"]`);
+        const entry = bob.page.locator(`${tid('browse-room')}[data-room="${lobby}"]`);
         const found = await entry
           .waitFor({ timeout: 2000 })
           .then(() => true)
@@ -127,7 +144,7 @@ describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when 
       'the room in bob’s directory',
     );
     await screenshot(bob.page, '02-browse-rooms');
-    await bob.page.locator(`${tid('browse-room')}[data-room="${ROOM}"] ${tid('browse-join')}`).click();
+    await bob.page.locator(`${tid('browse-room')}[data-room="${lobby}"] ${tid('browse-join')}`).click();
     await bob.page.locator(tid('conversation-title')).filter({ hasText: ROOM }).waitFor({ timeout: WAIT });
     await member(alice.page, 'bob').waitFor({ timeout: WAIT });
   });
@@ -187,7 +204,7 @@ describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when 
     expect(await carol.page.getByText('just for you').count()).toBe(0);
     expect(await carol.peer.call('dmHistory', { peer: alice.peer.peerId })).toEqual([]);
 
-    await alice.page.locator(`${tid('room-item')}[data-room="${ROOM}"]`).click();
+    await roomItem(alice.page, lobby).click();
   });
 
   it('kicks a member: everyone sees it and the kicked page leaves the room', async () => {
@@ -202,7 +219,7 @@ describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when 
       await expect.poll(() => member(u.page, 'bob').count(), { timeout: WAIT }).toBe(0);
     }
     await toastWith(bob.page, `You were removed from #${ROOM}`).waitFor({ timeout: WAIT });
-    await expect.poll(() => roomItem(bob.page, ROOM).count(), { timeout: WAIT }).toBe(0);
+    await expect.poll(() => roomItem(bob.page, lobby).count(), { timeout: WAIT }).toBe(0);
     await screenshot(bob.page, '07-kicked');
     await screenshot(carol.page, '08-kick-seen-by-others');
     // A member (not moderator) gets no moderation actions.
@@ -216,7 +233,7 @@ describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when 
     await bob.page.locator(tid('add-room')).click();
     await bob.page.locator(tid('join-room-input')).fill(ROOM);
     await bob.page.locator(tid('join-room-input')).press('Enter');
-    await roomItem(bob.page, ROOM).waitFor({ timeout: WAIT });
+    await roomItem(bob.page, lobby).waitFor({ timeout: WAIT });
     await member(alice.page, 'bob').waitFor({ timeout: WAIT });
 
     await member(alice.page, 'bob').locator(tid('member-menu-button')).click();
@@ -231,7 +248,7 @@ describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when 
     const error = bob.page.locator(`${tid('toast')}[data-kind="error"]`, { hasText: 'banned' });
     await error.waitFor({ timeout: WAIT });
     await screenshot(bob.page, '09-error-toast');
-    expect(await roomItem(bob.page, ROOM).count()).toBe(0);
+    expect(await roomItem(bob.page, lobby).count()).toBe(0);
 
     // An invalid room name is refused with an explanation, before any call.
     await bob.page.locator(tid('join-room-input')).fill('no spaces allowed!');
@@ -274,11 +291,12 @@ describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when 
     await alice.page.locator(tid('join-room-private')).click();
     await alice.page.locator(tid('join-room-input')).press('Enter');
     await alice.page.locator(tid('conversation-title')).filter({ hasText: 'secret' }).waitFor({ timeout: WAIT });
-    expect(await roomItem(alice.page, 'secret').getAttribute('aria-label')).toMatch(/^Invite-only room secret/);
+    const secret = await roomIdOf(alice.peer, 'secret');
+    expect(await roomItem(alice.page, secret).getAttribute('aria-label')).toMatch(/^Invite-only room secret/);
     await send(alice.page, 'the plan is ready');
 
     // Without an invite, carol is told why she cannot get in.
-    await eventually(async () => (await carol.peer.call('rooms')).some((r) => r.room === 'secret'), WAIT, 'secret room known at carol');
+    await eventually(async () => (await carol.peer.call('rooms')).some((r) => r.id === secret), WAIT, 'secret room known at carol');
     await carol.page.locator(tid('add-room')).click();
     await carol.page.locator(tid('join-room-input')).fill('secret');
     await carol.page.locator(tid('join-room-input')).press('Enter');
@@ -300,7 +318,7 @@ describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when 
     await messageText(carol.page, 'the plan is ready').waitFor({ timeout: WAIT });
     await member(alice.page, 'carol').waitFor({ timeout: WAIT });
     expect(await bob.page.getByText('the plan is ready').count()).toBe(0);
-    await roomItem(alice.page, ROOM).click();
+    await roomItem(alice.page, lobby).click();
   });
 
   it('follows the dark colour scheme', async () => {
@@ -309,7 +327,7 @@ describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when 
       await dark.page.locator(tid('my-nick')).filter({ hasText: 'alice' }).waitFor({ timeout: WAIT });
       // A new browser profile is a first run again; the dialog offers the current nick and can be skipped.
       await dark.page.locator(tid('nick-skip')).click();
-      await roomItem(dark.page, ROOM).click();
+      await roomItem(dark.page, lobby).click();
       await messageText(dark.page, 'Hello from alice').waitFor({ timeout: WAIT });
       const bg = await dark.page.evaluate('getComputedStyle(document.body).backgroundColor');
       expect(bg).toBe('rgb(26, 28, 34)');
@@ -322,15 +340,15 @@ describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when 
 
   it('keeps a long room virtualized, loads older history at the top and jumps back to the latest', async () => {
     const page = alice.page;
-    await alice.peer.call('join', { room: 'bulk' });
-    await roomItem(page, 'bulk').waitFor({ timeout: WAIT }); // my own join, made elsewhere, shows up
-    await roomItem(page, 'bulk').click();
+    const bulk = (await alice.peer.call('join', { room: 'bulk' })).id;
+    await roomItem(page, bulk).waitFor({ timeout: WAIT }); // my own join, made elsewhere, shows up
+    await roomItem(page, bulk).click();
     await member(page, 'alice').and(page.locator('[data-role="owner"]')).waitFor({ timeout: WAIT }); // as its owner
     const total = 1500;
     for (let i = 0; i < total; i += 100) {
-      await Promise.all(Array.from({ length: 100 }, (_, j) => alice.peer.call('send', { room: 'bulk', text: `bulk message ${i + j}` })));
+      await Promise.all(Array.from({ length: 100 }, (_, j) => alice.peer.call('send', { room: bulk, text: `bulk message ${i + j}` })));
     }
-    await roomItem(page, 'bulk').click();
+    await roomItem(page, bulk).click();
     await messageText(page, `bulk message ${total - 1}`).waitFor({ timeout: WAIT });
     expect(await page.locator(tid('message')).count()).toBeLessThan(120);
 
@@ -352,6 +370,77 @@ describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when 
     await screenshot(page, '13-history-scrolled-up');
     await page.locator(tid('jump-to-latest')).click();
     await messageText(page, `bulk message ${total - 1}`).waitFor({ timeout: WAIT });
+  });
+
+  it('tells two rooms of the same name apart, and posts in the one picked', async () => {
+    // Two groups that cannot see each other yet each found `town`: alice's, and dave's alone.
+    const dave = await PeerProcess.start({ nick: 'dave' });
+    processes.push(dave);
+    const townAlice = (await alice.peer.call('join', { room: 'town' })).id;
+    const townDave = (await dave.call('join', { room: 'town' })).id;
+    expect(townDave).not.toBe(townAlice);
+
+    // The groups meet: both rooms stay, each its creator's.
+    await dave.call('connect', { url: alice.peer.url });
+    for (const p of [alice.peer, bob.peer, dave]) {
+      await eventually(
+        async () => (await p.call('rooms')).filter((r) => r.name === 'town').length === 2,
+        WAIT,
+        `both towns at ${p.opts.nick}`,
+      );
+    }
+    const daveFp = fingerprint(dave.peerId);
+    const aliceFp = fingerprint(alice.peer.peerId);
+
+    // Alice's sidebar now names her town with its owner.
+    await expect
+      .poll(() => roomItem(alice.page, townAlice).locator('.label').textContent(), { timeout: WAIT })
+      .toBe(`town · alice (${aliceFp})`);
+
+    // Bob's "browse rooms" lists both, each with its owner and size.
+    await bob.page.locator(tid('browse-rooms')).click();
+    await bob.page.locator(tid('browse-filter')).fill('town');
+    const entry = (id: string) => bob.page.locator(`${tid('browse-room')}[data-room="${id}"]`);
+    await entry(townDave).waitFor({ timeout: WAIT });
+    await expect.poll(() => bob.page.locator(tid('browse-room')).count()).toBe(2);
+    expect(await entry(townAlice).textContent()).toContain(`town · alice (${aliceFp})`);
+    expect(await entry(townAlice).locator(tid('browse-room-meta')).textContent()).toContain('1 member');
+    expect(await entry(townDave).textContent()).toContain(`town · dave (${daveFp})`);
+    expect(await entry(townDave).locator(tid('browse-room-meta')).textContent()).toContain('1 member');
+    await screenshot(bob.page, '17-same-named-rooms');
+    await bob.page.keyboard.press('Escape');
+
+    // Asked to join "town", the UI asks which one; bob picks dave's.
+    await bob.page.locator(tid('add-room')).click();
+    await bob.page.locator(tid('join-room-input')).fill('town');
+    await bob.page.locator(tid('join-room-input')).press('Enter');
+    const choice = bob.page.locator(`${tid('join-choice')}[data-room="${townDave}"]`);
+    await choice.waitFor({ timeout: WAIT });
+    expect(await bob.page.locator(tid('join-choice')).count()).toBe(2);
+    await screenshot(bob.page, '18-pick-a-town');
+    await choice.click();
+    await bob.page
+      .locator(tid('conversation-title'))
+      .filter({ hasText: `town · dave (${daveFp})` })
+      .waitFor({ timeout: WAIT });
+    await roomItem(bob.page, townDave).waitFor();
+    expect(await roomItem(bob.page, townAlice).count()).toBe(0);
+    await send(bob.page, 'hello from bob in the town dave founded');
+    await screenshot(bob.page, '19-posted-in-a-town');
+
+    // It is in dave's town, everywhere, and in alice's town nowhere.
+    const texts = async (p: PeerProcess, room: string) => (await p.call('history', { room })).map((m) => m.text);
+    await eventually(async () => (await texts(dave, townDave)).includes('hello from bob in the town dave founded'), WAIT, 'at dave');
+    await eventually(async () => (await texts(alice.peer, townDave)).includes('hello from bob in the town dave founded'), WAIT, 'at alice');
+    for (const p of [alice.peer, bob.peer, dave])
+      expect(await texts(p, townAlice)).not.toContain('hello from bob in the town dave founded');
+    await roomItem(alice.page, townAlice).click();
+    await alice.page
+      .locator(tid('conversation-title'))
+      .filter({ hasText: `town · alice (${aliceFp})` })
+      .waitFor({ timeout: WAIT });
+    expect(await alice.page.getByText('hello from bob in the town dave founded').count()).toBe(0);
+    await roomItem(alice.page, lobby).click();
   });
 
   it('shows a banner when the page loses its peer', async () => {
