@@ -46,6 +46,8 @@ export interface FixtureSpec {
 export interface Fixture {
   dirs: Map<string, string>;
   peerIds: Map<string, string>;
+  /** Room id by name. */
+  roomIds: Map<string, string>;
   messages: number;
   /** Marker message id per room (with `markers`). */
   markers: Map<string, string>;
@@ -132,6 +134,7 @@ export function makeFixture(tmp: TempDirs, spec: FixtureSpec): Fixture {
     return {
       dirs: new Map(authors.map((a) => [a.nick, a.dir])),
       peerIds: new Map(authors.map((a) => [a.nick, a.identity.peerId])),
+      roomIds: ids,
       messages,
       markers,
     };

@@ -41,10 +41,16 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
 const RENDERER = join(import.meta.dirname, '../../out/renderer/index.html');
 
+/** A room as the page shows it: found by id in the sidebar, by name in the message list's label. */
+interface UiRoom {
+  id: string;
+  name: string;
+}
+
 interface UiFixture {
   dir: string;
-  big: string;
-  small: string;
+  big: UiRoom;
+  small: UiRoom;
 }
 
 interface UiRun {
@@ -84,13 +90,13 @@ async function installPageHelpers(context: BrowserContext): Promise<void> {
 }
 
 /** In the page: click a room in the sidebar, resolve when a message of its list is in the DOM (ms). */
-async function switchRoom(page: Page, room: string): Promise<number> {
+async function switchRoom(page: Page, room: UiRoom): Promise<number> {
   return page.evaluate(async (r) => {
     const t0 = performance.now();
-    const item = document.querySelector(`[data-testid="room-item"][data-room="${r}"]`);
-    if (!item) throw new Error(`no room item ${r}`);
+    const item = document.querySelector(`[data-testid="room-item"][data-room="${r.id}"]`);
+    if (!item) throw new Error(`no room item ${r.name} (${r.id})`);
     item.click();
-    await (globalThis as WithHelpers).chattyBench.messageShown(r);
+    await (globalThis as WithHelpers).chattyBench.messageShown(r.name);
     return performance.now() - t0;
   }, room);
 }
@@ -107,7 +113,7 @@ async function once(ctx: BenchContext, browser: Browser, fx: UiFixture, scrollSe
     await context.addInitScript((room) => {
       localStorage.setItem('chatty.active', `room:${room}`);
       localStorage.setItem('chatty.nickChosen', '1');
-    }, fx.big);
+    }, fx.big.id);
     const page = await context.newPage();
     const historyAt: number[] = [];
     page.on('websocket', (ws) =>
@@ -120,7 +126,7 @@ async function once(ctx: BenchContext, browser: Browser, fx: UiFixture, scrollSe
     const firstRender = await page.evaluate(async (room) => {
       await (globalThis as WithHelpers).chattyBench.messageShown(room);
       return performance.now();
-    }, fx.big);
+    }, fx.big.name);
     await page.waitForTimeout(500);
     const pagesBefore = historyAt.length;
     const scrollStart = wallNow();
@@ -198,7 +204,8 @@ export async function runUi(ctx: BenchContext): Promise<void> {
       { name: 'small', count: 500 },
     ],
   });
-  const fx: UiFixture = { dir: made.dirs.get('reader')!, big: 'big', small: 'small' };
+  const room = (name: string): UiRoom => ({ id: made.roomIds.get(name)!, name });
+  const fx: UiFixture = { dir: made.dirs.get('reader')!, big: room('big'), small: room('small') };
   ctx.log(`ui: fixture of ${count} messages written in ${((wallNow() - t) / 1000).toFixed(1)} s`);
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
   const runs: UiRun[] = [];
