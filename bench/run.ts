@@ -1,6 +1,8 @@
 /**
- * `npm run bench`: every benchmark of Chatty against its plain-ws baseline,
- * one table at the end, figures as JSON under bench/results/ (git-ignored).
+ * `npm run bench`: every benchmark of Chatty against its plain-ws baseline
+ * (and, for latency, throughput and scaling, against js-libp2p gossipsub:
+ * bench/gossipsub-peer.ts), one table at the end, figures as JSON under
+ * bench/results/ (git-ignored).
  *
  * Environment:
  *   BENCH_ONLY=latency,throughput   run a subset (names below)
@@ -15,6 +17,7 @@
  * (tsc -p tsconfig.build.json) so the figures are those of the current source.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { relative, resolve } from 'node:path';
 import type { BenchContext } from './lib/context.js';
@@ -76,6 +79,10 @@ async function main(): Promise<void> {
   console.log(
     `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
   );
+  const libp2p = libp2pVersions();
+  if (['latency', 'throughput', 'scaling'].some((n) => ctx.only.has(n))) {
+    console.log(`gossipsub contestant: libp2p ${libp2p.libp2p ?? '?'}, @libp2p/gossipsub ${libp2p.gossipsub ?? '?'}`);
+  }
   const commit = gitHead();
   const dirtySource = gitDirty();
   console.log(`building the peer (tsc -p tsconfig.build.json) at ${commit ?? 'an unknown commit'}…`);
@@ -119,6 +126,7 @@ async function main(): Promise<void> {
     machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: totalmem() / 2 ** 30, node: process.version },
     commit,
     dirtySource,
+    libp2p,
   });
   console.log(`\nfigures: ${relative(ROOT, files.json)} (table: ${relative(ROOT, files.md)}); total ${totalS.toFixed(0)} s`);
   // Timers of abandoned waits (a race's losing side) must not keep the run alive.
@@ -132,6 +140,18 @@ function gitDirty(): boolean | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Installed versions of the gossipsub contestant's main packages. */
+function libp2pVersions(): { libp2p?: string; gossipsub?: string } {
+  const version = (pkg: string): string | undefined => {
+    try {
+      return (JSON.parse(readFileSync(resolve(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version?: string }).version;
+    } catch {
+      return undefined;
+    }
+  };
+  return { libp2p: version('libp2p'), gossipsub: version('@libp2p/gossipsub') };
 }
 
 function gitHead(): string | undefined {

@@ -1,7 +1,8 @@
 /**
- * The two kinds of peer a scenario runs side by side, behind one small interface:
+ * The three kinds of peer a scenario runs side by side, behind one small interface:
  * - Chatty: a real `chatty --json` process, driven by the tests' PeerProcess;
- * - the baseline: bench/baseline-peer.ts (plain ws broadcast), same line protocol.
+ * - the baseline: bench/baseline-peer.ts (plain ws broadcast), same line protocol;
+ * - gossipsub: bench/gossipsub-peer.ts (js-libp2p + gossipsub, signed), same line protocol.
  * A cluster starts N of one kind and connects them into a full mesh on loopback.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -18,7 +19,8 @@ import { sleep, TempDirs, wallNow, withTimeout } from './util.js';
 export const BENCH_DIR = resolve(import.meta.dirname, '..');
 export const RESULTS_DIR = join(BENCH_DIR, 'results');
 
-export type PeerKind = 'chatty' | 'baseline';
+export type PeerKind = 'chatty' | 'baseline' | 'gossipsub';
+export const PEER_KINDS: readonly PeerKind[] = ['chatty', 'baseline', 'gossipsub'];
 
 /** A delivered message as the bench saw it: `at` is the bench's clock when the line arrived. */
 export type Delivery = (m: Message & { recvAt?: number }, at: number) => void;
@@ -97,36 +99,60 @@ export class ChattyPeer implements BenchPeer {
   }
 }
 
-// ---- baseline ------------------------------------------------------------------
+// ---- baseline and gossipsub: standalone scripts of this directory ----------------
 
-let baselineJs: string | undefined;
+type ScriptKind = 'baseline' | 'gossipsub';
+const SCRIPTS: Record<ScriptKind, string> = { baseline: 'baseline-peer', gossipsub: 'gossipsub-peer' };
+const compiled = new Map<ScriptKind, string>();
 
-/** Compiles baseline-peer.ts to plain JS once per run (no loader at start-up, like the built peer). */
-export function baselineScript(): string {
-  if (baselineJs) return baselineJs;
-  const src = readFileSync(join(BENCH_DIR, 'baseline-peer.ts'), 'utf8');
+/**
+ * Compiles bench/<name>.ts to plain JS once per run (no loader at start-up, like the built peer). The output
+ * stays under bench/, so its imports resolve from the project's node_modules.
+ */
+export function benchScript(kind: ScriptKind): string {
+  const done = compiled.get(kind);
+  if (done) return done;
+  const src = readFileSync(join(BENCH_DIR, `${SCRIPTS[kind]}.ts`), 'utf8');
   const out = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } });
-  const file = join(RESULTS_DIR, '.build', 'baseline-peer.mjs');
+  const file = join(RESULTS_DIR, '.build', `${SCRIPTS[kind]}.mjs`);
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, out.outputText);
-  baselineJs = file;
+  compiled.set(kind, file);
   return file;
+}
+
+/** The baseline's compiled script. */
+export function baselineScript(): string {
+  return benchScript('baseline');
 }
 
 export interface BaselineOptions {
   port?: number;
   host?: string;
+  /** Addresses to dial until connected: ws:// URLs (baseline) or multiaddrs ending in /p2p/ID (gossipsub). */
   peers?: string[];
+  /** Baseline only: messages held in memory and streamed to every peer that connects. */
   fill?: number;
+  /** Gossipsub only: `tcp` (default) or `ws`. */
+  transport?: 'tcp' | 'ws';
+  /** Gossipsub only: peer exchange on prune. */
+  px?: boolean;
   /** Runs the command through a wrapper, e.g. `ip netns exec NS`. */
   wrap?: string[];
 }
 
-export class BaselinePeer implements BenchPeer {
-  readonly kind = 'baseline';
+interface ScriptReady {
+  peerId: string;
+  port: number;
+  /** Gossipsub: listen multiaddrs, each ending in /p2p/ID. */
+  addresses?: string[];
+}
+
+/** A process of baseline-peer.ts or gossipsub-peer.ts. */
+export class ScriptPeer implements BenchPeer {
   readonly rpc: RpcClient;
   readonly exited: Promise<number | null>;
-  ready!: { peerId: string; port: number };
+  ready!: ScriptReady;
   readyAt = 0;
   stderr = '';
   private onReady?: () => void;
@@ -134,14 +160,15 @@ export class BaselinePeer implements BenchPeer {
   private early: { m: Message & { recvAt?: number }; at: number }[] | undefined = [];
 
   private constructor(
+    readonly kind: ScriptKind,
     readonly child: ChildProcess,
     readonly name: string,
     readonly spawnedAt: number,
   ) {
-    ({ rpc: this.rpc, exited: this.exited } = rpcOverChild(child, 'baseline process'));
+    ({ rpc: this.rpc, exited: this.exited } = rpcOverChild(child, `${kind} process`));
     forEachLine(child.stdout!, (line) => {
       if (!this.readyAt) {
-        const msg = JSON.parse(line) as { method?: string; params?: { peerId: string; port: number } };
+        const msg = JSON.parse(line) as { method?: string; params?: ScriptReady };
         if (msg.method === 'ready' && msg.params) {
           this.ready = msg.params;
           this.readyAt = wallNow();
@@ -159,31 +186,39 @@ export class BaselinePeer implements BenchPeer {
     child.stderr!.on('data', (c: string) => (this.stderr = (this.stderr + c).slice(-10_000)));
   }
 
-  static async start(name: string, opts: BaselineOptions = {}): Promise<BaselinePeer> {
-    const args = [baselineScript(), '--nick', name, '--port', String(opts.port ?? 0)];
+  static async start(kind: ScriptKind, name: string, opts: BaselineOptions = {}): Promise<ScriptPeer> {
+    const args = [benchScript(kind), '--nick', name, '--port', String(opts.port ?? 0)];
     if (opts.host) args.push('--host', opts.host);
     for (const p of opts.peers ?? []) args.push('--peer', p);
-    if (opts.fill) args.push('--fill', String(opts.fill));
+    if (opts.fill && kind === 'baseline') args.push('--fill', String(opts.fill));
+    if (opts.transport && kind === 'gossipsub') args.push('--transport', opts.transport);
+    if (opts.px && kind === 'gossipsub') args.push('--px');
     const cmd = [...(opts.wrap ?? []), process.execPath, ...args];
     const spawnedAt = wallNow();
     const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
-    const peer = new BaselinePeer(child, name, spawnedAt);
-    await withTimeout(
-      Promise.race([
-        new Promise<void>((r) => (peer.onReady = r)),
-        peer.exited.then(() => Promise.reject(new Error(`baseline ${name} exited: ${peer.stderr}`))),
-      ]),
-      20_000,
-      `baseline ${name} ready`,
-    );
+    const peer = new ScriptPeer(kind, child, name, spawnedAt);
+    try {
+      await withTimeout(
+        Promise.race([
+          new Promise<void>((r) => (peer.onReady = r)),
+          peer.exited.then(() => Promise.reject(new Error(`${kind} ${name} exited: ${peer.stderr}`))),
+        ]),
+        20_000,
+        `${kind} ${name} ready`,
+      );
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw err;
+    }
     return peer;
   }
 
   get pid(): number | undefined {
     return this.child.pid;
   }
+  /** What another peer of the same kind dials: ws://127.0.0.1:PORT (baseline), the first listen multiaddr (gossipsub). */
   get url(): string {
-    return `ws://127.0.0.1:${this.ready.port}`;
+    return this.ready.addresses?.[0] ?? `ws://127.0.0.1:${this.ready.port}`;
   }
   get peerId(): string {
     return this.ready.peerId;
@@ -202,6 +237,11 @@ export class BaselinePeer implements BenchPeer {
 
   async connectedCount(): Promise<number> {
     return ((await this.call('peers')) as unknown[]).length;
+  }
+
+  /** Gossipsub only: links, topic peers and mesh peers of a room. */
+  async overlay(room: string): Promise<{ links: number; connections: number; topicPeers: number; mesh: number }> {
+    return (await this.call('overlay', { room })) as { links: number; connections: number; topicPeers: number; mesh: number };
   }
 
   async stop(): Promise<void> {
@@ -238,7 +278,7 @@ export function removePeerDirs(): void {
 }
 
 export async function startPeer(kind: PeerKind, name: string, opts: PeerProcessOptions & BaselineOptions = {}): Promise<BenchPeer> {
-  const peer = kind === 'chatty' ? await ChattyPeer.start(name, opts) : await BaselinePeer.start(name, opts);
+  const peer = kind === 'chatty' ? await ChattyPeer.start(name, opts) : await ScriptPeer.start(kind, name, opts);
   live.add(peer);
   return peer;
 }
@@ -302,6 +342,12 @@ export async function startCluster(
         'every member everywhere',
       );
     }
+    if (kind === 'gossipsub') {
+      // Subscribe everywhere, then wait until every peer sees the others in the topic and has grafted a mesh
+      // (at least Dlo = 4 peers, or all of them in a smaller cluster).
+      await Promise.all(peers.map((p) => p.call('join', { room: ROOM })));
+      await waitGossipsubMesh(peers as ScriptPeer[], ROOM, n - 1, Math.min(n - 1, 4), 30_000);
+    }
     // Let joins, announcements and relays settle before anything is measured.
     await sleep(500);
     await waitMesh(peers, n - 1);
@@ -317,5 +363,26 @@ export async function waitFor(fn: () => Promise<boolean>, timeoutMs: number, wha
   while (!(await fn())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(everyMs);
+  }
+}
+
+/** Waits until every gossipsub peer sees `topicPeers` others subscribed to `room` and has at least `mesh` of them in its mesh. */
+export async function waitGossipsubMesh(
+  peers: readonly ScriptPeer[],
+  room: string,
+  topicPeers: number,
+  mesh: number,
+  timeoutMs: number,
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const views = await Promise.all(peers.map((p) => p.overlay(room)));
+    if (views.every((v) => v.topicPeers >= topicPeers && v.mesh >= mesh)) return;
+    if (Date.now() > end) {
+      throw new Error(
+        `gossipsub mesh incomplete after ${timeoutMs} ms: topic peers ${views.map((v) => v.topicPeers).join(',')}, mesh ${views.map((v) => v.mesh).join(',')}`,
+      );
+    }
+    await sleep(50);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Collects the figures of a run and prints them as one table: Chatty's
- * median [min–max over the repeats], the baseline's, and their ratio.
+ * median [min–max over the repeats], the baseline's, and their ratio; and,
+ * when any row has them, gossipsub's and Chatty's ratio to it.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +13,8 @@ export interface Row {
   unit: string;
   chatty: Spread;
   baseline?: Spread;
+  /** The js-libp2p gossipsub contestant (bench/gossipsub-peer.ts). */
+  gossipsub?: Spread;
   /** Which direction is better, for reading the ratio. */
   better: 'lower' | 'higher';
   target?: string;
@@ -25,8 +28,13 @@ export class Report {
   readonly raw: Record<string, unknown> = {};
   readonly startedAt = new Date();
 
-  add(row: Omit<Row, 'chatty' | 'baseline'> & { chatty: number[]; baseline?: number[] }): void {
-    this.rows.push({ ...row, chatty: spread(row.chatty), baseline: row.baseline ? spread(row.baseline) : undefined });
+  add(row: Omit<Row, 'chatty' | 'baseline' | 'gossipsub'> & { chatty: number[]; baseline?: number[]; gossipsub?: number[] }): void {
+    this.rows.push({
+      ...row,
+      chatty: spread(row.chatty),
+      baseline: row.baseline ? spread(row.baseline) : undefined,
+      gossipsub: row.gossipsub ? spread(row.gossipsub) : undefined,
+    });
   }
 
   skip(scenario: string, reason: string): void {
@@ -39,13 +47,18 @@ export class Report {
   }
 
   table(): string {
-    const head = ['scenario', 'metric', 'Chatty median [min–max]', 'baseline median [min–max]', 'Chatty/baseline', 'target'];
+    // The gossipsub columns only when some scenario ran it, so tables of the other scenarios keep their shape.
+    const withGossipsub = this.rows.some((r) => r.gossipsub);
+    const head = ['scenario', 'metric', 'Chatty median [min–max]', 'baseline median [min–max]', 'Chatty/baseline'];
+    if (withGossipsub) head.push('gossipsub median [min–max]', 'Chatty/gossipsub');
+    head.push('target');
     const lines = this.rows.map((r) => [
       r.scenario,
       `${r.metric} (${r.unit})`,
       cell(r.chatty),
       r.baseline ? cell(r.baseline) : '—',
       r.baseline ? ratio(r.chatty.median, r.baseline.median) : '—',
+      ...(withGossipsub ? [r.gossipsub ? cell(r.gossipsub) : '—', r.gossipsub ? ratio(r.chatty.median, r.gossipsub.median) : '—'] : []),
       r.target ?? '',
     ]);
     const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));

@@ -1,15 +1,17 @@
 /**
  * Scenarios 1, 2 and 5: latency and throughput on loopback, Chatty against
- * the plain-ws baseline, for 5 peers and then for 2, 4, 8 and 16 peers.
- * Each repeat starts fresh processes; Chatty and the baseline alternate
- * which goes first so background load drifts hit both alike.
+ * the plain-ws baseline and against js-libp2p gossipsub (signed), for 5 peers
+ * and then for 2, 4, 8 and 16 peers. Each repeat starts fresh processes; the
+ * order of the kinds is reversed every other repeat so background load drifts
+ * hit them alike. A kind that breaks is reported as skipped for that kind
+ * (its later repeats of the same size too); the other kinds still run.
  */
 import type { BenchContext } from '../lib/context.js';
 import { measureLatency, measureThroughput } from '../lib/measure.js';
-import { ChattyPeer, startCluster, stopAll, type PeerKind } from '../lib/peers.js';
+import { ChattyPeer, killAll, PEER_KINDS, startCluster, stopAll, type PeerKind } from '../lib/peers.js';
 import { envInt, envList, summarize } from '../lib/util.js';
 
-const KINDS: readonly PeerKind[] = ['chatty', 'baseline'];
+const KINDS: readonly PeerKind[] = PEER_KINDS;
 
 interface Figures {
   latP50: number[];
@@ -19,6 +21,31 @@ interface Figures {
   tpP99: number[];
 }
 const empty = (): Figures => ({ latP50: [], latP99: [], latMax: [], tpRate: [], tpP99: [] });
+const emptyAll = (): Record<PeerKind, Figures> => ({ chatty: empty(), baseline: empty(), gossipsub: empty() });
+
+/**
+ * Runs one repeat of every kind not broken yet, in this repeat's order; a kind that throws is reported as
+ * skipped for `scenario` and left out of the later repeats (its figures so far are kept).
+ */
+async function repeatKinds(
+  ctx: BenchContext,
+  scenario: string,
+  r: number,
+  broken: Set<PeerKind>,
+  run: (kind: PeerKind) => Promise<void>,
+): Promise<void> {
+  for (const kind of order(r)) {
+    if (broken.has(kind)) continue;
+    try {
+      await run(kind);
+    } catch (err) {
+      killAll();
+      broken.add(kind);
+      const msg = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      ctx.report.skip(`${scenario} (${kind})`, `failed in repeat ${r + 1}: ${msg.split('\n').slice(0, 4).join(' | ')}`);
+    }
+  }
+}
 
 async function oneRun(
   ctx: BenchContext,
@@ -74,46 +101,50 @@ export async function runMessaging(ctx: BenchContext): Promise<void> {
   const latency = ctx.only.has('latency') ? envInt('BENCH_LATENCY_MSGS', 200) : 0;
   const throughputSeconds = ctx.only.has('throughput') ? ctx.seconds : 0;
   if (!latency && !throughputSeconds) return;
-  const figs: Record<PeerKind, Figures> = { chatty: empty(), baseline: empty() };
+  const figs = emptyAll();
   const raw: unknown[] = [];
+  const broken = new Set<PeerKind>();
+  const name = [latency ? 'latency' : '', throughputSeconds ? 'throughput' : ''].filter(Boolean).join('+');
   for (let r = 0; r < ctx.repeat; r++) {
-    for (const kind of order(r)) await oneRun(ctx, kind, 5, { latency, throughputSeconds }, figs[kind], raw);
+    await repeatKinds(ctx, name, r, broken, (kind) => oneRun(ctx, kind, 5, { latency, throughputSeconds }, figs[kind], raw));
   }
   const { report } = ctx;
   report.raw.messaging = raw;
+  const [c, b, g] = [figs.chatty, figs.baseline, figs.gossipsub];
   if (latency) {
-    const c = figs.chatty;
-    const b = figs.baseline;
-    report.add({ scenario: 'latency, 5 peers', metric: 'p50', unit: 'ms', chatty: c.latP50, baseline: b.latP50, better: 'lower' });
+    const scenario = 'latency, 5 peers';
+    report.add({ scenario, metric: 'p50', unit: 'ms', chatty: c.latP50, baseline: b.latP50, gossipsub: g.latP50, better: 'lower' });
     report.add({
-      scenario: 'latency, 5 peers',
+      scenario,
       metric: 'p99',
       unit: 'ms',
       chatty: c.latP99,
       baseline: b.latP99,
+      gossipsub: g.latP99,
       better: 'lower',
       target: '≤ 2× baseline',
     });
-    report.add({ scenario: 'latency, 5 peers', metric: 'max', unit: 'ms', chatty: c.latMax, baseline: b.latMax, better: 'lower' });
+    report.add({ scenario, metric: 'max', unit: 'ms', chatty: c.latMax, baseline: b.latMax, gossipsub: g.latMax, better: 'lower' });
   }
   if (throughputSeconds) {
-    const c = figs.chatty;
-    const b = figs.baseline;
+    const scenario = 'throughput, 5 peers';
     report.add({
-      scenario: 'throughput, 5 peers',
+      scenario,
       metric: 'delivered to all',
       unit: 'msg/s',
       chatty: c.tpRate,
       baseline: b.tpRate,
+      gossipsub: g.tpRate,
       better: 'higher',
       target: '≥ 0.5× baseline',
     });
     report.add({
-      scenario: 'throughput, 5 peers',
+      scenario,
       metric: 'latency p99 under load',
       unit: 'ms',
       chatty: c.tpP99,
       baseline: b.tpP99,
+      gossipsub: g.tpP99,
       better: 'lower',
     });
   }
@@ -127,16 +158,40 @@ export async function runScaling(ctx: BenchContext): Promise<void> {
   const repeat = envInt('BENCH_SCALING_REPEAT', ctx.repeat);
   const raw: unknown[] = [];
   for (const n of sizes) {
-    const figs: Record<PeerKind, Figures> = { chatty: empty(), baseline: empty() };
-    for (let r = 0; r < repeat; r++) {
-      for (const kind of order(r)) await oneRun(ctx, kind, n, { latency, throughputSeconds }, figs[kind], raw);
-    }
-    const c = figs.chatty;
-    const b = figs.baseline;
+    const figs = emptyAll();
+    const broken = new Set<PeerKind>();
     const scenario = `scaling, ${n} peers`;
-    ctx.report.add({ scenario, metric: 'latency p99', unit: 'ms', chatty: c.latP99, baseline: b.latP99, better: 'lower' });
-    ctx.report.add({ scenario, metric: 'throughput to all', unit: 'msg/s', chatty: c.tpRate, baseline: b.tpRate, better: 'higher' });
-    ctx.report.add({ scenario, metric: 'latency p99 under load', unit: 'ms', chatty: c.tpP99, baseline: b.tpP99, better: 'lower' });
+    for (let r = 0; r < repeat; r++) {
+      await repeatKinds(ctx, scenario, r, broken, (kind) => oneRun(ctx, kind, n, { latency, throughputSeconds }, figs[kind], raw));
+    }
+    const [c, b, g] = [figs.chatty, figs.baseline, figs.gossipsub];
+    ctx.report.add({
+      scenario,
+      metric: 'latency p99',
+      unit: 'ms',
+      chatty: c.latP99,
+      baseline: b.latP99,
+      gossipsub: g.latP99,
+      better: 'lower',
+    });
+    ctx.report.add({
+      scenario,
+      metric: 'throughput to all',
+      unit: 'msg/s',
+      chatty: c.tpRate,
+      baseline: b.tpRate,
+      gossipsub: g.tpRate,
+      better: 'higher',
+    });
+    ctx.report.add({
+      scenario,
+      metric: 'latency p99 under load',
+      unit: 'ms',
+      chatty: c.tpP99,
+      baseline: b.tpP99,
+      gossipsub: g.tpP99,
+      better: 'lower',
+    });
   }
   ctx.report.raw.scaling = raw;
 }
