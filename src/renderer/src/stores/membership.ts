@@ -23,15 +23,11 @@ export const useMembershipStore = defineStore('membership', () => {
     const known = ref.startsWith('!') ? [ref] : directory.named(ref).map((r) => r.id);
     const before = known.length === 1 ? conversations.room(known[0]!) : undefined;
     const mark = before ? markTimeline(before) : undefined;
-    try {
+    return notices.attempt(async () => {
       const res = await session.api().call('join', { room: ref, ...(opts.private ? { private: true } : {}) });
       conversations.showJoined(res, !!opts.private, mark);
       void conversations.refreshRooms();
-      return true;
-    } catch (err) {
-      notices.reportError(err);
-      return false;
-    }
+    });
   }
 
   /**
@@ -52,48 +48,28 @@ export const useMembershipStore = defineStore('membership', () => {
     return join(parsed.data, opts);
   }
 
-  async function leave(id: string): Promise<boolean> {
-    try {
+  function leave(id: string): Promise<boolean> {
+    return notices.attempt(async () => {
       await session.api().call('leave', { room: id });
       conversations.showLeft(id);
       void conversations.refreshRooms();
-      return true;
-    } catch (err) {
-      notices.reportError(err);
-      return false;
-    }
+    });
   }
 
-  async function moderate(action: 'kick' | 'ban' | 'unban', id: string, peer: string, reason?: string): Promise<boolean> {
-    try {
+  function moderate(action: 'kick' | 'ban' | 'unban', id: string, peer: string, reason?: string): Promise<boolean> {
+    return notices.attempt(async () => {
       const r = reason?.trim();
       await session.api().call(action, { room: id, peer, ...(r ? { reason: r } : {}) });
       if (action === 'unban') conversations.forgetBan(id, peer);
-      return true;
-    } catch (err) {
-      notices.reportError(err);
-      return false;
-    }
+    });
   }
 
-  async function invite(id: string, peer: string): Promise<boolean> {
-    try {
-      await session.api().call('invite', { room: id, peer });
-      return true;
-    } catch (err) {
-      notices.reportError(err);
-      return false;
-    }
+  function invite(id: string, peer: string): Promise<boolean> {
+    return notices.attempt(() => session.api().call('invite', { room: id, peer }));
   }
 
-  async function setRole(id: string, peer: string, role: Role): Promise<boolean> {
-    try {
-      await session.api().call('setRole', { room: id, peer, role });
-      return true;
-    } catch (err) {
-      notices.reportError(err);
-      return false;
-    }
+  function setRole(id: string, peer: string, role: Role): Promise<boolean> {
+    return notices.attempt(() => session.api().call('setRole', { room: id, peer, role }));
   }
 
   /** Someone invited me: offer to join that very room (by id: a same-named one would be another room). */

@@ -76,6 +76,17 @@ export const useNoticesStore = defineStore('notices', () => {
     toast('error', title, text);
   }
 
+  /** Runs a user's action: true once it succeeded, false after its error was shown. */
+  async function attempt(action: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await action();
+      return true;
+    } catch (err) {
+      reportError(err);
+      return false;
+    }
+  }
+
   /** A system notification, when allowed and the page is not in front; `tag` replaces an older one of the same conversation. */
   function notify(title: string, body: string, tag: string, onClick: () => void): void {
     if (!systemNotifications.value) return;
@@ -93,5 +104,5 @@ export const useNoticesStore = defineStore('notices', () => {
     }
   }
 
-  return { toasts, systemNotifications, toast, dismissToast, reportError, notify };
+  return { toasts, systemNotifications, toast, dismissToast, reportError, attempt, notify };
 });
