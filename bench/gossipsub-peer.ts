@@ -11,8 +11,8 @@
  * whoami, peers, connect {url} (a multiaddr ending in /p2p/ID, as in `ready`),
  * join {room} (subscribe to the room's topic), leave {room}, send {room, text}
  * (publish; answered once gossipsub queued the message to its peers),
- * history {room} (count only), overlay {room} (links, topic peers and mesh
- * peers: for the scaling spike), shutdown.
+ * history {room} (count only), overlay {room} (links, connections opened and
+ * closed so far, topic peers and mesh peers: for the scaling spike), shutdown.
  *
  * Stack: TCP (or WebSockets with --transport ws), noise, yamux, identify,
  * gossipsub with its defaults (D=6, Dlo=4, Dhi=12, heartbeat 1 s, flood
@@ -30,9 +30,15 @@
  *   11 peers nobody grafts a mesh, at 16 every peer is graylisted and even
  *   subscriptions are ignored), by whitelisting the loopback addresses.
  *
+ * - with --fast-msg-id, a `fastMsgIdFn` (the message's signature): without
+ *   one, gossipsub checks the signature of every copy of a message it
+ *   receives (flood publish plus every mesh peer's forward: several per
+ *   message) before it looks the message id up among those already seen.
+ *
  * Options: --port P (0 = any), --host H (default 127.0.0.1), --peer MULTIADDR
- * (repeatable; dialled until connected, retried every 50 ms), --nick N,
- * --transport tcp|ws, --px.
+ * (repeatable; dialled until connected, retried every 50 ms, then kept alive:
+ * redialled by libp2p when the link drops), --nick N,
+ * --transport tcp|ws, --px, --fast-msg-id.
  *
  * The run compiles it to plain JS (like the baseline) so its start-up is not
  * charged with a TypeScript loader.
@@ -61,16 +67,18 @@ interface Options {
   nick: string;
   transport: 'tcp' | 'ws';
   px: boolean;
+  fastMsgId: boolean;
 }
 
 const wallNow = (): number => performance.timeOrigin + performance.now();
 
 function parseArgs(argv: string[]): Options {
-  const out: Options = { port: 0, host: '127.0.0.1', peers: [], nick: 'gossipsub', transport: 'tcp', px: false };
+  const out: Options = { port: 0, host: '127.0.0.1', peers: [], nick: 'gossipsub', transport: 'tcp', px: false, fastMsgId: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--px') {
-      out.px = true;
+    if (a === '--px' || a === '--fast-msg-id') {
+      if (a === '--px') out.px = true;
+      else out.fastMsgId = true;
       continue;
     }
     const v = argv[++i] ?? '';
@@ -101,6 +109,8 @@ const node = await createLibp2p({
       allowPublishToZeroTopicPeers: true,
       scoreParams: { IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1']) },
       ...(opts.px ? { doPX: true, scoreThresholds: { acceptPXThreshold: 0 } } : {}),
+      // The signature is unique per message: a copy already seen is dropped before its signature is checked again.
+      ...(opts.fastMsgId ? { fastMsgIdFn: (rpc: { signature?: Uint8Array }) => Buffer.from(rpc.signature ?? []).toString('base64') } : {}),
     }),
   },
 });
@@ -111,6 +121,11 @@ const decoder = new TextDecoder();
 const received = new Map<string, number>();
 let seq = 0;
 let closing = false;
+/** Connections opened and closed since start (the spike reports links dropped under load). */
+let opened = 0;
+let closed = 0;
+node.addEventListener('connection:open', () => opened++);
+node.addEventListener('connection:close', () => closed++);
 
 function writeLine(obj: unknown): void {
   process.stdout.write(`${JSON.stringify(obj)}\n`);
@@ -149,11 +164,18 @@ async function dial(url: string): Promise<string> {
   return conn.remotePeer.toString();
 }
 
-/** Dials until connected (peers started at the same moment are not listening yet). */
+/**
+ * Dials until connected (peers started at the same moment are not listening yet), then tags the peer
+ * keep-alive: libp2p's reconnect queue dials it again whenever the link drops, as Chatty does for the
+ * peers it was given.
+ */
 function dialUntilConnected(url: string): void {
   const attempt = (): void => {
     if (closing) return;
-    dial(url).catch(() => setTimeout(attempt, 50));
+    node
+      .dial(multiaddr(url))
+      .then((conn) => node.peerStore.merge(conn.remotePeer, { tags: { 'keep-alive-seed': { value: 1 } } }))
+      .catch(() => setTimeout(attempt, 50));
   };
   attempt();
 }
@@ -180,6 +202,8 @@ async function handle(req: { id?: number; method: string; params?: Record<string
       return {
         links: linkedPeers().size,
         connections: node.getConnections().length,
+        opened,
+        closed,
         topicPeers: pubsub.getSubscribers(topic).length,
         mesh: meshPeers(topic),
       };

@@ -137,6 +137,8 @@ export interface BaselineOptions {
   transport?: 'tcp' | 'ws';
   /** Gossipsub only: peer exchange on prune. */
   px?: boolean;
+  /** Gossipsub only: drop copies of a message by its signature before checking that signature. */
+  fastMsgId?: boolean;
   /** Runs the command through a wrapper, e.g. `ip netns exec NS`. */
   wrap?: string[];
 }
@@ -146,6 +148,19 @@ interface ScriptReady {
   port: number;
   /** Gossipsub: listen multiaddrs, each ending in /p2p/ID. */
   addresses?: string[];
+}
+
+/** What a gossipsub peer reports of its overlay for one room (`overlay`). */
+export interface GossipsubOverlay {
+  /** Peers with an open connection, and open connections. */
+  links: number;
+  connections: number;
+  /** Connections opened and closed since the process started. */
+  opened: number;
+  closed: number;
+  /** Peers known to be subscribed to the room's topic, and those of them in this peer's mesh. */
+  topicPeers: number;
+  mesh: number;
 }
 
 /** A process of baseline-peer.ts or gossipsub-peer.ts. */
@@ -193,6 +208,7 @@ export class ScriptPeer implements BenchPeer {
     if (opts.fill && kind === 'baseline') args.push('--fill', String(opts.fill));
     if (opts.transport && kind === 'gossipsub') args.push('--transport', opts.transport);
     if (opts.px && kind === 'gossipsub') args.push('--px');
+    if (opts.fastMsgId && kind === 'gossipsub') args.push('--fast-msg-id');
     const cmd = [...(opts.wrap ?? []), process.execPath, ...args];
     const spawnedAt = wallNow();
     const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -240,8 +256,8 @@ export class ScriptPeer implements BenchPeer {
   }
 
   /** Gossipsub only: links, topic peers and mesh peers of a room. */
-  async overlay(room: string): Promise<{ links: number; connections: number; topicPeers: number; mesh: number }> {
-    return (await this.call('overlay', { room })) as { links: number; connections: number; topicPeers: number; mesh: number };
+  async overlay(room: string): Promise<GossipsubOverlay> {
+    return (await this.call('overlay', { room })) as GossipsubOverlay;
   }
 
   async stop(): Promise<void> {

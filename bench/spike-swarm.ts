@@ -1,0 +1,405 @@
+/**
+ * The overlay spike of issue #14: N real peer processes on loopback, each
+ * given the address of one or a few earlier peers, all in one room; once the
+ * overlay has settled every peer sends M messages at once, and the run
+ * measures what a 30–100-peer LAN would feel:
+ *
+ * - start-up: spawn of the first → every peer ready, and joined → overlay settled;
+ * - messages: time from the first `send` until every message was delivered
+ *   to every other peer, and per-delivery latency (request written → the
+ *   receiver's `message` line read, on the bench's clock);
+ * - links per peer (min / median / max; for gossipsub also its mesh peers);
+ * - CPU of the whole swarm: while the messages flow, and idle for 10 s
+ *   afterwards (sum of utime + stime deltas of /proc/PID/stat over all
+ *   processes, in % of one core);
+ * - VmRSS per process after the idle window.
+ *
+ *   npx tsx bench/spike-swarm.ts --kind gossipsub --peers 100 --msgs 2
+ *   npx tsx bench/spike-swarm.ts --kind chatty --peers 30 --msgs 2 --cap 600
+ *
+ * Options: --kind gossipsub|chatty, --peers N (30), --msgs M (2), --seeds K
+ * (earlier peers each one dials: 3 for gossipsub, 1 for Chatty, which learns
+ * the others' addresses from its peers), --no-px (gossipsub without peer
+ * exchange), --fast-msg-id (gossipsub drops copies of a message before
+ * checking their signature: see gossipsub-peer.ts), --transport tcp|ws (gossipsub), --idle S (10), --settle S (time
+ * allowed for the overlay to settle, 120), --drain S (time allowed for
+ * the messages to arrive once sent, 120), --cap S (the whole run, 900: a
+ * run over it stops, prints what it has and exits 2), --batch B (processes
+ * started at once, 4), --seed X (the random choice of seeds), --stderr-dir D
+ * (write the tail of every peer's stderr there at the end; with e.g.
+ * DEBUG=libp2p:connection-monitor* for gossipsub).
+ *
+ * "Settled": gossipsub — every peer sees at least one other in the topic and
+ * has min(Dlo = 4, topic peers) mesh peers, and links and mesh sizes did not
+ * change for 3 s; Chatty — every peer linked to all N−1 others (its full mesh)
+ * and listing N members in the room. Figures go to stdout and to
+ * bench/results/spike-<kind>-<N>.json (git-ignored).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import {
+  ChattyPeer,
+  killAll,
+  removePeerDirs,
+  RESULTS_DIR,
+  ROOM,
+  startPeer,
+  stopAll,
+  type BenchPeer,
+  type ScriptPeer,
+} from './lib/peers.js';
+import { percentile, rssMb, sleep, wallNow } from './lib/util.js';
+
+interface Args {
+  kind: 'gossipsub' | 'chatty';
+  peers: number;
+  msgs: number;
+  seeds: number;
+  px: boolean;
+  fastMsgId: boolean;
+  transport: 'tcp' | 'ws';
+  idle: number;
+  settle: number;
+  drain: number;
+  cap: number;
+  batch: number;
+  seed: number;
+  stderrDir?: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const get = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const num = (name: string, fallback: number): number => {
+    const v = get(name);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a number, got ${v}`);
+    return n;
+  };
+  const kind = get('kind') ?? 'gossipsub';
+  if (kind !== 'gossipsub' && kind !== 'chatty') throw new Error(`--kind must be gossipsub or chatty, got ${kind}`);
+  const transport = get('transport') ?? 'tcp';
+  if (transport !== 'tcp' && transport !== 'ws') throw new Error(`--transport must be tcp or ws, got ${transport}`);
+  return {
+    kind,
+    peers: num('peers', 30),
+    msgs: num('msgs', 2),
+    seeds: num('seeds', kind === 'gossipsub' ? 3 : 1),
+    px: !argv.includes('--no-px'),
+    fastMsgId: argv.includes('--fast-msg-id'),
+    transport,
+    idle: num('idle', 10),
+    settle: num('settle', 120),
+    drain: num('drain', 120),
+    cap: num('cap', 900),
+    batch: Math.max(1, num('batch', 4)),
+    seed: num('seed', 1),
+    stderrDir: get('stderr-dir'),
+  };
+}
+
+/** Set once the run is being stopped (done, capped or interrupted). */
+let finished = false;
+
+/** A small deterministic PRNG (mulberry32), so a given --seed picks the same seeds every run. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `k` distinct random peers among the first `i`. */
+function pickSeeds(i: number, k: number, rand: () => number): number[] {
+  const pool = Array.from({ length: i }, (_, j) => j);
+  for (let j = pool.length - 1; j > 0; j--) {
+    const r = Math.floor(rand() * (j + 1));
+    [pool[j], pool[r]] = [pool[r]!, pool[j]!];
+  }
+  return pool.slice(0, Math.min(k, i));
+}
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** utime + stime of a process in seconds (all its threads), NaN when it is gone. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+
+const swarmCpu = (peers: readonly BenchPeer[]): number => peers.reduce((sum, p) => sum + (cpuSeconds(p.pid) || 0), 0);
+
+interface Spread3 {
+  min: number;
+  median: number;
+  max: number;
+}
+function spread3(values: readonly number[]): Spread3 {
+  return { min: percentile(values, 0), median: percentile(values, 50), max: percentile(values, 100) };
+}
+const fmt3 = (s: Spread3, digits = 0): string => `${s.min.toFixed(digits)} / ${s.median.toFixed(digits)} / ${s.max.toFixed(digits)}`;
+
+interface Snapshot {
+  links: number[];
+  /** Gossipsub: connections closed so far, summed over the swarm. */
+  closed?: number;
+  mesh?: number[];
+  topicPeers?: number[];
+  members?: number[];
+}
+
+async function snapshot(kind: Args['kind'], peers: readonly BenchPeer[]): Promise<Snapshot> {
+  if (kind === 'gossipsub') {
+    const views = await Promise.all(peers.map((p) => (p as ScriptPeer).overlay(ROOM)));
+    return {
+      links: views.map((v) => v.links),
+      closed: views.reduce((sum, v) => sum + v.closed, 0),
+      mesh: views.map((v) => v.mesh),
+      topicPeers: views.map((v) => v.topicPeers),
+    };
+  }
+  const [links, rooms] = await Promise.all([
+    Promise.all(peers.map((p) => p.connectedCount())),
+    Promise.all(peers.map((p) => p.call('rooms') as Promise<{ name: string; members: unknown[] }[]>)),
+  ]);
+  return { links, members: rooms.map((list) => list.find((r) => r.name === ROOM)?.members.length ?? 0) };
+}
+
+function settled(kind: Args['kind'], n: number, s: Snapshot): boolean {
+  if (kind === 'gossipsub') return s.topicPeers!.every((t, i) => t >= 1 && s.mesh![i]! >= Math.min(4, t));
+  return s.links.every((l) => l >= n - 1) && s.members!.every((m) => m >= n);
+}
+
+const sameSnapshot = (a: Snapshot, b: Snapshot): boolean =>
+  a.links.join() === b.links.join() && (a.mesh ?? []).join() === (b.mesh ?? []).join();
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const { kind, peers: n } = args;
+  const rand = rng(args.seed);
+  const started = wallNow();
+  const log = (text: string): void => console.log(`${((wallNow() - started) / 1000).toFixed(1).padStart(6)}s ${text}`);
+  const result: Record<string, unknown> = { kind, args, machine: { clkTck: CLK_TCK }, startedAt: new Date().toISOString() };
+  const peers: BenchPeer[] = [];
+
+  let capped = false;
+  const capTimer = setTimeout(() => {
+    capped = true;
+    log(`cap of ${args.cap} s reached: stopping`);
+    finish(2);
+  }, args.cap * 1000);
+  function finish(code: number): void {
+    if (finished) return;
+    finished = true;
+    clearTimeout(capTimer);
+    result.capped = capped;
+    result.loadAverageAtEnd = loadavg();
+    result.totalSeconds = (wallNow() - started) / 1000;
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    if (args.stderrDir) {
+      mkdirSync(args.stderrDir, { recursive: true });
+      for (const p of peers)
+        writeFileSync(join(args.stderrDir, `${p.name}.log`), p instanceof ChattyPeer ? p.proc.stderr : (p as ScriptPeer).stderr);
+    }
+    const file = join(RESULTS_DIR, `spike-${kind}-${n}.json`);
+    writeFileSync(file, JSON.stringify(result, null, 2));
+    console.log(
+      `\nload average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}; figures: ${file}`,
+    );
+    const done = code === 0 ? stopAll(peers) : Promise.resolve(killAll());
+    void done
+      .catch(() => killAll())
+      .finally(() => {
+        removePeerDirs();
+        process.exit(code);
+      });
+  }
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => finish(130));
+
+  // 1. Start: batches of processes, each told about `seeds` random earlier peers.
+  result.loadAverageAtStart = loadavg();
+  log(
+    `load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
+  log(`starting ${n} ${kind} peers (${args.batch} at a time), each given ${args.seeds} earlier peer(s)`);
+  const seedsOf: number[][] = [];
+  // Peer 0 alone first; then each batch picks its seeds among the peers already running.
+  for (let i = 0; i < n; i = i === 0 ? 1 : i + args.batch) {
+    const batch = Array.from({ length: i === 0 ? 1 : Math.min(args.batch, n - i) }, (_, j) => i + j);
+    const batchPeers = await Promise.all(
+      batch.map((idx) => {
+        const seeds = pickSeeds(i, args.seeds, rand);
+        seedsOf[idx] = seeds;
+        const urls = seeds.map((s) => peers[s]!.url);
+        return kind === 'gossipsub'
+          ? startPeer('gossipsub', `g${idx}`, { peers: urls, transport: args.transport, px: args.px, fastMsgId: args.fastMsgId })
+          : startPeer('chatty', `c${idx}`, { peers: urls });
+      }),
+    );
+    peers.push(...batchPeers);
+    if (finished) return;
+  }
+  result.seeds = seedsOf;
+  const allReady = wallNow();
+  result.startSeconds = (allReady - started) / 1000;
+  log(`all ${n} ready`);
+
+  // 2. Everyone in the room. Chatty: the room is its creator's signed create event; a peer joins once it has it
+  //    (joining by name earlier would found a second room of that name).
+  if (kind === 'gossipsub') await Promise.all(peers.map((p) => p.call('join', { room: ROOM })));
+  else {
+    await peers[0]!.call('join', { room: ROOM });
+    await Promise.all(
+      peers.slice(1).map(async (p) => {
+        while (!finished) {
+          const rooms = (await p.call('rooms')) as { name: string }[];
+          if (rooms.some((r) => r.name === ROOM)) break;
+          await sleep(200);
+        }
+        await p.call('join', { room: ROOM });
+      }),
+    );
+  }
+  const joined = wallNow();
+  log(`all joined (${((joined - allReady) / 1000).toFixed(1)} s)`);
+
+  // 3. Settle.
+  let snap = await snapshot(kind, peers);
+  let stableSince = wallNow();
+  const settleEnd = wallNow() + args.settle * 1000;
+  for (;;) {
+    if (finished) return;
+    await sleep(500);
+    const next = await snapshot(kind, peers);
+    if (!sameSnapshot(snap, next)) stableSince = wallNow();
+    snap = next;
+    if (settled(kind, n, snap) && (kind === 'chatty' || wallNow() - stableSince >= 3000)) break;
+    if (wallNow() > settleEnd) {
+      result.settleTimedOut = true;
+      log(`overlay not settled after ${args.settle} s: measuring anyway`);
+      break;
+    }
+  }
+  const settledAt = wallNow();
+  result.settleSeconds = (settledAt - joined) / 1000;
+  result.overlayBefore = { links: spread3(snap.links), mesh: snap.mesh ? spread3(snap.mesh) : undefined, closed: snap.closed };
+  log(
+    `settled in ${((settledAt - joined) / 1000).toFixed(1)} s: links per peer min/median/max ${fmt3(spread3(snap.links))}` +
+      (snap.mesh ? `, mesh ${fmt3(spread3(snap.mesh))}` : '') +
+      (snap.members ? `, room members ${fmt3(spread3(snap.members))}` : ''),
+  );
+
+  // 4. Messages: every peer sends M at once; delivered when every other peer reported it.
+  const tag = `spike-${process.pid}`;
+  const need = n - 1;
+  const total = n * args.msgs;
+  const sentAt = new Map<string, number>();
+  const counts = new Map<string, number>();
+  const latency: number[] = [];
+  let complete = 0;
+  let lastFull = 0;
+  let onComplete: (() => void) | undefined;
+  const offs = peers.map((peer) =>
+    peer.onMessage((m, at) => {
+      if (!m.text.startsWith(tag) || m.from.peerId === peer.peerId) return;
+      const t0 = sentAt.get(m.text);
+      if (t0 !== undefined) latency.push(at - t0);
+      const c = (counts.get(m.text) ?? 0) + 1;
+      counts.set(m.text, c);
+      if (c === need) {
+        complete++;
+        lastFull = at;
+        if (complete === total) onComplete?.();
+      }
+    }),
+  );
+  const cpu0 = swarmCpu(peers);
+  const tSend = wallNow();
+  let sendErrors = 0;
+  await Promise.all(
+    peers.map(async (peer, i) => {
+      for (let k = 0; k < args.msgs; k++) {
+        const text = `${tag} ${i} ${k}`;
+        sentAt.set(text, wallNow());
+        await peer.call('send', { room: ROOM, text }).catch(() => sendErrors++);
+      }
+    }),
+  );
+  const sendDone = wallNow();
+  if (complete < total) await Promise.race([new Promise<void>((r) => (onComplete = r)), sleep(args.drain * 1000)]);
+  const allDelivered = complete === total;
+  for (const off of offs) off();
+  const cpu1 = swarmCpu(peers);
+  const messagePhase = ((allDelivered ? lastFull : wallNow()) - tSend) / 1000;
+  const deliveries = [...counts.values()].reduce((a, b) => a + b, 0);
+  result.messages = {
+    total,
+    sendErrors,
+    allDelivered,
+    fullyDelivered: complete,
+    deliveries,
+    deliveriesExpected: total * need,
+    sendPhaseSeconds: (sendDone - tSend) / 1000,
+    secondsUntilAllDelivered: allDelivered ? messagePhase : null,
+    latencyMs: { p50: percentile(latency, 50), p99: percentile(latency, 99), max: percentile(latency, 100) },
+    swarmCpuSeconds: cpu1 - cpu0,
+  };
+  log(
+    `${total} messages: ${allDelivered ? `all delivered to all in ${messagePhase.toFixed(2)} s` : `${complete}/${total} fully delivered (${deliveries}/${total * need} deliveries) after ${messagePhase.toFixed(1)} s`}` +
+      `, delivery latency p50 ${percentile(latency, 50).toFixed(0)} p99 ${percentile(latency, 99).toFixed(0)} max ${percentile(latency, 100).toFixed(0)} ms` +
+      `, swarm CPU ${(cpu1 - cpu0).toFixed(1)} s${sendErrors ? `, ${sendErrors} send errors` : ''}`,
+  );
+
+  // 5. Links after the messages, then the idle window (the bench itself stays quiet meanwhile).
+  snap = await snapshot(kind, peers);
+  result.overlayAfter = { links: spread3(snap.links), mesh: snap.mesh ? spread3(snap.mesh) : undefined, closed: snap.closed };
+  await sleep(1000);
+  const idle0 = swarmCpu(peers);
+  const w0 = wallNow();
+  await sleep(args.idle * 1000);
+  const idleCpu = ((swarmCpu(peers) - idle0) / ((wallNow() - w0) / 1000)) * 100;
+  const rss = await Promise.all(peers.map((p) => rssMb(p.pid)));
+  result.idle = { seconds: args.idle, cpuPercentOfOneCore: idleCpu, perPeerPercent: idleCpu / n };
+  result.rssMb = { ...spread3(rss), sum: rss.reduce((a, b) => a + b, 0) };
+  log(
+    `links per peer min/median/max ${fmt3(spread3(snap.links))}${snap.mesh ? `, mesh ${fmt3(spread3(snap.mesh))}` : ''}` +
+      `${snap.closed !== undefined ? ` (${snap.closed} connections closed since start)` : ''}; ` +
+      `idle CPU of the swarm over ${args.idle} s: ${idleCpu.toFixed(1)} % of one core (${(idleCpu / n).toFixed(2)} % per peer); ` +
+      `VmRSS per process min/median/max ${fmt3(spread3(rss))} MB (sum ${(rss.reduce((a, b) => a + b, 0) / 1024).toFixed(2)} GB)`,
+  );
+  finish(0);
+}
+
+main().catch((err: unknown) => {
+  if (finished) return; // the cap or a signal stopped the run; its calls fail as the peers go
+  console.error(err);
+  killAll();
+  removePeerDirs();
+  process.exit(1);
+});
