@@ -252,21 +252,16 @@ export class PeerNode implements ChattyService {
     }
   }
 
-  /** The rooms called `name`, as far as this peer knows. */
-  private roomsNamed(name: string): string[] {
-    return this.replica.roomIds().filter((id) => this.replica.roomState(id).name === name);
-  }
-
   /**
    * A room given as its id, or as a name that only one known room has. Several rooms may share a
    * name (each is its creator's): a name that fits more than one is refused with the candidates.
    */
   private resolveRoom(ref: string): string {
     if (isRoomId(ref)) {
-      if (!this.replica.roomIds().includes(ref)) throw new ChattyError('not_found', `no known room ${ref}`);
+      if (!this.replica.hasRoom(ref)) throw new ChattyError('not_found', `no known room ${ref}`);
       return ref;
     }
-    const ids = this.roomsNamed(ref);
+    const ids = this.replica.roomsNamed(ref);
     if (ids.length === 1) return ids[0]!;
     if (ids.length > 1) {
       throw new ChattyError('ambiguous', `${ids.length} rooms are called "${ref}": give the room's id`, {
@@ -406,8 +401,8 @@ export class PeerNode implements ChattyService {
    * one with the most members (then the lowest id, so every peer picks alike); undefined if none.
    */
   private roomToJoin(ref: string): string | undefined {
-    if (isRoomId(ref)) return this.replica.roomIds().includes(ref) ? ref : undefined;
-    const ids = this.roomsNamed(ref);
+    if (isRoomId(ref)) return this.replica.hasRoom(ref) ? ref : undefined;
+    const ids = this.replica.roomsNamed(ref);
     const size = (id: string) => this.replica.roomState(id).members.size;
     return ids.find((id) => this.isMember(id)) ?? ids.sort((a, b) => size(b) - size(a) || (a < b ? -1 : 1))[0];
   }
@@ -415,7 +410,7 @@ export class PeerNode implements ChattyService {
   async join({ room: ref, private: invitesOnly }: Params<'join'>): Promise<MethodResults['join']> {
     let room = this.roomToJoin(ref);
     // Not known (yet), or several to choose from by size: first hold what the connected peers hold.
-    if (room === undefined || (!isRoomId(ref) && !this.isMember(room) && this.roomsNamed(ref).length > 1)) {
+    if (room === undefined || (!isRoomId(ref) && !this.isMember(room) && this.replica.roomsNamed(ref).length > 1)) {
       await this.settle(JOIN_SYNC_WAIT_MS);
       room = this.roomToJoin(ref);
     }

@@ -385,6 +385,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     this.store.setStatus(ev.id, status, late);
     if (text !== undefined) this.store.setText(ev.id, text);
     if (verdict.ok && (ev.type === 'invite' || ev.type === 'rekey')) this.takeRoomKeys(ev);
+    if (verdict.ok && ev.type === 'create') this.roomNames?.set(room!, String(ev.body.name));
     if (!verdict.ok)
       this.log.debug({ id: ev.id, type: ev.type, author: ev.author, reason: verdict.reason }, 'event rejected by room rules');
     this.pendingDeliveries.push({
@@ -525,9 +526,25 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     return json ? (JSON.parse(json) as SignedEvent).body : {};
   }
 
-  /** Ids of the rooms whose create was delivered (DM threads excluded). */
+  /** Name of every room whose create was delivered, by id: in memory, since every API call resolves rooms. */
+  private roomNames?: Map<string, string>;
+
+  private rooms(): Map<string, string> {
+    this.roomNames ??= new Map(this.store.rooms());
+    return this.roomNames;
+  }
+
   roomIds(): string[] {
-    return this.store.rooms();
+    return [...this.rooms().keys()];
+  }
+
+  hasRoom(id: string): boolean {
+    return this.rooms().has(id);
+  }
+
+  /** The rooms called `name` (several rooms may share one). */
+  roomsNamed(name: string): string[] {
+    return [...this.rooms()].flatMap(([id, n]) => (n === name ? [id] : []));
   }
 
   roomState(room: string): RoomState {

@@ -90,6 +90,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_room_order ON events (room, depth, id);
 CREATE INDEX IF NOT EXISTS events_waiting ON events (status) WHERE status = 0;
+CREATE INDEX IF NOT EXISTS events_creates ON events (type) WHERE type = 'create';
 CREATE TABLE IF NOT EXISTS heads (room TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (room, id));
 CREATE TABLE IF NOT EXISTS peers (peer_id TEXT PRIMARY KEY, urls TEXT NOT NULL, source TEXT NOT NULL, last_seen INTEGER NOT NULL);
 `;
@@ -150,7 +151,7 @@ export class Store {
       heads: prepare<[string], { id: string }>(db, 'SELECT id FROM heads WHERE room = ?'),
       addHead: prepare<[string, string]>(db, 'INSERT OR IGNORE INTO heads (room, id) VALUES (?, ?)'),
       delHead: prepare<[string, string]>(db, 'DELETE FROM heads WHERE room = ? AND id = ?'),
-      rooms: prepare<[], { room: string }>(db, "SELECT DISTINCT room FROM heads WHERE room NOT LIKE '@%'"),
+      rooms: prepare<[], { room: string; json: string }>(db, "SELECT room, json FROM events WHERE type = 'create' AND status = 1"),
       stateEvents: prepare<[string], EventRow>(
         db,
         `SELECT ${ROW_COLUMNS} FROM events WHERE room = ? AND status IN (1, 2) AND type != 'msg' ORDER BY depth, id`,
@@ -188,7 +189,7 @@ export class Store {
       if (hasEventsTable) {
         const old = version || 1; // databases of protocol 1 predate user_version
         this.db.exec(`ALTER TABLE events RENAME TO events_v${old}; ALTER TABLE heads RENAME TO heads_v${old};
-          DROP INDEX IF EXISTS events_room_order; DROP INDEX IF EXISTS events_waiting;`);
+          DROP INDEX IF EXISTS events_room_order; DROP INDEX IF EXISTS events_waiting; DROP INDEX IF EXISTS events_creates;`);
         this.setAside = old;
       }
       this.db.exec(`PRAGMA user_version = ${PROTOCOL_VERSION}`);
@@ -348,8 +349,9 @@ export class Store {
     this.stmts.addHead.run(room, added);
   }
 
-  rooms(): string[] {
-    return this.stmts.rooms.all().map((r) => r.room);
+  /** Id and name of every room whose create event was accepted. */
+  rooms(): [id: string, name: string][] {
+    return this.stmts.rooms.all().map((r) => [r.room, String((JSON.parse(r.json) as SignedEvent).body.name)]);
   }
 
   stateEvents(room: string): EventRow[] {

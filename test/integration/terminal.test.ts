@@ -51,8 +51,16 @@ it('chats from the terminal with slash commands and readable output', async () =
     const twin = (await carol.call('join', { room: 'general' })).id;
     await carol.call('connect', { url: bob.url });
     await eventually(async () => (await bob.call('rooms')).some((r) => r.id === twin), 10_000, 'twin room synced');
-    type('/rooms');
-    await eventually(async () => out.includes(`#general · carol`) && out.includes(twin), 5000, 'twins listed apart');
+    // alice's peer hears of the twin through bob: ask again until it has
+    await eventually(
+      async () => {
+        type('/rooms');
+        await new Promise((r) => setTimeout(r, 200));
+        return out.includes(`#general · carol`) && out.includes(twin);
+      },
+      10_000,
+      'twins listed apart',
+    );
     type('/who general');
     await eventually(
       async () => out.includes('rooms are called "general"') && out.includes(`  ${twin}  #general · carol`),
