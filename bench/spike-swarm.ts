@@ -22,12 +22,14 @@
  * the others' addresses from its peers), --no-px (gossipsub without peer
  * exchange), --fast-msg-id (gossipsub drops copies of a message before
  * checking their signature: see gossipsub-peer.ts), --transport tcp|ws (gossipsub), --idle S (10), --settle S (time
- * allowed for the overlay to settle, 120), --drain S (time allowed for
- * the messages to arrive once sent, 120), --cap S (the whole run, 900: a
+ * allowed for the overlay to settle, 120), --drain S (the run stops
+ * waiting for messages when none arrived for that long, 60), --cap S (the whole run, 900: a
  * run over it stops, prints what it has and exits 2), --batch B (processes
  * started at once, 4), --seed X (the random choice of seeds), --stderr-dir D
  * (write the tail of every peer's stderr there at the end; with e.g.
- * DEBUG=libp2p:connection-monitor* for gossipsub).
+ * DEBUG=libp2p:connection-monitor* for gossipsub), --prof 0,50 (run these
+ * peers under node --cpu-prof; profiles in --prof-dir, default
+ * bench/results/profiles/spike-<kind>; summarize with profile-summary.ts).
  *
  * "Settled": gossipsub — every peer sees at least one other in the topic and
  * has min(Dlo = 4, topic peers) mesh peers, and links and mesh sizes did not
@@ -41,6 +43,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import {
   ChattyPeer,
+  cpuProfWrap,
   killAll,
   removePeerDirs,
   RESULTS_DIR,
@@ -67,6 +70,9 @@ interface Args {
   batch: number;
   seed: number;
   stderrDir?: string;
+  /** Peers run under `node --cpu-prof`, their profiles written to `profDir` when they exit. */
+  profPeers: number[];
+  profDir: string;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -95,11 +101,13 @@ function parseArgs(argv: string[]): Args {
     transport,
     idle: num('idle', 10),
     settle: num('settle', 120),
-    drain: num('drain', 120),
+    drain: num('drain', 60),
     cap: num('cap', 900),
     batch: Math.max(1, num('batch', 4)),
     seed: num('seed', 1),
     stderrDir: get('stderr-dir'),
+    profPeers: (get('prof') ?? '').split(',').filter(Boolean).map(Number),
+    profDir: get('prof-dir') ?? join(RESULTS_DIR, 'profiles', `spike-${kind}`),
   };
 }
 
@@ -223,7 +231,8 @@ async function main(): Promise<void> {
       for (const p of peers)
         writeFileSync(join(args.stderrDir, `${p.name}.log`), p instanceof ChattyPeer ? p.proc.stderr : (p as ScriptPeer).stderr);
     }
-    const file = join(RESULTS_DIR, `spike-${kind}-${n}.json`);
+    const variant = `${kind === 'gossipsub' && !args.px ? '-nopx' : ''}${args.fastMsgId ? '-fastid' : ''}`;
+    const file = join(RESULTS_DIR, `spike-${kind}-${n}${variant}.json`);
     writeFileSync(file, JSON.stringify(result, null, 2));
     console.log(
       `\nload average ${loadavg()
@@ -257,9 +266,10 @@ async function main(): Promise<void> {
         const seeds = pickSeeds(i, args.seeds, rand);
         seedsOf[idx] = seeds;
         const urls = seeds.map((s) => peers[s]!.url);
+        const wrap = args.profPeers.includes(idx) ? cpuProfWrap(args.profDir) : undefined;
         return kind === 'gossipsub'
-          ? startPeer('gossipsub', `g${idx}`, { peers: urls, transport: args.transport, px: args.px, fastMsgId: args.fastMsgId })
-          : startPeer('chatty', `c${idx}`, { peers: urls });
+          ? startPeer('gossipsub', `g${idx}`, { peers: urls, transport: args.transport, px: args.px, fastMsgId: args.fastMsgId, wrap })
+          : startPeer('chatty', `c${idx}`, { peers: urls, wrap });
       }),
     );
     peers.push(...batchPeers);
@@ -324,10 +334,13 @@ async function main(): Promise<void> {
   const latency: number[] = [];
   let complete = 0;
   let lastFull = 0;
+  /** The bench's clock at the last delivery of any message. */
+  let lastAny = 0;
   let onComplete: (() => void) | undefined;
   const offs = peers.map((peer) =>
     peer.onMessage((m, at) => {
       if (!m.text.startsWith(tag) || m.from.peerId === peer.peerId) return;
+      lastAny = at;
       const t0 = sentAt.get(m.text);
       if (t0 !== undefined) latency.push(at - t0);
       const c = (counts.get(m.text) ?? 0) + 1;
@@ -339,7 +352,11 @@ async function main(): Promise<void> {
       }
     }),
   );
-  const cpu0 = swarmCpu(peers);
+  // The swarm's CPU time, sampled every 250 ms: the phase is charged up to the first sample after the last
+  // delivery, not with the idle time of a drain that waits for messages that never come.
+  const cpuSamples: { at: number; cpu: number }[] = [{ at: wallNow(), cpu: swarmCpu(peers) }];
+  const sampler = setInterval(() => cpuSamples.push({ at: wallNow(), cpu: swarmCpu(peers) }), 250);
+  const cpu0 = cpuSamples[0]!.cpu;
   const tSend = wallNow();
   let sendErrors = 0;
   await Promise.all(
@@ -352,11 +369,17 @@ async function main(): Promise<void> {
     }),
   );
   const sendDone = wallNow();
-  if (complete < total) await Promise.race([new Promise<void>((r) => (onComplete = r)), sleep(args.drain * 1000)]);
+  // Wait for the rest until nothing arrived for `drain` seconds.
+  while (complete < total && wallNow() - Math.max(lastAny, sendDone) < args.drain * 1000) {
+    await Promise.race([new Promise<void>((r) => (onComplete = r)), sleep(1000)]);
+  }
   const allDelivered = complete === total;
   for (const off of offs) off();
-  const cpu1 = swarmCpu(peers);
-  const messagePhase = ((allDelivered ? lastFull : wallNow()) - tSend) / 1000;
+  clearInterval(sampler);
+  cpuSamples.push({ at: wallNow(), cpu: swarmCpu(peers) });
+  const endAt = allDelivered ? lastFull : lastAny || wallNow();
+  const cpu1 = cpuSamples.find((x) => x.at >= endAt)!.cpu;
+  const messagePhase = (endAt - tSend) / 1000;
   const deliveries = [...counts.values()].reduce((a, b) => a + b, 0);
   result.messages = {
     total,
@@ -369,11 +392,14 @@ async function main(): Promise<void> {
     secondsUntilAllDelivered: allDelivered ? messagePhase : null,
     latencyMs: { p50: percentile(latency, 50), p99: percentile(latency, 99), max: percentile(latency, 100) },
     swarmCpuSeconds: cpu1 - cpu0,
+    /** Swarm CPU of the message phase per delivery made (what one delivery costs, all peers' work included). */
+    cpuMsPerDelivery: deliveries ? ((cpu1 - cpu0) * 1000) / deliveries : NaN,
   };
   log(
-    `${total} messages: ${allDelivered ? `all delivered to all in ${messagePhase.toFixed(2)} s` : `${complete}/${total} fully delivered (${deliveries}/${total * need} deliveries) after ${messagePhase.toFixed(1)} s`}` +
+    `${total} messages: ${allDelivered ? `all delivered to all in ${messagePhase.toFixed(2)} s` : `${complete}/${total} fully delivered (${deliveries}/${total * need} deliveries) by the last delivery, ${messagePhase.toFixed(1)} s, and none in the ${args.drain} s after`}` +
       `, delivery latency p50 ${percentile(latency, 50).toFixed(0)} p99 ${percentile(latency, 99).toFixed(0)} max ${percentile(latency, 100).toFixed(0)} ms` +
-      `, swarm CPU ${(cpu1 - cpu0).toFixed(1)} s${sendErrors ? `, ${sendErrors} send errors` : ''}`,
+      `, swarm CPU ${(cpu1 - cpu0).toFixed(1)} s (${(((cpu1 - cpu0) * 1000) / Math.max(1, deliveries)).toFixed(2)} ms per delivery)` +
+      `${sendErrors ? `, ${sendErrors} send errors` : ''}`,
   );
 
   // 5. Links after the messages, then the idle window (the bench itself stays quiet meanwhile).
