@@ -217,7 +217,8 @@ export class PeerNode implements ChattyService {
     this.sync.attach(link);
     link.on('frame', (frame) => {
       if (frame.t === 'typing') {
-        if (this.isMember(frame.room) && this.replica.roomState(frame.room).members.has(link.peerId)) {
+        // (an unknown room id must not make the replica load, and keep, an empty timeline for it)
+        if (this.replica.hasRoom(frame.room) && this.isMember(frame.room) && this.replica.roomState(frame.room).members.has(link.peerId)) {
           this.emit('typing', { room: frame.room, peerId: link.peerId, nick: this.nickOf(link.peerId) });
         }
       } else if (frame.t === 'peers') {
