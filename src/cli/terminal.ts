@@ -6,7 +6,6 @@ import { createInterface, type Interface } from 'node:readline';
 import { styleText } from 'node:util';
 import {
   ChattyError,
-  fingerprint,
   type ChattyService,
   type Message,
   type MethodName,
@@ -16,6 +15,7 @@ import {
   type RoomInfo,
 } from '../shared/api.js';
 import { callValidated, toRpcError } from '../shared/jsonrpc.js';
+import { ownerTag, roomLabel, type RoomIdentity } from '../shared/room-label.js';
 
 const HELP = `Commands:
   /join ROOM            join (or create) a room and make it current; ROOM is a name or, where
@@ -44,8 +44,8 @@ const time = (ms: number) => new Date(ms).toLocaleTimeString([], { hour: '2-digi
 export class Terminal {
   /** Id of the current room. */
   private room?: string;
-  /** Names of the rooms seen, by id, and which names several rooms share (their labels name the owner). */
-  private readonly rooms = new Map<string, { name: string; owner: string }>();
+  /** The rooms seen, by id: their labels name the owner where several share a name. */
+  private readonly rooms = new Map<string, RoomIdentity>();
   private rl?: Interface;
 
   constructor(
@@ -82,16 +82,15 @@ export class Terminal {
     this.rl.prompt(true);
   }
 
-  /** `#name`, or `#name · owner` where several known rooms have that name. */
-  private label(id: string, name = this.rooms.get(id)?.name ?? id): string {
-    const twins = [...this.rooms.values()].filter((r) => r.name === name).length;
-    const owner = this.rooms.get(id)?.owner;
-    return twins > 1 && owner ? `#${name} · ${owner}` : `#${name}`;
+  /** `#name`, or `#name · owner (fingerprint)` where several known rooms have that name. */
+  private label(id: string, name?: string): string {
+    const room = this.rooms.get(id);
+    return `#${room ? roomLabel(room, this.rooms.values()) : (name ?? id)}`;
   }
 
   private async refreshRooms(): Promise<RoomInfo[]> {
     const rooms = await this.call('rooms', {});
-    for (const r of rooms) this.rooms.set(r.id, { name: r.name, owner: `${r.owner.nick} (${fingerprint(r.owner.peerId)})` });
+    for (const r of rooms) this.rooms.set(r.id, r);
     return rooms;
   }
 
@@ -119,7 +118,7 @@ export class Terminal {
       if (Array.isArray(candidates) && candidates.every((c: { id?: unknown }) => typeof c.id === 'string')) {
         for (const c of candidates as { id: string; name: string; owner?: Peer; members?: number }[])
           this.print(
-            `  ${c.id}  #${c.name}${c.owner ? ` · ${c.owner.nick} (${fingerprint(c.owner.peerId)})` : ''}${c.members !== undefined ? `, ${c.members} members` : ''}`,
+            `  ${c.id}  #${c.name}${c.owner ? ` · ${ownerTag({ id: c.id, owner: c.owner })}` : ''}${c.members !== undefined ? `, ${c.members} members` : ''}`,
           );
       }
     }

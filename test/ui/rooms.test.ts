@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fingerprint } from '../../src/shared/api.js';
-import { ownerTag, roomLabel, roomLabels } from '../../src/renderer/src/lib/rooms';
+import { ownerTag, roomLabel, roomLabels } from '../../src/shared/room-label.js';
 import { roomId } from './fake-client';
 
 const ALICE = { peerId: '7Xk2abcd' + 'A'.repeat(35), nick: 'alice' };

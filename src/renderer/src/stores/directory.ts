@@ -1,12 +1,12 @@
 /**
  * Every room this peer knows of, joined or not, by id: what "browse rooms" and the quick switcher
  * list, and what decides how a room is named on screen (several rooms may share a name; see
- * lib/rooms.ts). Fed by `rooms` and kept current by member events between two loads.
+ * shared/room-label.ts). Fed by `rooms` and kept current by member events between two loads.
  */
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import type { EventPayloads, RoomInfo } from '../../../shared/api.js';
-import { roomLabels } from '../lib/rooms';
+import { roomLabels } from '../../../shared/room-label.js';
 import { useNoticesStore } from './notices';
 import { usePeersStore } from './peers';
 import { useSessionStore } from './session';

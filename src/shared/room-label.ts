@@ -2,9 +2,9 @@
  * How a room is named on screen. A room is its id; its name is for people, and several rooms may
  * share one (two LAN partitions that each created `town`). A name alone is enough while it is
  * unique among the rooms this peer knows; beside a twin, the owner (the creator, owner for good)
- * tells them apart. Pure: no Vue, no DOM.
+ * tells them apart. Pure and shared: the UI and the terminal name rooms alike.
  */
-import { fingerprint, type Peer } from '../../../shared/api.js';
+import { fingerprint, type Peer } from './api.js';
 
 export interface RoomIdentity {
   id: string;
