@@ -17,19 +17,26 @@
  *   npx tsx bench/spike-swarm.ts --kind gossipsub --peers 100 --msgs 2
  *   npx tsx bench/spike-swarm.ts --kind chatty --peers 30 --msgs 2 --cap 600
  *
- * Options: --kind gossipsub|chatty, --peers N (30), --msgs M (2), --seeds K
- * (earlier peers each one dials: 3 for gossipsub, 1 for Chatty, which learns
- * the others' addresses from its peers), --no-px (gossipsub without peer
- * exchange), --fast-msg-id (gossipsub drops copies of a message before
- * checking their signature: see gossipsub-peer.ts), --transport tcp|ws (gossipsub), --idle S (10), --settle S (time
- * allowed for the overlay to settle, 120), --drain S (the run stops
- * waiting for messages when none arrived for that long, 60), --cap S (the whole run, 900: a
- * run over it stops, prints what it has and exits 2), --batch B (processes
- * started at once, 4), --seed X (the random choice of seeds), --stderr-dir D
- * (write the tail of every peer's stderr there at the end; with e.g.
- * DEBUG=libp2p:connection-monitor* for gossipsub), --prof 0,50 (run these
- * peers under node --cpu-prof; profiles in --prof-dir, default
- * bench/results/profiles/spike-<kind>; summarize with profile-summary.ts).
+ * Options:
+ *   --kind gossipsub|chatty   which peer (gossipsub: bench/gossipsub-peer.ts; chatty: `chatty --json`)
+ *   --peers N (30), --msgs M (2)
+ *   --seeds K                 earlier peers each one is given: 3 for gossipsub, 1 for Chatty (which
+ *                             learns the others' addresses from its peers)
+ *   --rate R                  pace the N×M messages at R per second over the swarm, senders taking
+ *                             turns, instead of one burst
+ *   --no-px                   gossipsub without peer exchange
+ *   --fast-msg-id             gossipsub drops copies of a message before checking their signature
+ *   --transport tcp|ws        gossipsub's transport (tcp)
+ *   --idle S (10)             the idle CPU window
+ *   --settle S (120)          time allowed for the overlay to settle
+ *   --drain S (60)            stop waiting for messages when none arrived for that long
+ *   --cap S (900)             the whole run: over it, the run stops, writes what it has, exits 2
+ *   --batch B (4)             processes started at once
+ *   --seed X (1)              the random choice of seeds
+ *   --stderr-dir D            write the tail of every peer's stderr there at the end (with e.g.
+ *                             DEBUG=libp2p:connection-monitor* for gossipsub)
+ *   --prof 0,50               run these peers under node --cpu-prof (profiles in --prof-dir,
+ *                             default bench/results/profiles/spike-<kind>; see profile-summary.ts)
  *
  * "Settled": gossipsub — every peer sees at least one other in the topic and
  * has min(Dlo = 4, topic peers) mesh peers, and links and mesh sizes did not
@@ -60,6 +67,8 @@ interface Args {
   peers: number;
   msgs: number;
   seeds: number;
+  /** Messages per second over the whole swarm; 0: a burst. */
+  rate: number;
   px: boolean;
   fastMsgId: boolean;
   transport: 'tcp' | 'ws';
@@ -96,6 +105,7 @@ function parseArgs(argv: string[]): Args {
     peers: num('peers', 30),
     msgs: num('msgs', 2),
     seeds: num('seeds', kind === 'gossipsub' ? 3 : 1),
+    rate: num('rate', 0),
     px: !argv.includes('--no-px'),
     fastMsgId: argv.includes('--fast-msg-id'),
     transport,
@@ -231,7 +241,7 @@ async function main(): Promise<void> {
       for (const p of peers)
         writeFileSync(join(args.stderrDir, `${p.name}.log`), p instanceof ChattyPeer ? p.proc.stderr : (p as ScriptPeer).stderr);
     }
-    const variant = `${kind === 'gossipsub' && !args.px ? '-nopx' : ''}${args.fastMsgId ? '-fastid' : ''}`;
+    const variant = `${kind === 'gossipsub' && !args.px ? '-nopx' : ''}${args.fastMsgId ? '-fastid' : ''}${args.rate ? `-rate${args.rate}` : ''}`;
     const file = join(RESULTS_DIR, `spike-${kind}-${n}${variant}.json`);
     writeFileSync(file, JSON.stringify(result, null, 2));
     console.log(
@@ -359,15 +369,30 @@ async function main(): Promise<void> {
   const cpu0 = cpuSamples[0]!.cpu;
   const tSend = wallNow();
   let sendErrors = 0;
-  await Promise.all(
-    peers.map(async (peer, i) => {
-      for (let k = 0; k < args.msgs; k++) {
-        const text = `${tag} ${i} ${k}`;
-        sentAt.set(text, wallNow());
-        await peer.call('send', { room: ROOM, text }).catch(() => sendErrors++);
-      }
-    }),
-  );
+  if (!args.rate) {
+    // A burst: every peer sends its M messages at once.
+    await Promise.all(
+      peers.map(async (peer, i) => {
+        for (let k = 0; k < args.msgs; k++) {
+          const text = `${tag} ${i} ${k}`;
+          sentAt.set(text, wallNow());
+          await peer.call('send', { room: ROOM, text }).catch(() => sendErrors++);
+        }
+      }),
+    );
+  } else {
+    // Paced: message j (peer j mod N, its k-th) leaves at j / rate seconds, senders taking turns.
+    const calls: Promise<unknown>[] = [];
+    for (let j = 0; j < total; j++) {
+      const wait = tSend + (j * 1000) / args.rate - wallNow();
+      if (wait > 0) await sleep(wait);
+      const i = j % n;
+      const text = `${tag} ${i} ${Math.floor(j / n)}`;
+      sentAt.set(text, wallNow());
+      calls.push(peers[i]!.call('send', { room: ROOM, text }).catch(() => sendErrors++));
+    }
+    await Promise.all(calls);
+  }
   const sendDone = wallNow();
   // Wait for the rest until nothing arrived for `drain` seconds.
   while (complete < total && wallNow() - Math.max(lastAny, sendDone) < args.drain * 1000) {
