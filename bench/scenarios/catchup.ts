@@ -44,6 +44,8 @@ async function startAuthors(ctx: BenchContext): Promise<BenchPeer[]> {
 
 interface CatchupFigures {
   restart: number;
+  /** Events X received that it already held, per missed event (from its `stats`): the cost of 4 senders. */
+  restartDuplicates: number;
   restartReady: number;
   newcomer: number;
   newcomerReady: number;
@@ -54,7 +56,7 @@ async function restartX(
   ctx: BenchContext,
   authors: BenchPeer[],
   opts: { wrap?: string[] } = {},
-): Promise<{ total: number; ready: number; rss: number }> {
+): Promise<{ total: number; ready: number; rss: number; duplicates: number }> {
   const ds = dataset(ctx);
   const expected = ds.messages + ROOMS.length;
   let got = 0;
@@ -86,7 +88,13 @@ async function restartX(
       }[][];
       if (mine!.map((m) => m.id).join() !== theirs!.map((m) => m.id).join()) throw new Error(`X's history of ${room} differs from A's`);
     }
-    return { total: (doneAt - x.spawnedAt) / 1000, ready: (x.readyAt - x.spawnedAt) / 1000, rss };
+    const stats = (await x.call('stats')) as { events: { duplicates: number } };
+    return {
+      total: (doneAt - x.spawnedAt) / 1000,
+      ready: (x.readyAt - x.spawnedAt) / 1000,
+      rss,
+      duplicates: stats.events.duplicates / expected,
+    };
   } finally {
     off();
     await stopPeer(x);
@@ -141,12 +149,21 @@ export async function runCatchup(ctx: BenchContext): Promise<void> {
     try {
       const x = await restartX(ctx, authors);
       rssAfterCatchup.push(x.rss);
-      ctx.log(`restart: X converged in ${x.total.toFixed(2)} s (ready after ${x.ready.toFixed(2)} s), VmRSS ${x.rss.toFixed(0)} MB`);
+      ctx.log(
+        `restart: X converged in ${x.total.toFixed(2)} s (ready after ${x.ready.toFixed(2)} s), VmRSS ${x.rss.toFixed(0)} MB, duplicates ${(x.duplicates * 100).toFixed(0)} %`,
+      );
       const nc = await newcomer(ctx, authors);
       ctx.log(`newcomer converged in ${nc.total.toFixed(2)} s (ready after ${nc.ready.toFixed(2)} s)`);
       const base = await baselineCatchup(ctx);
       ctx.log(`baseline: ${ds.messages} messages streamed to a fresh process in ${base.toFixed(2)} s`);
-      runs.push({ restart: x.total, restartReady: x.ready, newcomer: nc.total, newcomerReady: nc.ready, baseline: base });
+      runs.push({
+        restart: x.total,
+        restartDuplicates: x.duplicates,
+        restartReady: x.ready,
+        newcomer: nc.total,
+        newcomerReady: nc.ready,
+        baseline: base,
+      });
     } finally {
       await stopAll(authors);
     }
@@ -170,6 +187,14 @@ export async function runCatchup(ctx: BenchContext): Promise<void> {
     baseline: b,
     better: 'lower',
     target: '< 5 s',
+  });
+  ctx.report.add({
+    scenario: `catch-up ${n} msgs`,
+    metric: 'restart: events received twice or more, per missed event',
+    unit: '%',
+    chatty: runs.map((r) => r.restartDuplicates * 100),
+    better: 'lower',
+    target: '< 10 %',
   });
   ctx.report.add({
     scenario: `catch-up ${n} msgs`,

@@ -560,6 +560,8 @@ export class PeerNode implements ChattyService {
   }
 
   async history({ room: ref, limit, before }: Params<'history'>): Promise<MethodResults['history']> {
+    // A name no room has (yet: it may still be on its way) has no history, as a script polling it expects.
+    if (!isRoomId(ref) && !this.replica.roomsNamed(ref).length) return [];
     const room = this.resolveRoom(ref);
     let beforeKey: { depth: number; id: string } | undefined;
     if (before !== undefined) {

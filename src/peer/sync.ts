@@ -10,7 +10,10 @@
  *   mid-broadcast loses nothing, and a peer that reaches only one other gets
  *   everything), while the announcements keep a full mesh from relaying twice;
  * - on (re)connect, the missing ranges stream in author-seq order, in chunks
- *   awaited one by one (backpressure), so catch-up costs what is missing.
+ *   awaited one by one (backpressure), so catch-up costs what is missing;
+ * - a peer catching up from several neighbours takes each author's missing range
+ *   from one of them (the first that offered it) and tells the others to `skip`
+ *   it; a range whose neighbour leaves or stalls is handed back to the others.
  */
 import type { SignedEvent, VersionVector } from '../shared/wire.js';
 import { verifySignature } from './events.js';
@@ -20,6 +23,8 @@ import type { Store } from './store.js';
 import type { Link } from './transport.js';
 
 export const SYNC_TUNING = {
+  /** A neighbour streaming an author's range that makes no progress this long loses it to the others. */
+  stallMs: 5000,
   /** Events received from others are relayed after this delay, giving direct deliveries time to be announced. */
   relayDelayMs: 60,
   /** Announcements of what we hold are coalesced over this window. */
@@ -30,6 +35,14 @@ export const SYNC_TUNING = {
 
 class Session {
   readonly known = new Map<string, number>();
+  /** Authors the peer gets, up to these seqs, from another neighbour: not ours to push. */
+  skip = new Map<string, number>();
+  /**
+   * The peer told us what to skip (its answer to our full vector). Until then we push nothing: on
+   * loopback a socket takes megabytes before it pushes back, so a sender that starts at once has
+   * queued most of a catch-up by the time the receiver can say another neighbour streams it.
+   */
+  planned = false;
   /** We only push once the peer told us what it has. */
   ready = false;
   private pumping = false;
@@ -57,7 +70,7 @@ class Session {
 
   /** Sends every event the peer lacks; one pump at a time per link. */
   async pump(): Promise<void> {
-    if (!this.ready || this.link.closed) return;
+    if (!this.ready || !this.planned || this.link.closed) return;
     if (this.pumping) {
       this.again = true;
       return;
@@ -67,8 +80,12 @@ class Session {
       do {
         this.again = false;
         for (const [author, mine] of this.rotated(Object.entries(this.sync.replica.shareableVector()))) {
-          while ((this.known.get(author) ?? 0) < mine && !this.link.closed) {
-            const { json, last } = this.sync.chunk(author, this.known.get(author) ?? 0, mine);
+          // Another neighbour streams this author's range to the peer: nothing of it until the peer
+          // says it holds that range (what follows would be a gap). Re-read every chunk: a skip
+          // that arrives mid-stream stops it.
+          const from = () => this.known.get(author) ?? 0;
+          while (from() < mine && from() >= (this.skip.get(author) ?? 0) && !this.link.closed) {
+            const { json, last } = this.sync.chunk(author, from(), mine);
             if (!json.length) break;
             this.learn(author, last);
             this.sync.counts.relayed += json.length;
@@ -90,10 +107,20 @@ function positionOf(raw: unknown): { author: string; seq: number } | undefined {
   return typeof e.author === 'string' && typeof e.seq === 'number' ? { author: e.author, seq: e.seq } : undefined;
 }
 
+interface Stream {
+  session: Session;
+  upTo: number;
+  held: number;
+  since: number;
+}
+
 export class Sync {
   private readonly sessions = new Map<Link, Session>();
   /** Events sent to neighbours, and events received that this peer already held (the `stats` method). */
   readonly counts = { relayed: 0, duplicates: 0 };
+  /** Author → the neighbour streaming its missing range to us, up to `upTo` (`held` at `since`: its progress). */
+  private readonly streams = new Map<string, Stream>();
+  private stallTimer?: NodeJS.Timeout;
   private relayTimer?: NodeJS.Timeout;
   private announceTimer?: NodeJS.Timeout;
 
@@ -109,21 +136,95 @@ export class Sync {
     this.sessions.set(link, session);
     link.on('close', () => {
       this.sessions.delete(link);
+      this.releaseStreams((s) => s.session === session);
     });
     link.on('frame', (frame) => {
-      if (frame.t === 'vv') this.onVector(session, frame.have, frame.full);
+      if (frame.t === 'vv') this.onVector(session, frame.have, frame.full, frame.skip);
       else if (frame.t === 'events') this.onEvents(session, frame.events);
     });
     void link.send({ t: 'vv', have: this.replica.vector(), full: true }).catch(() => undefined);
   }
 
-  private onVector(session: Session, have: VersionVector, full: boolean): void {
+  private onVector(session: Session, have: VersionVector, full: boolean, skip?: VersionVector): void {
     if (full) {
       session.known.clear();
       session.ready = true;
     }
+    if (skip) {
+      session.skip = new Map(Object.entries(skip));
+      session.planned = true;
+    }
     for (const [author, seq] of Object.entries(have)) session.learn(author, seq);
+    if (full) this.planStreams(session);
     void session.pump();
+  }
+
+  /**
+   * A neighbour told us all it holds: the ranges we lack that no other neighbour streams yet are
+   * its to stream, and it skips those others stream.
+   */
+  private planStreams(session: Session): void {
+    const now = Date.now();
+    let assigned = false;
+    for (const [author, seq] of session.known) {
+      const held = this.replica.seqOf(author);
+      const stream = this.streams.get(author);
+      if (seq > held && (!stream || stream.upTo <= held || stream.session === session)) {
+        this.streams.set(author, { session, upTo: seq, held, since: now });
+        assigned = true;
+      }
+    }
+    // the others learn what to skip; this one learns what the others stream
+    this.sendSkips(assigned ? this.sessions.values() : [session]);
+    this.stallTimer ??= setInterval(() => this.checkStreams(), SYNC_TUNING.stallMs / 2);
+    this.stallTimer.unref();
+  }
+
+  /** What `session`'s peer should not push us: the ranges other neighbours stream. */
+  private skipsFor(session: Session): VersionVector {
+    const skip: VersionVector = {};
+    for (const [author, s] of this.streams) if (s.session !== session) skip[author] = s.upTo;
+    return skip;
+  }
+
+  private sendSkips(sessions: Iterable<Session>): void {
+    for (const s of sessions) void s.link.send({ t: 'vv', have: {}, full: false, skip: this.skipsFor(s) }).catch(() => undefined);
+  }
+
+  /** Drops the streams `which` selects, so the other neighbours push those ranges again. */
+  private releaseStreams(which: (s: Stream) => boolean): void {
+    let released = false;
+    for (const [author, s] of this.streams) {
+      if (!which(s)) continue;
+      this.streams.delete(author);
+      released = true;
+    }
+    if (released) this.sendSkips(this.sessions.values());
+  }
+
+  /**
+   * Finished streams are forgotten. A neighbour streams its authors one after the other, so it is
+   * stalled only when none of its streams moved: then they are all handed back to every neighbour.
+   */
+  private checkStreams(): void {
+    const now = Date.now();
+    const moving = new Set<Session>();
+    for (const [author, s] of this.streams) {
+      const held = this.replica.seqOf(author);
+      if (held >= s.upTo) {
+        this.streams.delete(author);
+        moving.add(s.session);
+      } else if (held > s.held) {
+        s.held = held;
+        moving.add(s.session);
+      }
+    }
+    for (const s of this.streams.values()) if (moving.has(s.session)) s.since = now;
+    this.releaseStreams((s) => now - s.since > SYNC_TUNING.stallMs);
+    if (!this.streams.size) {
+      clearInterval(this.stallTimer);
+      this.stallTimer = undefined;
+    }
   }
 
   private onEvents(session: Session, events: unknown[]): void {
@@ -218,5 +319,6 @@ export class Sync {
   close(): void {
     clearTimeout(this.relayTimer);
     clearTimeout(this.announceTimer);
+    clearInterval(this.stallTimer);
   }
 }

@@ -458,7 +458,8 @@ export const METHOD_DOCS: { readonly [M in MethodName]: MethodDoc } = {
   },
   history: {
     summary: "A room's messages, oldest first",
-    description: 'The last `limit` messages, or the last `limit` before `before`. Works without joining; only messages this peer can read.',
+    description:
+      'The last `limit` messages, or the last `limit` before `before`. Works without joining; only messages this peer can read. A name no known room has gives `[]` (the room may not have arrived yet); an unknown id is `not_found`.',
     errors: ['not_found', 'ambiguous', 'not_member'],
   },
   dm: {

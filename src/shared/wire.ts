@@ -147,8 +147,12 @@ export const frameSchema = z.discriminatedUnion('t', [
     .strict(),
   /** Proof of key possession: Ed25519 signature over the other side's nonce, both ids and both ephemeral keys. */
   z.object({ t: z.literal('auth'), sig: b64Schema.length(86) }).strict(),
-  /** What the sender holds; `full` replaces the receiver's picture of it, otherwise it updates it. */
-  z.object({ t: z.literal('vv'), have: versionVectorSchema, full: z.boolean() }).strict(),
+  /**
+   * What the sender holds; `full` replaces the receiver's picture of it, otherwise it updates it.
+   * `skip` (replacing any earlier one): authors whose events up to that seq the sender is getting
+   * from another neighbour, so this one need not push them too (catch-up pulls each range once).
+   */
+  z.object({ t: z.literal('vv'), have: versionVectorSchema, full: z.boolean(), skip: versionVectorSchema.optional() }).strict(),
   /** A batch of events, each author's in seq order. */
   z.object({ t: z.literal('events'), events: z.array(z.unknown()).max(WIRE_LIMITS.maxEventsPerFrame) }).strict(),
   /** Ephemeral typing notice, never stored. */

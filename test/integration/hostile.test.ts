@@ -24,7 +24,7 @@ function hostile(): HostilePeer {
 async function syncedHostile(): Promise<HostilePeer> {
   const h = hostile();
   expect(await h.handshake(alice.url)).toBe(true);
-  h.send({ t: 'vv', have: {}, full: true });
+  h.send({ t: 'vv', have: {}, full: true, skip: {} }); // skip: our plan (nothing to skip), which lets alice push
   await eventually(async () => h.received.some((f) => f.t === 'events'), 5000, 'events from alice');
   return h;
 }

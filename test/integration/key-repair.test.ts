@@ -31,7 +31,7 @@ it('re-sends the current key to an invitee the rekey skipped, once its key is kn
   relays.push(toAlice, toBob);
   expect(await toAlice.handshake(alice.url)).toBe(true);
   expect(await toBob.handshake(bob.url)).toBe(true);
-  for (const h of [toAlice, toBob]) h.send({ t: 'vv', have: {}, full: true });
+  for (const h of [toAlice, toBob]) h.send({ t: 'vv', have: {}, full: true, skip: {} });
   /** What the relay holds back: dave's events on the way to bob, and (for a while) everything to alice. */
   const hold = { daveToBob: true, allToAlice: false };
   const forwarded = new Set<string>();
