@@ -44,6 +44,7 @@
  * and listing N members in the room. Figures go to stdout and to
  * bench/results/spike-<kind>-<N>.json (git-ignored).
  */
+import { seededRandom } from '../src/peer/overlay/random.js';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -123,18 +124,6 @@ function parseArgs(argv: string[]): Args {
 
 /** Set once the run is being stopped (done, capped or interrupted). */
 let finished = false;
-
-/** A small deterministic PRNG (mulberry32), so a given --seed picks the same seeds every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** `k` distinct random peers among the first `i`. */
 function pickSeeds(i: number, k: number, rand: () => number): number[] {
@@ -216,7 +205,7 @@ const sameSnapshot = (a: Snapshot, b: Snapshot): boolean =>
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const { kind, peers: n } = args;
-  const rand = rng(args.seed);
+  const rand = seededRandom(args.seed); // a given --seed picks the same seeds every run
   const started = wallNow();
   const log = (text: string): void => console.log(`${((wallNow() - started) / 1000).toFixed(1).padStart(6)}s ${text}`);
   const result: Record<string, unknown> = { kind, args, machine: { clkTck: CLK_TCK }, startedAt: new Date().toISOString() };

@@ -16,6 +16,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '../../src/peer/overlay/random.js';
 import type { Message } from '../../src/shared/api.js';
 import { createLan, namespaceSupport, type Lan } from '../helpers/netns.js';
 import { eventually, PeerProcess, type PeerProcessOptions } from '../helpers/peer-process.js';
@@ -25,18 +26,8 @@ const SEED = Number(process.env.CHAOS_SEED ?? Date.now() % 1_000_000);
 const ROOMS = ['lobby', 'dev', 'random'];
 const PEERS = 5;
 
-/** Small seeded PRNG (mulberry32) so a failing run can be replayed with CHAOS_SEED. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = rng(SEED);
+// seeded, so a failing run can be replayed with CHAOS_SEED
+const random = seededRandom(SEED);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const began = Date.now();

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { seededRandom } from '../../src/peer/overlay/random.js';
 import type { SignedEvent } from '../../src/shared/wire.js';
 import { HostilePeer } from '../helpers/hostile-peer.js';
 import { eventually, PeerProcess } from '../helpers/peer-process.js';
@@ -13,14 +14,7 @@ import { eventually, PeerProcess } from '../helpers/peer-process.js';
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 8);
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
 
-let state = SEED >>> 0;
-function random(): number {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+const random = seededRandom(SEED);
 const int = (n: number) => Math.floor(random() * n);
 
 const WEIRD: unknown[] = [
