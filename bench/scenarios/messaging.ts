@@ -23,6 +23,16 @@ interface Figures {
 const empty = (): Figures => ({ latP50: [], latP99: [], latMax: [], tpRate: [], tpP99: [] });
 const emptyAll = (): Record<PeerKind, Figures> => ({ chatty: empty(), baseline: empty(), gossipsub: empty() });
 
+/** One report row of a figure every kind of peer was measured on. */
+function addRow(
+  ctx: BenchContext,
+  figs: Record<PeerKind, Figures>,
+  row: { scenario: string; metric: string; unit: string; figure: keyof Figures; better: 'lower' | 'higher'; target?: string },
+): void {
+  const { figure, ...rest } = row;
+  ctx.report.add({ ...rest, chatty: figs.chatty[figure], baseline: figs.baseline[figure], gossipsub: figs.gossipsub[figure] });
+}
+
 /**
  * Runs one repeat of every kind not broken yet, in this repeat's order; a kind that throws is reported as
  * skipped for `scenario` and left out of the later repeats (its figures so far are kept).
@@ -108,45 +118,24 @@ export async function runMessaging(ctx: BenchContext): Promise<void> {
   for (let r = 0; r < ctx.repeat; r++) {
     await repeatKinds(ctx, name, r, broken, (kind) => oneRun(ctx, kind, 5, { latency, throughputSeconds }, figs[kind], raw));
   }
-  const { report } = ctx;
-  report.raw.messaging = raw;
-  const [c, b, g] = [figs.chatty, figs.baseline, figs.gossipsub];
+  ctx.report.raw.messaging = raw;
   if (latency) {
     const scenario = 'latency, 5 peers';
-    report.add({ scenario, metric: 'p50', unit: 'ms', chatty: c.latP50, baseline: b.latP50, gossipsub: g.latP50, better: 'lower' });
-    report.add({
-      scenario,
-      metric: 'p99',
-      unit: 'ms',
-      chatty: c.latP99,
-      baseline: b.latP99,
-      gossipsub: g.latP99,
-      better: 'lower',
-      target: '≤ 2× baseline',
-    });
-    report.add({ scenario, metric: 'max', unit: 'ms', chatty: c.latMax, baseline: b.latMax, gossipsub: g.latMax, better: 'lower' });
+    addRow(ctx, figs, { scenario, metric: 'p50', unit: 'ms', figure: 'latP50', better: 'lower' });
+    addRow(ctx, figs, { scenario, metric: 'p99', unit: 'ms', figure: 'latP99', better: 'lower', target: '≤ 2× baseline' });
+    addRow(ctx, figs, { scenario, metric: 'max', unit: 'ms', figure: 'latMax', better: 'lower' });
   }
   if (throughputSeconds) {
     const scenario = 'throughput, 5 peers';
-    report.add({
+    addRow(ctx, figs, {
       scenario,
       metric: 'delivered to all',
       unit: 'msg/s',
-      chatty: c.tpRate,
-      baseline: b.tpRate,
-      gossipsub: g.tpRate,
+      figure: 'tpRate',
       better: 'higher',
       target: '≥ 0.5× baseline',
     });
-    report.add({
-      scenario,
-      metric: 'latency p99 under load',
-      unit: 'ms',
-      chatty: c.tpP99,
-      baseline: b.tpP99,
-      gossipsub: g.tpP99,
-      better: 'lower',
-    });
+    addRow(ctx, figs, { scenario, metric: 'latency p99 under load', unit: 'ms', figure: 'tpP99', better: 'lower' });
   }
 }
 
@@ -164,34 +153,9 @@ export async function runScaling(ctx: BenchContext): Promise<void> {
     for (let r = 0; r < repeat; r++) {
       await repeatKinds(ctx, scenario, r, broken, (kind) => oneRun(ctx, kind, n, { latency, throughputSeconds }, figs[kind], raw));
     }
-    const [c, b, g] = [figs.chatty, figs.baseline, figs.gossipsub];
-    ctx.report.add({
-      scenario,
-      metric: 'latency p99',
-      unit: 'ms',
-      chatty: c.latP99,
-      baseline: b.latP99,
-      gossipsub: g.latP99,
-      better: 'lower',
-    });
-    ctx.report.add({
-      scenario,
-      metric: 'throughput to all',
-      unit: 'msg/s',
-      chatty: c.tpRate,
-      baseline: b.tpRate,
-      gossipsub: g.tpRate,
-      better: 'higher',
-    });
-    ctx.report.add({
-      scenario,
-      metric: 'latency p99 under load',
-      unit: 'ms',
-      chatty: c.tpP99,
-      baseline: b.tpP99,
-      gossipsub: g.tpP99,
-      better: 'lower',
-    });
+    addRow(ctx, figs, { scenario, metric: 'latency p99', unit: 'ms', figure: 'latP99', better: 'lower' });
+    addRow(ctx, figs, { scenario, metric: 'throughput to all', unit: 'msg/s', figure: 'tpRate', better: 'higher' });
+    addRow(ctx, figs, { scenario, metric: 'latency p99 under load', unit: 'ms', figure: 'tpP99', better: 'lower' });
   }
   ctx.report.raw.scaling = raw;
 }
