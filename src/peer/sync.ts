@@ -23,8 +23,13 @@ import type { Store } from './store.js';
 import type { Link } from './transport.js';
 
 export const SYNC_TUNING = {
-  /** A neighbour streaming an author's range that makes no progress this long loses it to the others. */
+  /**
+   * A neighbour streaming ranges to us that delivers fewer than `stallEvents` events (finished
+   * ranges count in full) for this long loses them to the others: a slow or hostile one cannot
+   * starve a catch-up by dripping events.
+   */
   stallMs: 5000,
+  stallEvents: 100,
   /** Events received from others are relayed after this delay, giving direct deliveries time to be announced. */
   relayDelayMs: 60,
   /** Announcements of what we hold are coalesced over this window. */
@@ -118,7 +123,7 @@ export class Sync {
   private readonly sessions = new Map<Link, Session>();
   /** Events sent to neighbours, and events received that this peer already held (the `stats` method). */
   readonly counts = { relayed: 0, duplicates: 0 };
-  /** Author → the neighbour streaming its missing range to us, up to `upTo` (`held` at `since`: its progress). */
+  /** Author → the neighbour streaming its missing range to us, up to `upTo` (`held` at `since`: its last progress mark). */
   private readonly streams = new Map<string, Stream>();
   private stallTimer?: NodeJS.Timeout;
   private relayTimer?: NodeJS.Timeout;
@@ -203,23 +208,28 @@ export class Sync {
   }
 
   /**
-   * Finished streams are forgotten. A neighbour streams its authors one after the other, so it is
-   * stalled only when none of its streams moved: then they are all handed back to every neighbour.
+   * Finished streams are forgotten. A neighbour streams its authors one after the other, so its
+   * progress is counted over all its streams since its last mark: enough of it moves the mark,
+   * too little for `stallMs` hands them all back to every neighbour.
    */
   private checkStreams(): void {
     const now = Date.now();
-    const moving = new Set<Session>();
+    const progress = new Map<Session, number>();
+    const add = (session: Session, n: number) => progress.set(session, (progress.get(session) ?? 0) + n);
     for (const [author, s] of this.streams) {
       const held = this.replica.seqOf(author);
       if (held >= s.upTo) {
         this.streams.delete(author);
-        moving.add(s.session);
-      } else if (held > s.held) {
-        s.held = held;
-        moving.add(s.session);
+        add(s.session, SYNC_TUNING.stallEvents); // a finished range is progress enough
+      } else {
+        add(s.session, held - s.held);
       }
     }
-    for (const s of this.streams.values()) if (moving.has(s.session)) s.since = now;
+    for (const [author, s] of this.streams) {
+      if ((progress.get(s.session) ?? 0) < SYNC_TUNING.stallEvents) continue;
+      s.held = this.replica.seqOf(author);
+      s.since = now;
+    }
     this.releaseStreams((s) => now - s.since > SYNC_TUNING.stallMs);
     if (!this.streams.size) {
       clearInterval(this.stallTimer);
