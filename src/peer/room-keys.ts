@@ -38,13 +38,7 @@ export class RoomKeys {
   /** A fresh key for a room; returns its epoch id. */
   create(room: string, epoch = RoomKeys.newEpoch()): string {
     this.store.setMeta(this.metaKey(room, epoch), b64u(randomBytes(32)));
-    this.store.setMeta(`roomkey-latest|${room}`, epoch);
     return epoch;
-  }
-
-  /** The newest key this peer made or received for the room, if any. */
-  latest(room: string): string | undefined {
-    return this.store.getMeta(`roomkey-latest|${room}`);
   }
 
   has(room: string, epoch: string): boolean {
@@ -72,7 +66,6 @@ export class RoomKeys {
     const key = decryptDm(this.identity.dh.privateKey, dh, keyContext(room, epoch), sealed.iv, sealed.ct);
     if (!key || fromB64u(key).length !== 32) return false;
     this.store.setMeta(this.metaKey(room, epoch), key);
-    this.store.setMeta(`roomkey-latest|${room}`, epoch);
     return true;
   }
 
