@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/peer/overlay/random.js';
-import type { Message } from '../../src/shared/api.js';
+import type { Message, MethodResults } from '../../src/shared/api.js';
 import { createLan, namespaceSupport, type Lan } from '../helpers/netns.js';
 import { eventually, PeerProcess, type PeerProcessOptions } from '../helpers/peer-process.js';
 
@@ -319,23 +319,46 @@ describe(`chaos on ${MODE} (seed ${SEED}, ${SECONDS}s)`, () => {
       for (const room of ROOMS) await bounded('late', 'join', newcomer.peer!.call('join', { room }));
       progress('newcomer joined; waiting for identical histories');
 
-      // Quiet: wait until every peer reports the same history for every room.
+      // Quiet: wait until every peer reports the same history for every room, and the same members
+      // and roles (a join carries no message, so it may still be on its way when the histories agree).
+      type Rooms = MethodResults['rooms'];
+      const shape = (r: Rooms) =>
+        JSON.stringify(
+          r
+            .map((x) => ({ room: x.room, members: x.members.map((m) => [m.peerId, m.role]).sort() }))
+            .sort((a, b) => a.room.localeCompare(b.room)),
+        );
       const snapshot = async () =>
         Promise.all(
-          slots.map(async (s) =>
-            Object.fromEntries(await Promise.all(ROOMS.map(async (r) => [r, await s.peer!.call('history', { room: r })] as const))),
-          ),
+          slots.map(async (s) => ({
+            histories: Object.fromEntries(
+              await Promise.all(ROOMS.map(async (r) => [r, await s.peer!.call('history', { room: r })] as const)),
+            ),
+            rooms: await s.peer!.call('rooms'),
+          })),
         );
-      const histories = await eventually(
+      const key = (h: Record<string, Message[]>) => ROOMS.map((r) => h[r]!.map((m) => m.id).join(',')).join('|');
+      let last: Awaited<ReturnType<typeof snapshot>> = [];
+      const converged = await eventually(
         async () => {
-          const snap = await snapshot();
-          const key = (h: Record<string, Message[]>) => ROOMS.map((r) => h[r]!.map((m) => m.id).join(',')).join('|');
-          return snap.every((h) => key(h) === key(snap[0]!)) ? snap : undefined;
+          last = await snapshot();
+          const first = last[0]!;
+          const same = last.every((p) => key(p.histories) === key(first.histories) && shape(p.rooms) === shape(first.rooms));
+          return same ? last : undefined;
         },
         180_000,
-        'identical histories on every peer',
+        'identical histories, members and roles on every peer',
         2000, // a soak's histories are long: compare them every 2 s, not continuously
-      );
+      ).catch((err: Error) => {
+        // say who differs from p0, so a failed run is diagnosable from its log
+        const diff = last.map(
+          (p, i) =>
+            `${slots[i]!.nick}: history ${key(p.histories) === key(last[0]!.histories) ? '=' : '≠'}, members ${shape(p.rooms) === shape(last[0]!.rooms) ? '=' : `≠ ${shape(p.rooms)}`}`,
+        );
+        throw new Error(`${err.message}\n${diff.join('\n')}`);
+      });
+      const histories = converged.map((p) => p.histories);
+      const rooms = converged.map((p) => p.rooms);
 
       // Checker
       const reference = histories[0]!;
@@ -360,14 +383,6 @@ describe(`chaos on ${MODE} (seed ${SEED}, ${SECONDS}s)`, () => {
       const missing = [...acked.values()].filter(({ msg }) => !present.has(msg.id));
       const kickedNicks = new Set(slots.slice(2, PEERS).map((s) => s.nick));
       const lost = missing.filter(({ author, msg }) => !(kickedNicks.has(author) && msg.roomName === 'dev'));
-      // same members and roles everywhere
-      const rooms = await Promise.all(slots.map((s) => s.peer!.call('rooms')));
-      const shape = (r: (typeof rooms)[number]) =>
-        JSON.stringify(
-          r
-            .map((x) => ({ room: x.room, members: x.members.map((m) => [m.peerId, m.role]).sort() }))
-            .sort((a, b) => a.room.localeCompare(b.room)),
-        );
       console.log(
         `[chaos] seed=${SEED} seconds=${SECONDS} sent=${stats.sent} acknowledged=${stats.acked} failed-sends=${stats.failedSends} ` +
           `lost=${lost.length} refused-by-moderation=${missing.length - lost.length} faults=${stats.faults.length}\n` +
