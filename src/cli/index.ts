@@ -30,6 +30,8 @@ async function main(): Promise<void> {
     peers: opts.peer,
     mdns: opts.mdns,
     scan: opts.scan,
+    topology: opts.fullMesh ? 'mesh' : 'overlay',
+    overlay: { hyParView: { activeViewSize: opts.links } },
     logger: log,
   });
 

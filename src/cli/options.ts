@@ -14,6 +14,8 @@ export interface CliOptions {
   peer: string[];
   mdns: boolean;
   scan: boolean;
+  links: number;
+  fullMesh: boolean;
   json: boolean;
   ui: boolean;
   uiPort: number;
@@ -34,6 +36,12 @@ function port(value: string): number {
   return n;
 }
 
+function linkCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 2 || n > 32) throw new InvalidArgumentError('must be a whole number from 2 to 32');
+  return n;
+}
+
 function peerUrl(value: string, previous: string[]): string[] {
   if (!/^wss?:\/\/[^\s/]+(:\d+)?\/?$/.test(value)) throw new InvalidArgumentError('must look like ws://host:port');
   return [...previous, value];
@@ -49,6 +57,12 @@ export function parseOptions(argv: string[]): CliOptions {
     .option('--peer <url>', 'peer to connect to, e.g. ws://10.0.0.2:7447 (repeatable)', peerUrl, [])
     .option('--no-mdns', 'do not use mDNS discovery')
     .option('--scan', 'when no peer is found, probe the local /24 on port 7447 (bounded, rate-limited)', false)
+    .addOption(
+      new Option('--links <n>', 'neighbours to hold in the overlay (its active view); the others are reached through them')
+        .argParser(linkCount)
+        .default(5),
+    )
+    .option('--full-mesh', 'link every known peer instead of a bounded overlay (for comparison; fine up to ~20 peers)', false)
     .option('--json', 'speak JSON-RPC 2.0 on stdin/stdout instead of the interactive chat', false)
     .addOption(new Option('--ui-port <port>', 'port of the local browser UI (127.0.0.1 only)').argParser(port).default(DEFAULT_UI_PORT))
     .option('--no-ui', 'do not serve the browser UI')

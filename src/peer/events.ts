@@ -9,7 +9,7 @@ import canonicalizeModule from 'canonicalize';
 import type { KeyObject } from 'node:crypto';
 import {
   eventBodies,
-  PROTOCOL_VERSION,
+  EVENT_FORMAT,
   signedEventSchema,
   WIRE_LIMITS,
   type EventContent,
@@ -41,7 +41,7 @@ export interface EventDraft {
 
 export function createEvent(draft: EventDraft, privateKey: KeyObject): SignedEvent {
   const content: EventContent = {
-    v: PROTOCOL_VERSION,
+    v: EVENT_FORMAT,
     author: draft.author,
     seq: draft.seq,
     prev: draft.prev,

@@ -32,6 +32,8 @@ import { canModerate, entitledReaders, roleOf, type RoomState } from './room-sta
 import { bodyColumns, EventStatus, Store, type EventRow } from './store.js';
 import { Sync } from './sync.js';
 import { Transport, type Link } from './transport.js';
+import { TreeBroadcast } from './overlay/broadcast.js';
+import { Membership, type MembershipConfig } from './overlay/membership.js';
 
 export interface PeerNodeOptions {
   dataDir: string;
@@ -45,6 +47,13 @@ export interface PeerNodeOptions {
   mdns?: boolean;
   /** Fallback scan of the local /24 when no peer is connected (default off). */
   scan?: boolean;
+  /**
+   * How peers link: `overlay` (default) holds a bounded active view of neighbours and broadcasts
+   * along a tree; `mesh` links every known peer (the design before the overlay, kept to compare).
+   */
+  topology?: 'overlay' | 'mesh';
+  /** Overlay tuning: active view size (links held, default 5), shuffle and probe periods. */
+  overlay?: Partial<MembershipConfig>;
   logger?: Logger;
 }
 
@@ -52,6 +61,8 @@ export interface PeerNodeOptions {
 const JOIN_SYNC_WAIT_MS = 3000;
 /** How long a peer with no connection waits before its first fallback scan. */
 const SCAN_START_MS = 5000;
+/** A typing notice relayed through the overlay is passed on once per typist and room in this window. */
+const TYPING_RELAY_MS = 1000;
 /** Invite-only rooms' keys are re-checked this long after the last change (catch-up delivers bursts). */
 const KEY_REPAIR_DELAY_MS = 1500;
 /** Rounds the repair waits for a caught-up picture before it runs anyway (20 × 1.5 s). */
@@ -69,6 +80,9 @@ export class PeerNode implements ChattyService {
   private keyRepairWaits = 0;
   private readonly lastRepairRekey = new Map<string, number>();
   private readonly startedAt = Date.now();
+  private membership?: Membership;
+  private tree?: TreeBroadcast;
+  private readonly typingRelayed = new Map<string, number>();
   private closing?: Promise<void>;
   private nick: string;
 
@@ -94,8 +108,15 @@ export class PeerNode implements ChattyService {
     const self: { node?: PeerNode } = {};
     const transport = new Transport({ identity, nick: () => self.node?.nick ?? '', port: opts.port ?? DEFAULT_PORT, host: opts.host, log });
     const sync = new Sync(replica, store, log);
-    const peerManager = new PeerManager(identity.peerId, transport, store, log);
+    const mesh = opts.topology === 'mesh';
+    const peerManager = new PeerManager(identity.peerId, transport, store, log, mesh);
     const started = new PeerNode(store, identity, replica, transport, sync, peerManager, log);
+    if (mesh) {
+      replica.on('shared', () => sync.broadcastOwn());
+      peerManager.on('up', (link) => sync.attach(link));
+    } else {
+      started.startOverlay(opts.overlay ?? {});
+    }
     self.node = started;
     const setAside = store.setAside;
     if (setAside !== undefined) {
@@ -106,7 +127,6 @@ export class PeerNode implements ChattyService {
     const wanted = opts.nick?.trim() || saved || defaultNick();
     if (wanted !== saved) started.publishProfile(wanted);
     replica.on('delivered', (d) => started.onDelivered(d));
-    replica.on('shared', () => sync.broadcastOwn());
     peerManager.on('up', (link) => started.onLinkUp(link));
     peerManager.on('down', (link) => started.emit('peer', { peerId: link.peerId, nick: started.nickOf(link.peerId), state: 'down' }));
     await transport.listen();
@@ -117,6 +137,29 @@ export class PeerNode implements ChattyService {
     started.scheduleKeyRepair(); // a crash may have come between a kick and its rekey
     log.info({ peerId: identity.peerId, port: transport.port, nick: started.nick }, 'peer started');
     return started;
+  }
+
+  /** Links held by HyParView's active view, new events broadcast along Plumtree's tree, catch-up with neighbours. */
+  private startOverlay(config: Partial<MembershipConfig>): void {
+    const { replica, sync } = this;
+    const tree = new TreeBroadcast(this.peerId, replica, this.store, sync, this.log);
+    const view = {
+      vector: () => replica.vector(),
+      lacking: (theirs: Record<string, number>) =>
+        Object.fromEntries(Object.entries(theirs).filter(([author, seq]) => seq > replica.seqOf(author))),
+      stillLacking: (wanted: Record<string, number>) => Object.entries(wanted).some(([author, seq]) => seq > replica.seqOf(author)),
+    };
+    const membership = new Membership(this.peerId, this.peerManager, view, (link) => sync.resync(link), this.log, config);
+    membership.on('neighborUp', (link) => {
+      sync.attach(link);
+      tree.neighborUp(link);
+    });
+    membership.on('neighborDown', (peerId) => tree.neighborDown(peerId));
+    replica.on('shared', () => tree.shareOwn());
+    sync.onHeld = (events) => tree.markHeld(events);
+    membership.start();
+    this.membership = membership;
+    this.tree = tree;
   }
 
   private startDiscovery(): void {
@@ -214,19 +257,38 @@ export class PeerNode implements ChattyService {
   }
 
   private onLinkUp(link: Link): void {
-    this.sync.attach(link);
     link.on('frame', (frame) => {
-      if (frame.t === 'typing') {
-        // (an unknown room id must not make the replica load, and keep, an empty timeline for it)
-        if (this.replica.hasRoom(frame.room) && this.isMember(frame.room) && this.replica.roomState(frame.room).members.has(link.peerId)) {
-          this.emit('typing', { room: frame.room, peerId: link.peerId, nick: this.nickOf(link.peerId) });
-        }
-      } else if (frame.t === 'peers') {
+      if (frame.t === 'typing') this.onTyping(link, frame.room, frame.from);
+      else if (frame.t === 'peers') {
         for (const p of frame.peers) this.peerManager.addAddresses(p.peerId, p.urls, 'exchange');
       }
     });
-    void link.send({ t: 'peers', peers: this.peerManager.exchangeList().filter((p) => p.peerId !== link.peerId) }).catch(() => undefined);
+    // the overlay's peers need addresses for every id a shuffle may bring them, not only our links'
+    const exchange = this.peerManager.exchangeList(this.membership !== undefined);
+    void link.send({ t: 'peers', peers: exchange.filter((p) => p.peerId !== link.peerId) }).catch(() => undefined);
     this.emit('peer', { peerId: link.peerId, nick: this.nickOf(link.peerId), state: 'up' });
+  }
+
+  /**
+   * A typing notice: shown if the typist is in a room we are in. In the mesh it came straight from
+   * the typist; in the overlay it travels hop by hop, passed on once per typist and room a second.
+   */
+  private onTyping(link: Link, room: string, from: string): void {
+    if (this.membership === undefined && from !== link.peerId) return;
+    const key = `${from}|${room}`;
+    const now = Date.now();
+    if (from === this.peerId || now - (this.typingRelayed.get(key) ?? 0) < TYPING_RELAY_MS) return;
+    if (this.typingRelayed.size > 10_000) this.typingRelayed.clear();
+    this.typingRelayed.set(key, now);
+    // (an unknown room id must not make the replica load, and keep, an empty timeline for it)
+    if (!this.replica.hasRoom(room) || !this.replica.roomState(room).members.has(from)) return;
+    if (this.isMember(room)) this.emit('typing', { room, peerId: from, nick: this.nickOf(from) });
+    if (this.membership) this.sendToNeighbors({ t: 'typing', room, from }, link.peerId);
+  }
+
+  private sendToNeighbors(frame: Parameters<Link['send']>[0], except?: string): void {
+    const links = this.peerManager.links().filter((l) => l.peerId !== except && (this.membership?.isNeighbor(l.peerId) ?? true));
+    for (const link of links) void link.send(frame).catch(() => undefined);
   }
 
   // ---- helpers -----------------------------------------------------------
@@ -293,7 +355,7 @@ export class PeerNode implements ChattyService {
   }
 
   private isOnline(peerId: string): boolean {
-    return peerId === this.peerId || this.peerManager.isConnected(peerId);
+    return peerId === this.peerId || this.peerManager.isPresent(peerId);
   }
 
   private members(state: RoomState): Member[] {
@@ -375,7 +437,9 @@ export class PeerNode implements ChattyService {
 
   async connect({ url }: Params<'connect'>): Promise<MethodResults['connect']> {
     try {
-      return { peerId: await this.peerManager.connect(url) };
+      const peerId = await this.peerManager.connect(url);
+      this.membership?.adopt(peerId);
+      return { peerId };
     } catch (err) {
       throw new ChattyError('unreachable', `cannot connect to ${url}: ${(err as Error).message}`);
     }
@@ -645,7 +709,7 @@ export class PeerNode implements ChattyService {
   async typing({ room: ref }: Params<'typing'>): Promise<MethodResults['typing']> {
     const room = this.resolveRoom(ref);
     this.requireMember(room);
-    for (const link of this.peerManager.links()) void link.send({ t: 'typing', room }).catch(() => undefined);
+    this.sendToNeighbors({ t: 'typing', room, from: this.peerId });
     return {};
   }
 
@@ -684,6 +748,8 @@ export class PeerNode implements ChattyService {
       clearInterval(this.scanTimer);
       clearTimeout(this.keyRepairTimer);
       this.peerManager.close();
+      this.membership?.close();
+      this.tree?.close();
       this.sync.close();
       await this.discovery?.stop().catch(() => undefined);
       await this.transport.close();

@@ -1,7 +1,10 @@
 /**
- * Who we are connected to, and who we try to reach: one link per pair of
+ * Who we are connected to, and who we could reach: one link per pair of
  * peers, addresses learned from mDNS, `--peer`/`connect`, peer exchange and
- * earlier runs, and redials with exponential backoff for peers that went away.
+ * earlier runs. In the full mesh every known peer is dialled, and redialled
+ * with exponential backoff when it goes away; with the overlay (the default)
+ * this is only the address book, and the overlay's membership decides which
+ * links to hold (`dialPeer`, `link(...).close`).
  */
 import { EventEmitter } from 'node:events';
 import { fingerprint, type PeerInfo, type PeerSource, type PeerState } from '../shared/api.js';
@@ -24,11 +27,15 @@ interface KnownPeer {
   attempts: number;
   timer?: NodeJS.Timeout;
   dialing: boolean;
+  /** Announced on the LAN by mDNS right now (until its goodbye or expiry). */
+  nearby: boolean;
 }
 
 export interface PeerManagerEvents {
   up: [Link];
   down: [Link];
+  /** A peer's addresses were learned (overlay mode: the membership's passive view hears of it). */
+  discovered: [string];
 }
 
 export class PeerManager extends EventEmitter<PeerManagerEvents> {
@@ -42,6 +49,8 @@ export class PeerManager extends EventEmitter<PeerManagerEvents> {
     private readonly transport: Transport,
     private readonly store: Store,
     private readonly log: Logger,
+    /** Full mesh: dial every known peer and keep redialling it; otherwise the overlay decides. */
+    private readonly autoDial = true,
   ) {
     super();
     transport.on('link', (link) => this.onLink(link));
@@ -60,12 +69,17 @@ export class PeerManager extends EventEmitter<PeerManagerEvents> {
     let p = this.peers.get(peerId);
     if (!p && this.peers.size >= MAX_KNOWN_PEERS) return; // a flood of made-up peers must not grow this forever
     if (!p) {
-      p = { peerId, nick: nick ?? '', urls: [], source, state: 'offline', attempts: 0, dialing: false };
+      p = { peerId, nick: nick ?? '', urls: [], source, state: 'offline', attempts: 0, dialing: false, nearby: false };
       this.peers.set(peerId, p);
     }
     if (nick) p.nick = nick;
     const fresh = urls.filter((u) => !p.urls.includes(u));
     p.urls = [...urls, ...p.urls.filter((u) => !urls.includes(u))].slice(0, 8);
+    if (source === 'mdns') p.nearby = true;
+    if (!this.autoDial) {
+      this.emit('discovered', peerId);
+      return;
+    }
     if (p.link) return;
     if (source === 'mdns' || fresh.length) {
       // A sighting is news: retry now rather than at the end of the backoff.
@@ -80,7 +94,51 @@ export class PeerManager extends EventEmitter<PeerManagerEvents> {
   /** mDNS says the peer left (goodbye): show it offline now. */
   markGone(peerId: string): void {
     const p = this.peers.get(peerId);
-    if (p && !p.link) p.state = 'offline';
+    if (!p) return;
+    p.nearby = false;
+    if (!p.link) p.state = 'offline';
+  }
+
+  /** Linked to us, or announced on the LAN right now. */
+  isPresent(peerId: string): boolean {
+    const p = this.peers.get(peerId);
+    return p !== undefined && (p.link !== undefined || p.nearby);
+  }
+
+  /** The link to a peer, if there is one. */
+  link(peerId: string): Link | undefined {
+    return this.peers.get(peerId)?.link;
+  }
+
+  /** Peers we hold addresses for (the overlay's candidates). */
+  dialable(): string[] {
+    return [...this.peers.values()].filter((p) => p.urls.length).map((p) => p.peerId);
+  }
+
+  /** The link to a peer, dialling its known addresses in turn if there is none (overlay mode). */
+  async dialPeer(peerId: string): Promise<Link> {
+    const p = this.peers.get(peerId);
+    if (!p) throw new LinkError('unreachable', 'no address known for this peer');
+    if (p.link && !p.link.closed) return p.link;
+    p.dialing = true;
+    let lastError: unknown = new LinkError('unreachable', 'no address known for this peer');
+    try {
+      for (const url of p.urls) {
+        try {
+          const link = await this.transport.dial(url, peerId);
+          return p.link && !p.link.closed ? p.link : link; // a simultaneous dial may have won
+        } catch (err) {
+          lastError = err;
+          // dialled by the other side meanwhile: that link does as well
+          if (p.link && !p.link.closed) return p.link;
+        }
+      }
+    } finally {
+      p.dialing = false;
+    }
+    p.state = 'unreachable';
+    p.lastError = lastError instanceof LinkError ? `${lastError.reason}: ${lastError.message}` : String(lastError);
+    throw lastError;
   }
 
   /** Dials a URL once and reports who answered, or why nobody did (manual connect, fallback scan). */
@@ -159,6 +217,7 @@ export class PeerManager extends EventEmitter<PeerManagerEvents> {
         state: 'offline',
         attempts: 0,
         dialing: false,
+        nearby: false,
       };
       this.peers.set(link.peerId, p);
     }
@@ -192,7 +251,7 @@ export class PeerManager extends EventEmitter<PeerManagerEvents> {
       p.state = 'offline';
       p.lastError = reason;
       this.emit('down', link);
-      if (!this.closed) this.scheduleDial(p, BACKOFF.firstMs);
+      if (!this.closed && this.autoDial) this.scheduleDial(p, BACKOFF.firstMs);
     });
     this.emit('up', link);
   }
@@ -200,7 +259,7 @@ export class PeerManager extends EventEmitter<PeerManagerEvents> {
   /** True while a first attempt to reach some peer is still under way (start-up). */
   firstDialsPending(): boolean {
     for (const e of this.pendingUrls.values()) if (e.attempts === 0) return true;
-    for (const p of this.peers.values()) if (!p.link && p.attempts === 0 && (p.dialing || p.timer)) return true;
+    for (const p of this.peers.values()) if (!p.link && (p.attempts === 0 || !this.autoDial) && (p.dialing || p.timer)) return true;
     return false;
   }
 
@@ -217,9 +276,15 @@ export class PeerManager extends EventEmitter<PeerManagerEvents> {
     return this.peers.get(peerId)?.link !== undefined;
   }
 
-  /** Addresses of connected peers, for peer exchange. */
-  exchangeList(): { peerId: string; urls: string[] }[] {
-    return [...this.peers.values()].filter((p) => p.link && p.urls.length).map((p) => ({ peerId: p.peerId, urls: p.urls.slice(0, 8) }));
+  /**
+   * Addresses for peer exchange: of connected peers (the mesh dials all it hears of), or of every
+   * peer not known to be unreachable (the overlay dials only whom its views pick).
+   */
+  exchangeList(all = false): { peerId: string; urls: string[] }[] {
+    return [...this.peers.values()]
+      .filter((p) => p.urls.length && (p.link || (all && p.state !== 'unreachable')))
+      .slice(0, 256)
+      .map((p) => ({ peerId: p.peerId, urls: p.urls.slice(0, 8) }));
   }
 
   list(nickOf: (peerId: string) => string | undefined): PeerInfo[] {

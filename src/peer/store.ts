@@ -12,7 +12,7 @@ import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { openDatabase, prepare, prepareNamed, transaction } from './sqlite.js';
-import { PROTOCOL_VERSION, roomOfEvent, type SignedEvent } from '../shared/wire.js';
+import { EVENT_FORMAT, roomOfEvent, type SignedEvent } from '../shared/wire.js';
 
 export const EventStatus = {
   /** Stored, waiting for its causal dependencies. */
@@ -175,14 +175,14 @@ export class Store {
   }
 
   /**
-   * The database's `user_version` is the protocol of the events it holds. Signed events of an older,
-   * incompatible protocol cannot be rewritten (they are other authors' signatures), and peers of
-   * this protocol refuse them: they are set aside in `*_v<N>` tables, kept for the record, and the
+   * The database's `user_version` is the format of the events it holds (EVENT_FORMAT; until the
+   * link protocol 3 the two were one number). Signed events of an older, incompatible format cannot be rewritten (they are other authors' signatures), and peers of
+   * this format refuse them: they are set aside in `*_v<N>` tables, kept for the record, and the
    * peer starts a new log with the same identity, remembered peers and room keys.
    */
   private setAsideOlderProtocol(): void {
     const version = prepare<[], { user_version: number }>(this.db, 'PRAGMA user_version').get()?.user_version ?? 0;
-    if (version === PROTOCOL_VERSION) return;
+    if (version === EVENT_FORMAT) return;
     const hasEventsTable =
       prepare<[], { n: number }>(this.db, "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'events'").get()!.n > 0;
     transaction(this.db, () => {
@@ -192,7 +192,7 @@ export class Store {
           DROP INDEX IF EXISTS events_room_order; DROP INDEX IF EXISTS events_waiting; DROP INDEX IF EXISTS events_creates;`);
         this.setAside = old;
       }
-      this.db.exec(`PRAGMA user_version = ${PROTOCOL_VERSION}`);
+      this.db.exec(`PRAGMA user_version = ${EVENT_FORMAT}`);
     });
   }
 

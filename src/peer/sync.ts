@@ -121,6 +121,12 @@ interface Stream {
 
 export class Sync {
   private readonly sessions = new Map<Link, Session>();
+  private readonly byPeer = new Map<string, Session>();
+  /**
+   * Told of events that arrived by catch-up (`events` frames), once stored: the overlay's tree
+   * learns it holds them. Unset in the full mesh.
+   */
+  onHeld?: (events: SignedEvent[]) => void;
   /** Events sent to neighbours, and events received that this peer already held (the `stats` method). */
   readonly counts = { relayed: 0, duplicates: 0 };
   /** Author → the neighbour streaming its missing range to us, up to `upTo` (`held` at `since`: its last progress mark). */
@@ -137,17 +143,20 @@ export class Sync {
 
   /** Starts syncing over a new link: tell the peer what we hold. */
   attach(link: Link): void {
+    if (this.sessions.has(link)) return;
     const session = new Session(link, this);
     this.sessions.set(link, session);
+    this.byPeer.set(link.peerId, session);
     link.on('close', () => {
       this.sessions.delete(link);
+      if (this.byPeer.get(link.peerId) === session) this.byPeer.delete(link.peerId);
       this.releaseStreams((s) => s.session === session);
     });
     link.on('frame', (frame) => {
       if (frame.t === 'vv') this.onVector(session, frame.have, frame.full, frame.skip);
       else if (frame.t === 'events') this.onEvents(session, frame.events);
     });
-    void link.send({ t: 'vv', have: this.replica.vector(), full: true }).catch(() => undefined);
+    this.resync(link);
   }
 
   private onVector(session: Session, have: VersionVector, full: boolean, skip?: VersionVector): void {
@@ -251,14 +260,23 @@ export class Sync {
       session.link.fail(result.error.reason, result.error.message);
       return;
     }
-    if (result.gap) {
-      // The sender believes we hold more than we do: correct its picture so it resends from our real position.
-      void session.link.send({ t: 'vv', have: this.replica.vector(), full: true }).catch(() => undefined);
-    }
+    // The sender believes we hold more than we do: correct its picture so it resends from our real position.
+    if (result.gap) this.resync(session.link);
     if (result.stored.length) {
+      this.onHeld?.(result.stored);
       this.announce(result.stored, session);
       this.scheduleRelay();
     }
+  }
+
+  /** Tells a neighbour all we hold, so it sends what we lack (a gap, or a probe found us behind). */
+  resync(link: Link): void {
+    void link.send({ t: 'vv', have: this.replica.vector(), full: true }).catch(() => undefined);
+  }
+
+  /** A neighbour holds `author`'s log up to `seq` (the tree sent it or heard of it there): not ours to push again. */
+  learnOf(peerId: string, author: string, seq: number): void {
+    this.byPeer.get(peerId)?.learn(author, seq);
   }
 
   /** Our own new events, now flushed: push them to everyone now. */

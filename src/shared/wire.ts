@@ -6,8 +6,17 @@
 import { z } from 'zod';
 import { LIMITS, nickSchema, peerIdSchema, roomSchema, ROLES } from './api.js';
 
-/** Bumped on any incompatible change of frames or events; peers refuse other versions. */
-export const PROTOCOL_VERSION = 2;
+/**
+ * Version of the link protocol (frames, handshake, discovery records), bumped on any incompatible
+ * change; peers refuse other versions with a clear `version` error. 3: the bounded overlay
+ * (HyParView membership, Plumtree broadcast).
+ */
+export const PROTOCOL_VERSION = 3;
+/**
+ * Version of the signed event format (each event's `v`, the database's schema version). Separate
+ * from the link protocol so that a change of frames does not set aside everyone's history.
+ */
+export const EVENT_FORMAT = 2;
 /** DNS-SD service type (`_chatty._tcp`). */
 export const SERVICE_TYPE = 'chatty';
 export const DEFAULT_PORT = 7447;
@@ -21,6 +30,10 @@ export const WIRE_LIMITS = {
   maxEventBytes: 64 * 1024,
   maxDeps: 32,
   maxAuthors: 100_000,
+  /** Ids per `ihave` frame. */
+  maxIhave: 1000,
+  /** Peers per HyParView shuffle (ka + kp + 1 is 8 by default). */
+  maxShufflePeers: 32,
 } as const;
 
 const hashSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a sha256 hash (base64url)');
@@ -101,7 +114,7 @@ export const STATE_EVENT_TYPES: readonly EventType[] = ['create', 'join', 'leave
 /** The signed content of an event. `id` = sha256(JCS(content)); `sig` = Ed25519(id). */
 export const eventContentSchema = z
   .object({
-    v: z.literal(PROTOCOL_VERSION),
+    v: z.literal(EVENT_FORMAT),
     author: peerIdSchema,
     /** Position in the author's log: 1, 2, 3… without gaps. */
     seq: z.number().int().min(1),
@@ -131,6 +144,21 @@ export const versionVectorSchema = z
   .refine((v) => Object.keys(v).length <= WIRE_LIMITS.maxAuthors, `a version vector names at most ${WIRE_LIMITS.maxAuthors} authors`);
 export type VersionVector = z.infer<typeof versionVectorSchema>;
 
+const roundSchema = z.number().int().min(0).max(1000);
+const peerListSchema = z.array(peerIdSchema).max(WIRE_LIMITS.maxShufflePeers);
+
+/** HyParView's messages (src/peer/overlay/hyparview.ts), as they travel inside `hv` frames. */
+const hyParViewMessageSchema = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('join') }).strict(),
+  z.object({ t: z.literal('forwardJoin'), peer: peerIdSchema, ttl: z.number().int().min(0).max(16) }).strict(),
+  z.object({ t: z.literal('forwardJoinReply') }).strict(),
+  z.object({ t: z.literal('neighbor'), priority: z.enum(['high', 'low']) }).strict(),
+  z.object({ t: z.literal('neighborReply'), accepted: z.boolean() }).strict(),
+  z.object({ t: z.literal('disconnect') }).strict(),
+  z.object({ t: z.literal('shuffle'), origin: peerIdSchema, peers: peerListSchema, ttl: z.number().int().min(0).max(16) }).strict(),
+  z.object({ t: z.literal('shuffleReply'), peers: peerListSchema }).strict(),
+]);
+
 export const frameSchema = z.discriminatedUnion('t', [
   /** First frame on a link, both directions. */
   z
@@ -155,8 +183,28 @@ export const frameSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('vv'), have: versionVectorSchema, full: z.boolean(), skip: versionVectorSchema.optional() }).strict(),
   /** A batch of events, each author's in seq order. */
   z.object({ t: z.literal('events'), events: z.array(z.unknown()).max(WIRE_LIMITS.maxEventsPerFrame) }).strict(),
-  /** Ephemeral typing notice, never stored. */
-  z.object({ t: z.literal('typing'), room: roomIdSchema }).strict(),
+  /** Ephemeral typing notice, never stored; relayed hop by hop through the overlay (`from`: who types). */
+  z.object({ t: z.literal('typing'), room: roomIdSchema, from: peerIdSchema }).strict(),
+  /** Overlay membership (HyParView): join, random walks, neighbour requests, shuffles. */
+  z.object({ t: z.literal('hv'), m: hyParViewMessageSchema }).strict(),
+  /** Tree broadcast (Plumtree): an event pushed eagerly along the tree; `round` counts its hops. */
+  z.object({ t: z.literal('gossip'), id: hashSchema, round: roundSchema, event: z.unknown() }).strict(),
+  /** Lazy push: ids of events the sender holds, batched. */
+  z
+    .object({
+      t: z.literal('ihave'),
+      ids: z.array(z.object({ id: hashSchema, round: roundSchema }).strict()).max(WIRE_LIMITS.maxIhave),
+    })
+    .strict(),
+  /** Pull an announced event (null: only make the link eager again) and put the link into the tree. */
+  z.object({ t: z.literal('graft'), id: hashSchema.nullable(), round: roundSchema }).strict(),
+  /**
+   * What the sender holds, to compare (the overlay's probe: partition merge, lost events); `reply`
+   * asks for the receiver's own digest back.
+   */
+  z.object({ t: z.literal('digest'), have: versionVectorSchema, reply: z.boolean() }).strict(),
+  /** Take the link out of the tree (the receiver sent a duplicate). */
+  z.object({ t: z.literal('prune') }).strict(),
   /** Peer exchange: addresses of other peers the sender knows. */
   z
     .object({

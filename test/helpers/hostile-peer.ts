@@ -17,6 +17,8 @@ export interface HandshakeTweaks {
   /** Send this exact auth frame (e.g. one recorded earlier). */
   authFrame?: string;
   version?: number;
+  /** Do not ask to join the overlay: the peer treats the link as a stranger's and closes it after its grace period. */
+  stranger?: boolean;
 }
 
 export class HostilePeer {
@@ -93,6 +95,9 @@ export class HostilePeer {
           );
         } else if (this.cipher) {
           this.onFrame = undefined;
+          // ask to be a neighbour in the overlay (a JOIN is always accepted), as a real peer does:
+          // only neighbours sync, and a link that is none is closed after a few seconds
+          if (!tweaks.stranger) this.send({ t: 'hv', m: { t: 'join' } });
           resolve(true);
         }
       };
@@ -114,6 +119,13 @@ export class HostilePeer {
   }
 
   /** Sends a frame over the encrypted link. */
+  /** Every event the peer sent us: catch-up batches (`events`) and the broadcast tree's pushes (`gossip`). */
+  eventsReceived(): SignedEvent[] {
+    return this.received.flatMap((f) =>
+      f.t === 'events' ? (f.events as SignedEvent[]) : f.t === 'gossip' ? [f.event as SignedEvent] : [],
+    );
+  }
+
   send(frame: unknown): void {
     this.ws.send(this.cipher!.seal(typeof frame === 'string' ? frame : JSON.stringify(frame)));
   }

@@ -7,7 +7,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { seededRandom } from '../../src/peer/overlay/random.js';
-import type { SignedEvent } from '../../src/shared/wire.js';
 import { HostilePeer } from '../helpers/hostile-peer.js';
 import { eventually, PeerProcess } from '../helpers/peer-process.js';
 
@@ -95,7 +94,7 @@ it(`survives ${SECONDS}s of mutated frames (seed ${SEED})`, async () => {
     }
     h.send({ t: 'vv', have: {}, full: true, skip: {} });
     await new Promise((r) => setTimeout(r, 30));
-    const seen = h.received.filter((f) => f.t === 'events').flatMap((f) => f.events as SignedEvent[]);
+    const seen = h.eventsReceived();
     const profile = h.profile('fuzzer');
     const heads = seen.filter((e) => e.room === 'general').slice(-1);
     const msg = h.event({

@@ -25,12 +25,12 @@ async function syncedHostile(): Promise<HostilePeer> {
   const h = hostile();
   expect(await h.handshake(alice.url)).toBe(true);
   h.send({ t: 'vv', have: {}, full: true, skip: {} }); // skip: our plan (nothing to skip), which lets alice push
-  await eventually(async () => h.received.some((f) => f.t === 'events'), 5000, 'events from alice');
+  await eventually(async () => h.eventsReceived().length > 0, 5000, 'events from alice');
   return h;
 }
 
 function eventsSeen(h: HostilePeer): SignedEvent[] {
-  return h.received.filter((f) => f.t === 'events').flatMap((f) => f.events as SignedEvent[]);
+  return h.eventsReceived();
 }
 
 /** The room's current heads and depth as a peer that saw `events` would compute them. */

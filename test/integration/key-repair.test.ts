@@ -16,7 +16,7 @@ afterAll(async () => {
   await Promise.all(peers.map((p) => p.stop()));
 });
 
-const eventsOf = (h: HostilePeer): SignedEvent[] => h.received.filter((f) => f.t === 'events').flatMap((f) => f.events as SignedEvent[]);
+const eventsOf = (h: HostilePeer): SignedEvent[] => h.eventsReceived();
 
 it('re-sends the current key to an invitee the rekey skipped, once its key is known', async () => {
   const alice = await PeerProcess.start({ nick: 'alice' });

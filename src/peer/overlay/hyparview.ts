@@ -199,6 +199,30 @@ export class HyParView {
   }
 
   /**
+   * A peer the host learned of some other way (mDNS, peer exchange, an address remembered from an
+   * earlier run) joins the passive view: a candidate for repairs, as if a shuffle had brought it.
+   */
+  learn(peer: PeerId): HyParViewEffect[] {
+    this.addPassive(peer);
+    return this.flush();
+  }
+
+  /**
+   * Not in the paper: asks `peer` to become a neighbour with high priority (always accepted), even
+   * with a full view (accepting its reply then drops a random neighbour). The host uses it when a
+   * peer outside the active view holds events this one lacks: after a partition healed, the two
+   * overlays are disjoint and HyParView alone (whose repairs only fill free slots) never merges them.
+   */
+  promote(peer: PeerId): HyParViewEffect[] {
+    if (peer === this.self || this.activeSet.has(peer) || this.pending.has(peer)) return [];
+    this.addPassive(peer); // a pending request's target stays passive until accepted
+    this.pending.set(peer, { high: true, ticks: 0 });
+    this.out.push({ type: 'connect', peer });
+    this.send(peer, { t: 'neighbor', priority: 'high' });
+    return this.flush();
+  }
+
+  /**
    * Called by the host every shuffle period: gives up unanswered NEIGHBOR requests, refills a
    * short active view, and starts one SHUFFLE (§4.4).
    */

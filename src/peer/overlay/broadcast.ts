@@ -1,0 +1,211 @@
+/**
+ * Tree broadcast of new events on real links: hosts the Plumtree state machine (./plumtree.ts) over
+ * the neighbours' links (the active view of ./membership.ts).
+ *
+ * - A new event (ours once durable, or one received as GOSSIP) goes eagerly along the tree and as
+ *   an IHAVE on the other neighbours' links; a duplicate prunes the link it came over, a missing
+ *   announced event is pulled with GRAFT, which puts that link back into the tree.
+ * - The tree's ids are event ids; its payload is only a reference (author, seq): the event's JSON
+ *   comes from a small cache of recent events or the store, so the tree never holds history.
+ * - Every GOSSIP is checked by the replica (signature, hash chain) before it is forwarded: a peer
+ *   cannot use the tree to spread what the replica refuses. One whose predecessor we lack is not
+ *   forwarded either; it asks that neighbour for a resync (version-vector catch-up), as any gap does.
+ * - Backlogs (catch-up after a partition or an absence) are not pushed along the tree: version
+ *   vectors between neighbours carry them (./sync.ts), and the tree only learns that we hold them.
+ */
+import { type Frame, type SignedEvent } from '../../shared/wire.js';
+import { verifySignature } from '../events.js';
+import type { Logger } from '../log.js';
+import type { Replica } from '../replica.js';
+import type { Store } from '../store.js';
+import type { Sync } from '../sync.js';
+import type { Link } from '../transport.js';
+import { Plumtree, type PlumtreeConfig, type PlumtreeEffect } from './plumtree.js';
+
+/** Where to find an event the tree knows of. */
+interface EventRef {
+  author: string;
+  seq: number;
+}
+
+/** Recent events' JSON kept for forwarding and GRAFTs without a database read. */
+const JSON_CACHE_SIZE = 4096;
+
+export const TREE_DEFAULTS: Partial<PlumtreeConfig> = {
+  // only references are kept, but a catch-up marks every event it brings: bound what that costs
+  maxKept: 20_000,
+  keepMs: 60_000,
+};
+
+export class TreeBroadcast {
+  private readonly tree: Plumtree<EventRef>;
+  private readonly neighbors = new Map<string, Link>();
+  private readonly json = new Map<string, string>();
+  private timer?: NodeJS.Timeout;
+  private timerAt = Infinity;
+  /** Our own events up to this seq went into the tree. */
+  private ownSeq: number;
+  private closed = false;
+
+  constructor(
+    private readonly selfId: string,
+    private readonly replica: Replica,
+    private readonly store: Store,
+    private readonly sync: Sync,
+    private readonly log: Logger,
+    config: Partial<PlumtreeConfig> = {},
+  ) {
+    this.tree = new Plumtree<EventRef>(selfId, Date.now, { ...TREE_DEFAULTS, ...config });
+    this.ownSeq = replica.shareableVector()[selfId] ?? 0;
+  }
+
+  get eagerPeers(): string[] {
+    return this.tree.eagerPeers;
+  }
+
+  neighborUp(link: Link): void {
+    const replaced = this.neighbors.get(link.peerId);
+    this.neighbors.set(link.peerId, link);
+    if (replaced === link) return;
+    link.on('frame', (frame) => {
+      if (this.neighbors.get(link.peerId) === link) this.onFrame(link, frame);
+    });
+    link.on('close', () => {
+      if (this.neighbors.get(link.peerId) !== link) return;
+      this.neighbors.delete(link.peerId);
+      this.run(this.tree.neighborDown(link.peerId));
+    });
+    if (!replaced) this.run(this.tree.neighborUp(link.peerId));
+  }
+
+  neighborDown(peerId: string): void {
+    if (!this.neighbors.delete(peerId)) return;
+    this.run(this.tree.neighborDown(peerId));
+  }
+
+  /** Our own events that became durable (the replica's `shared`): each goes into the tree once. */
+  shareOwn(): void {
+    const upTo = this.replica.shareableVector()[this.selfId] ?? 0;
+    while (this.ownSeq < upTo) {
+      const rows = this.store.eventsAfter(this.selfId, this.ownSeq, Math.min(500, upTo - this.ownSeq));
+      if (!rows.length) break;
+      for (const row of rows) {
+        const id = (JSON.parse(row.json) as SignedEvent).id;
+        this.cache(id, row.json);
+        this.ownSeq = row.seq;
+        this.run(this.tree.broadcast(id, { author: this.selfId, seq: row.seq }));
+      }
+    }
+  }
+
+  /** Events that came by catch-up: the tree does not forward them, but an IHAVE or GOSSIP of them is old news. */
+  markHeld(events: readonly SignedEvent[]): void {
+    for (const ev of events) this.tree.markReceived(ev.id, { author: ev.author, seq: ev.seq });
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+  }
+
+  private onFrame(link: Link, frame: Frame): void {
+    switch (frame.t) {
+      case 'gossip':
+        this.onGossip(link, frame);
+        break;
+      case 'ihave':
+        for (const { id } of frame.ids) {
+          if (this.tree.has(id)) continue;
+          const row = this.store.event(id);
+          if (!row) continue;
+          this.tree.markReceived(id, { author: row.author, seq: row.seq });
+          this.sync.learnOf(link.peerId, row.author, row.seq);
+        }
+        this.run(this.tree.receive(link.peerId, frame));
+        break;
+      case 'graft':
+      case 'prune':
+        this.run(this.tree.receive(link.peerId, frame));
+        break;
+    }
+  }
+
+  private onGossip(link: Link, frame: Extract<Frame, { t: 'gossip' }>): void {
+    const ev = (frame.event ?? {}) as Partial<SignedEvent>;
+    if (ev.id !== frame.id || typeof ev.author !== 'string' || typeof ev.seq !== 'number') {
+      link.fail('bad_frame', 'gossip id does not match its event');
+      return;
+    }
+    const ref = { author: ev.author, seq: ev.seq };
+    if (ev.seq <= this.replica.seqOf(ev.author)) {
+      this.sync.counts.duplicates++;
+      this.tree.markReceived(frame.id, ref); // held since before the tree knew (catch-up, a restart)
+    } else {
+      const result = this.replica.ingest([frame.event]);
+      if (result.error) {
+        link.fail(result.error.reason, result.error.message);
+        return;
+      }
+      if (!result.stored.length) {
+        // its predecessor is missing: catch up with this neighbour; the event comes with the rest
+        if (result.gap) this.sync.resync(link);
+        return;
+      }
+      this.cache(frame.id, JSON.stringify(frame.event));
+    }
+    this.sync.learnOf(link.peerId, ev.author, ev.seq);
+    this.run(this.tree.receive(link.peerId, { t: 'gossip', id: frame.id, payload: ref, round: frame.round }));
+  }
+
+  private cache(id: string, json: string): void {
+    this.json.set(id, json);
+    if (this.json.size > JSON_CACHE_SIZE) this.json.delete(this.json.keys().next().value!);
+  }
+
+  /** An event's JSON for a GOSSIP; one read from the store is checked first (catch-up keeps unverified signatures inside chains). */
+  private eventJson(id: string): string | undefined {
+    const cached = this.json.get(id);
+    if (cached !== undefined) return cached;
+    const json = this.store.eventJson(id);
+    return json !== undefined && verifySignature(JSON.parse(json) as SignedEvent) ? json : undefined;
+  }
+
+  /** Carries out Plumtree's effects, then arms its timer for the next deadline. */
+  private run(effects: PlumtreeEffect<EventRef>[]): void {
+    if (this.closed) return;
+    for (const e of effects) {
+      if (e.type !== 'send') continue; // `deliver`: the replica delivered it when it was stored
+      const link = this.neighbors.get(e.to);
+      if (!link) continue;
+      const m = e.message;
+      if (m.t === 'gossip') {
+        const json = this.eventJson(m.id);
+        if (json === undefined) {
+          this.log.debug({ id: m.id }, 'tree: no event to send for this id');
+          continue;
+        }
+        this.sync.learnOf(e.to, m.payload.author, m.payload.seq);
+        this.sync.counts.relayed++;
+        void link.sendRaw(`{"t":"gossip","id":"${m.id}","round":${m.round},"event":${json}}`).catch(() => undefined);
+      } else {
+        void link.send(m).catch(() => undefined);
+      }
+    }
+    this.arm();
+  }
+
+  private arm(): void {
+    const next = this.tree.nextDeadline();
+    if (next === undefined || next >= this.timerAt) return;
+    clearTimeout(this.timer);
+    this.timerAt = next;
+    this.timer = setTimeout(
+      () => {
+        this.timerAt = Infinity;
+        this.timer = undefined;
+        this.run(this.tree.tick());
+      },
+      Math.max(0, next - Date.now()),
+    );
+  }
+}
