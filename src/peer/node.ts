@@ -107,8 +107,8 @@ export class PeerNode implements ChattyService {
     // The transport's hello carries the current nick, which the node owns.
     const self: { node?: PeerNode } = {};
     const transport = new Transport({ identity, nick: () => self.node?.nick ?? '', port: opts.port ?? DEFAULT_PORT, host: opts.host, log });
-    const sync = new Sync(replica, store, log);
     const mesh = opts.topology === 'mesh';
+    const sync = new Sync(replica, store, log, !mesh);
     const peerManager = new PeerManager(identity.peerId, transport, store, log, mesh);
     const started = new PeerNode(store, identity, replica, transport, sync, peerManager, log);
     if (mesh) {
@@ -437,9 +437,8 @@ export class PeerNode implements ChattyService {
 
   async connect({ url }: Params<'connect'>): Promise<MethodResults['connect']> {
     try {
-      const peerId = await this.peerManager.connect(url);
-      this.membership?.adopt(peerId);
-      return { peerId };
+      // (in the overlay, a link the user asked for becomes a neighbour: see Membership.onLinkUp)
+      return { peerId: await this.peerManager.connect(url) };
     } catch (err) {
       throw new ChattyError('unreachable', `cannot connect to ${url}: ${(err as Error).message}`);
     }

@@ -34,6 +34,11 @@ export const SYNC_TUNING = {
   relayDelayMs: 60,
   /** Announcements of what we hold are coalesced over this window. */
   announceMs: 20,
+  /**
+   * Overlay: a neighbour announced events we lack; if the tree has not brought them this much later,
+   * we ask that neighbour for them (a backlog it caught up with, e.g. across a healed partition).
+   */
+  pullDelayMs: 500,
   chunkEvents: 500,
   chunkBytes: 1024 * 1024,
 } as const;
@@ -139,6 +144,12 @@ export class Sync {
     readonly replica: Replica,
     private readonly store: Store,
     private readonly log: Logger,
+    /**
+     * In the overlay the tree carries new events, so a neighbour pushes only when asked (its full
+     * vector) and announcements make the other side pull what the tree did not bring; in the full
+     * mesh, announcements and relays push what each link lacks.
+     */
+    private readonly pullOnly = false,
   ) {}
 
   /** Starts syncing over a new link: tell the peer what we hold. */
@@ -170,7 +181,18 @@ export class Sync {
     }
     for (const [author, seq] of Object.entries(have)) session.learn(author, seq);
     if (full) this.planStreams(session);
-    void session.pump();
+    if (!this.pullOnly || full || skip) void session.pump();
+    else if (!full) this.pullLater(session, have);
+  }
+
+  /** Overlay: what a neighbour announced and the tree has not brought by then, we ask it for. */
+  private pullLater(session: Session, have: VersionVector): void {
+    const lacking = Object.entries(have).filter(([author, seq]) => seq > this.replica.seqOf(author));
+    if (!lacking.length) return;
+    setTimeout(() => {
+      if (session.link.closed || !this.sessions.has(session.link)) return;
+      if (lacking.some(([author, seq]) => seq > this.replica.seqOf(author))) this.resync(session.link);
+    }, SYNC_TUNING.pullDelayMs).unref();
   }
 
   /**
@@ -265,7 +287,7 @@ export class Sync {
     if (result.stored.length) {
       this.onHeld?.(result.stored);
       this.announce(result.stored, session);
-      this.scheduleRelay();
+      if (!this.pullOnly) this.scheduleRelay();
     }
   }
 

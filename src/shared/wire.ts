@@ -187,24 +187,27 @@ export const frameSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('typing'), room: roomIdSchema, from: peerIdSchema }).strict(),
   /** Overlay membership (HyParView): join, random walks, neighbour requests, shuffles. */
   z.object({ t: z.literal('hv'), m: hyParViewMessageSchema }).strict(),
-  /** Tree broadcast (Plumtree): an event pushed eagerly along the tree; `round` counts its hops. */
+  /**
+   * Tree broadcast (Plumtree): an event pushed eagerly along its author's tree; `round` counts its
+   * hops. IHAVE, GRAFT and PRUNE name the tree by its `root` (the author).
+   */
   z.object({ t: z.literal('gossip'), id: hashSchema, round: roundSchema, event: z.unknown() }).strict(),
   /** Lazy push: ids of events the sender holds, batched. */
   z
     .object({
       t: z.literal('ihave'),
-      ids: z.array(z.object({ id: hashSchema, round: roundSchema }).strict()).max(WIRE_LIMITS.maxIhave),
+      ids: z.array(z.object({ id: hashSchema, round: roundSchema, root: peerIdSchema.optional() }).strict()).max(WIRE_LIMITS.maxIhave),
     })
     .strict(),
   /** Pull an announced event (null: only make the link eager again) and put the link into the tree. */
-  z.object({ t: z.literal('graft'), id: hashSchema.nullable(), round: roundSchema }).strict(),
+  z.object({ t: z.literal('graft'), id: hashSchema.nullable(), round: roundSchema, root: peerIdSchema.optional() }).strict(),
   /**
    * What the sender holds, to compare (the overlay's probe: partition merge, lost events); `reply`
    * asks for the receiver's own digest back.
    */
   z.object({ t: z.literal('digest'), have: versionVectorSchema, reply: z.boolean() }).strict(),
   /** Take the link out of the tree (the receiver sent a duplicate). */
-  z.object({ t: z.literal('prune') }).strict(),
+  z.object({ t: z.literal('prune'), root: peerIdSchema.optional() }).strict(),
   /** Peer exchange: addresses of other peers the sender knows. */
   z
     .object({

@@ -5,6 +5,8 @@
  * - A new event (ours once durable, or one received as GOSSIP) goes eagerly along the tree and as
  *   an IHAVE on the other neighbours' links; a duplicate prunes the link it came over, a missing
  *   announced event is pulled with GRAFT, which puts that link back into the tree.
+ * - Each author's events travel a tree of their own (rooted at the author): with everyone writing,
+ *   one shared tree keeps tearing (see ./plumtree.ts).
  * - The tree's ids are event ids; its payload is only a reference (author, seq): the event's JSON
  *   comes from a small cache of recent events or the store, so the tree never holds history.
  * - Every GOSSIP is checked by the replica (signature, hash chain) before it is forwarded: a peer
@@ -32,6 +34,13 @@ interface EventRef {
 const JSON_CACHE_SIZE = 4096;
 
 export const TREE_DEFAULTS: Partial<PlumtreeConfig> = {
+  // Real peers answer slower than the simulation's 0.5–5 ms hops: a busy event loop, fsyncs, and on
+  // one test machine dozens of processes sharing two cores. A GRAFT sent while the eager copy is
+  // still on its way costs a duplicate and churns the tree, so repairs wait longer than in bench/sim.
+  ihaveTimeoutMs: 300,
+  graftTimeoutMs: 150,
+  // IHAVEs are not urgent with those timeouts: batching them longer saves frames under load.
+  lazyFlushMs: 50,
   // only references are kept, but a catch-up marks every event it brings: bound what that costs
   maxKept: 20_000,
   keepMs: 60_000,
@@ -57,10 +66,6 @@ export class TreeBroadcast {
   ) {
     this.tree = new Plumtree<EventRef>(selfId, Date.now, { ...TREE_DEFAULTS, ...config });
     this.ownSeq = replica.shareableVector()[selfId] ?? 0;
-  }
-
-  get eagerPeers(): string[] {
-    return this.tree.eagerPeers;
   }
 
   neighborUp(link: Link): void {
@@ -93,14 +98,14 @@ export class TreeBroadcast {
         const id = (JSON.parse(row.json) as SignedEvent).id;
         this.cache(id, row.json);
         this.ownSeq = row.seq;
-        this.run(this.tree.broadcast(id, { author: this.selfId, seq: row.seq }));
+        this.run(this.tree.broadcast(id, { author: this.selfId, seq: row.seq }, this.selfId));
       }
     }
   }
 
   /** Events that came by catch-up: the tree does not forward them, but an IHAVE or GOSSIP of them is old news. */
   markHeld(events: readonly SignedEvent[]): void {
-    for (const ev of events) this.tree.markReceived(ev.id, { author: ev.author, seq: ev.seq });
+    for (const ev of events) this.tree.markReceived(ev.id, { author: ev.author, seq: ev.seq }, 0, ev.author);
   }
 
   close(): void {
@@ -118,7 +123,7 @@ export class TreeBroadcast {
           if (this.tree.has(id)) continue;
           const row = this.store.event(id);
           if (!row) continue;
-          this.tree.markReceived(id, { author: row.author, seq: row.seq });
+          this.tree.markReceived(id, { author: row.author, seq: row.seq }, 0, row.author);
           this.sync.learnOf(link.peerId, row.author, row.seq);
         }
         this.run(this.tree.receive(link.peerId, frame));
@@ -139,7 +144,7 @@ export class TreeBroadcast {
     const ref = { author: ev.author, seq: ev.seq };
     if (ev.seq <= this.replica.seqOf(ev.author)) {
       this.sync.counts.duplicates++;
-      this.tree.markReceived(frame.id, ref); // held since before the tree knew (catch-up, a restart)
+      this.tree.markReceived(frame.id, ref, 0, ev.author); // held since before the tree knew (catch-up, a restart)
     } else {
       const result = this.replica.ingest([frame.event]);
       if (result.error) {
@@ -154,7 +159,8 @@ export class TreeBroadcast {
       this.cache(frame.id, JSON.stringify(frame.event));
     }
     this.sync.learnOf(link.peerId, ev.author, ev.seq);
-    this.run(this.tree.receive(link.peerId, { t: 'gossip', id: frame.id, payload: ref, round: frame.round }));
+    // each author's events travel that author's own tree (the gossip's root is its event's author)
+    this.run(this.tree.receive(link.peerId, { t: 'gossip', id: frame.id, payload: ref, round: frame.round, root: ev.author }));
   }
 
   private cache(id: string, json: string): void {

@@ -64,6 +64,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private readonly outbox = new Map<string, Parameters<Link['send']>[0][]>();
   private readonly linkedAt = new Map<Link, number>();
   private readonly dialing = new Set<string>();
+  private readonly probing = new Set<string>();
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
 
@@ -147,8 +148,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
     for (const m of this.outbox.get(link.peerId) ?? []) void link.send(m).catch(() => undefined);
     this.outbox.delete(link.peerId);
     if (this.hv.isActive(link.peerId)) this.emit('neighborUp', link);
-    // A peer we reached without the overlay asking (`--peer`, a scan) is our way in when we have none.
-    else if (link.outbound && !this.hv.active.length && !this.hv.pendingRequests.length) this.run(this.hv.join(link.peerId));
+    // A peer reached without the overlay asking (`--peer`, a scan) was wanted by the user: a neighbour.
+    else if (link.outbound && !this.dialing.has(link.peerId) && !this.probing.has(link.peerId)) this.adopt(link.peerId);
   }
 
   private onLinkDown(link: Link): void {
@@ -178,14 +179,15 @@ export class Membership extends EventEmitter<MembershipEvents> {
     const active = new Set(this.hv.active);
     const outside = this.peers.dialable().filter((p) => !active.has(p));
     const peer = pick(this.random, outside.length && this.random() < 0.75 ? outside : [...active]);
-    if (peer === undefined) return;
-    this.peers.dialPeer(peer).then(
-      (link) => {
-        this.linkedAt.set(link, this.linkedAt.get(link) ?? Date.now());
-        void link.send({ t: 'digest', have: this.replica.vector(), reply: true }).catch(() => undefined);
-      },
-      () => undefined,
-    );
+    if (peer === undefined || this.probing.has(peer)) return;
+    this.probing.add(peer);
+    this.peers
+      .dialPeer(peer)
+      .then(
+        (link) => void link.send({ t: 'digest', have: this.replica.vector(), reply: true }).catch(() => undefined),
+        () => undefined,
+      )
+      .finally(() => this.probing.delete(peer));
   }
 
   private onDigest(link: Link, have: VersionVector, reply: boolean): void {

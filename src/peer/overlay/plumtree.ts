@@ -11,9 +11,13 @@
  * The payload goes eagerly (GOSSIP) along the tree's links and lazily (IHAVE, ids only) along the
  * other links of the active view; a duplicate PRUNEs the link it came over, a missed message is
  * pulled with GRAFT after a timeout, which also puts that link back into the tree (§3, Alg. 1–2).
- * Eager and lazy sets are shared by all senders (a shared tree, §3 "sender-based versus shared
- * trees"); both ends of a link agree on it (PRUNE and GRAFT change both), so the eager links of a
- * settled overlay form one spanning tree, good for every source.
+ * Eager and lazy sets belong to a tree, named by a root: a message without one travels the shared
+ * tree (§3 "sender-based versus shared trees"), one with a root (its origin) that root's own tree.
+ * Both ends of a link agree on each tree (PRUNE and GRAFT name it and change both ends). A shared
+ * tree suits one source at a time; with many concurrent sources (a chat: everyone writes) it tears:
+ * message A's duplicate prunes one side of a cycle and message B's the other, until nodes hold no
+ * eager link at all and every delivery waits for a GRAFT. One tree per source, as Riak's Plumtree
+ * keeps, settles once per source and then stays put.
  */
 import type { PeerId } from './hyparview.js';
 
@@ -23,18 +27,20 @@ export interface Announcement {
   id: MessageId;
   /** Hops the announcing node received the message at (0 at the source). */
   round: number;
+  /** The message's tree (absent: the shared tree). */
+  root?: PeerId;
 }
 
 /** Plumtree's messages; they become wire frames (field names short and stable). */
 export type PlumtreeMessage<P> =
   /** The payload, eagerly; `round` is the sender's hop count (the receiver's is round + 1). */
-  | { t: 'gossip'; id: MessageId; payload: P; round: number }
+  | { t: 'gossip'; id: MessageId; payload: P; round: number; root?: PeerId }
   /** Lazy push: ids the sender holds, batched per link (§3, Alg. 1 "dispatch": the lazy-queue policy). */
   | { t: 'ihave'; ids: Announcement[] }
   /** Pull `id` (null: only put the link back into the tree, the optimization) and make the link eager. */
-  | { t: 'graft'; id: MessageId | null; round: number }
-  /** Make the link lazy: the receiver sent us a duplicate. */
-  | { t: 'prune' };
+  | { t: 'graft'; id: MessageId | null; round: number; root?: PeerId }
+  /** Make the link lazy in `root`'s tree: the receiver sent us a duplicate. */
+  | { t: 'prune'; root?: PeerId };
 
 export type PlumtreeEffect<P> =
   | { type: 'send'; to: PeerId; message: PlumtreeMessage<P> }
@@ -63,6 +69,8 @@ export interface PlumtreeConfig {
   maxKept: number;
   /** At most this many missing ids are tracked (a flood of made-up IHAVEs must not grow it forever). */
   maxMissing: number;
+  /** At most this many trees (roots) are kept; the least recently used is forgotten (it regrows eager). */
+  maxRoots: number;
 }
 
 export const PLUMTREE_DEFAULTS: Readonly<PlumtreeConfig> = {
@@ -80,15 +88,26 @@ export const PLUMTREE_DEFAULTS: Readonly<PlumtreeConfig> = {
   keepMs: 120_000,
   maxKept: 100_000,
   maxMissing: 10_000,
+  maxRoots: 4096,
 };
+
+/** The shared tree's name: messages without a root. */
+const SHARED = '';
+
+interface Tree {
+  eager: Set<PeerId>;
+  lazy: Set<PeerId>;
+}
 
 interface Received<P> {
   payload: P;
   hops: number;
   at: number;
+  root: PeerId;
 }
 
 interface Missing {
+  root: PeerId;
   announcers: { peer: PeerId; round: number }[];
   attempts: number;
   deadline: number;
@@ -96,8 +115,10 @@ interface Missing {
 
 export class Plumtree<P> {
   readonly config: Readonly<PlumtreeConfig>;
-  private readonly eager = new Set<PeerId>();
-  private readonly lazy = new Set<PeerId>();
+  /** The active view, in arrival order: a new tree starts with all of it eager. */
+  private readonly neighbors = new Set<PeerId>();
+  /** Trees by root, least recently used first. */
+  private readonly trees = new Map<PeerId, Tree>();
   /** Insertion order is arrival order: the oldest are forgotten first. */
   private readonly received = new Map<MessageId, Received<P>>();
   private readonly missing = new Map<MessageId, Missing>();
@@ -113,12 +134,18 @@ export class Plumtree<P> {
     this.config = { ...PLUMTREE_DEFAULTS, ...config };
   }
 
-  get eagerPeers(): PeerId[] {
-    return [...this.eager];
+  /** Eager links of a tree (default: the shared one). */
+  eagerPeers(root: PeerId = SHARED): PeerId[] {
+    return [...(this.trees.get(root)?.eager ?? this.neighbors)];
   }
 
-  get lazyPeers(): PeerId[] {
-    return [...this.lazy];
+  lazyPeers(root: PeerId = SHARED): PeerId[] {
+    return [...(this.trees.get(root)?.lazy ?? [])];
+  }
+
+  /** How many trees are kept. */
+  get rootCount(): number {
+    return this.trees.size;
   }
 
   /** Ids announced to us that we are waiting for. */
@@ -134,11 +161,11 @@ export class Plumtree<P> {
    * Alg. 1 "Broadcast": push to the eager peers, announce to the lazy ones, deliver locally. An id
    * already known is not sent again.
    */
-  broadcast(id: MessageId, payload: P): PlumtreeEffect<P>[] {
+  broadcast(id: MessageId, payload: P, root: PeerId = SHARED): PlumtreeEffect<P>[] {
     if (this.received.has(id)) return [];
-    this.remember(id, payload, 0);
-    this.eagerPush(id, payload, 0, null);
-    this.lazyPush(id, 0, null);
+    this.remember(id, payload, 0, root);
+    this.eagerPush(root, id, payload, 0, null);
+    this.lazyPush(root, id, 0, null);
     this.out.push({ type: 'deliver', id, payload, hops: 0, from: null });
     return this.flush();
   }
@@ -147,9 +174,9 @@ export class Plumtree<P> {
    * An id the host obtained some other way (e.g. Chatty's catch-up with a new neighbour): it is not
    * delivered or forwarded, but a later GOSSIP of it counts as a duplicate and an IHAVE as news we have.
    */
-  markReceived(id: MessageId, payload: P, hops = 0): void {
+  markReceived(id: MessageId, payload: P, hops = 0, root: PeerId = SHARED): void {
     if (this.received.has(id)) return;
-    this.remember(id, payload, hops);
+    this.remember(id, payload, hops, root);
     this.missing.delete(id);
   }
 
@@ -157,16 +184,16 @@ export class Plumtree<P> {
     if (from === this.self) return [];
     switch (message.t) {
       case 'gossip':
-        this.onGossip(from, message.id, message.payload, message.round);
+        this.onGossip(from, message.id, message.payload, message.round, message.root ?? SHARED);
         break;
       case 'ihave':
         this.onIhave(from, message.ids);
         break;
       case 'graft':
-        this.onGraft(from, message.id);
+        this.onGraft(from, message.id, message.root ?? SHARED);
         break;
       case 'prune':
-        this.makeLazy(from);
+        this.makeLazy(message.root ?? SHARED, from);
         break;
     }
     return this.flush();
@@ -174,14 +201,19 @@ export class Plumtree<P> {
 
   /** Alg. 2 "NeighborUp": a new link starts in the tree (eager); a duplicate will prune it. */
   neighborUp(peer: PeerId): PlumtreeEffect<P>[] {
-    if (peer !== this.self && !this.lazy.has(peer)) this.eager.add(peer);
+    if (peer === this.self || this.neighbors.has(peer)) return this.flush();
+    this.neighbors.add(peer);
+    for (const tree of this.trees.values()) tree.eager.add(peer);
     return this.flush();
   }
 
   /** Alg. 2 "NeighborDown": forget the link, its queued IHAVEs, and it as an announcer. */
   neighborDown(peer: PeerId): PlumtreeEffect<P>[] {
-    this.eager.delete(peer);
-    this.lazy.delete(peer);
+    this.neighbors.delete(peer);
+    for (const tree of this.trees.values()) {
+      tree.eager.delete(peer);
+      tree.lazy.delete(peer);
+    }
     this.lazyQueues.delete(peer);
     for (const m of this.missing.values()) {
       const i = m.announcers.findIndex((a) => a.peer === peer);
@@ -206,46 +238,46 @@ export class Plumtree<P> {
   }
 
   // Alg. 1 "Receive(GOSSIP)".
-  private onGossip(from: PeerId, id: MessageId, payload: P, round: number): void {
+  private onGossip(from: PeerId, id: MessageId, payload: P, round: number, root: PeerId): void {
     if (this.received.has(id)) {
       // A duplicate: the link it came over is redundant for the tree.
-      this.makeLazy(from);
-      this.send(from, { t: 'prune' });
+      this.makeLazy(root, from);
+      this.send(from, withRoot({ t: 'prune' }, root));
       return;
     }
     const hops = round + 1;
-    this.remember(id, payload, hops);
+    this.remember(id, payload, hops, root);
     const missing = this.missing.get(id);
     this.missing.delete(id); // cancels its timer
     this.out.push({ type: 'deliver', id, payload, hops, from });
-    this.eagerPush(id, payload, hops, from);
-    this.lazyPush(id, hops, from);
-    this.makeEager(from);
-    if (this.config.optimize && missing) this.optimize(from, round, missing);
+    this.eagerPush(root, id, payload, hops, from);
+    this.lazyPush(root, id, hops, from);
+    this.makeEager(root, from);
+    if (this.config.optimize && missing) this.optimize(root, from, round, missing);
   }
 
   /**
    * §3 "Optimization": an IHAVE that beat the GOSSIP by `threshold` hops or more names a
    * shorter path: graft that link (without asking for the payload again) and prune the long one.
    */
-  private optimize(from: PeerId, round: number, missing: Missing): void {
+  private optimize(root: PeerId, from: PeerId, round: number, missing: Missing): void {
     let best: { peer: PeerId; round: number } | undefined;
     for (const a of missing.announcers) if (!best || a.round < best.round) best = a;
     if (!best || best.peer === from || round - best.round < this.config.optimizationThreshold) return;
-    this.makeEager(best.peer);
-    this.send(best.peer, { t: 'graft', id: null, round: best.round });
-    this.makeLazy(from);
-    this.send(from, { t: 'prune' });
+    this.makeEager(root, best.peer);
+    this.send(best.peer, withRoot({ t: 'graft', id: null, round: best.round }, root));
+    this.makeLazy(root, from);
+    this.send(from, withRoot({ t: 'prune' }, root));
   }
 
   // Alg. 2 "Receive(IHAVE)": remember who announced a missing id; its timer starts at the first.
   private onIhave(from: PeerId, ids: Announcement[]): void {
-    for (const { id, round } of ids) {
+    for (const { id, round, root } of ids) {
       if (this.received.has(id)) continue;
       let m = this.missing.get(id);
       if (!m) {
         if (this.missing.size >= this.config.maxMissing) continue;
-        m = { announcers: [], attempts: 0, deadline: this.now() + this.config.ihaveTimeoutMs };
+        m = { root: root ?? SHARED, announcers: [], attempts: 0, deadline: this.now() + this.config.ihaveTimeoutMs };
         this.missing.set(id, m);
       }
       if (!m.announcers.some((a) => a.peer === from)) m.announcers.push({ peer: from, round });
@@ -261,30 +293,31 @@ export class Plumtree<P> {
     const a = m.announcers[m.attempts % m.announcers.length]!;
     m.attempts++;
     m.deadline = now + this.config.graftTimeoutMs;
-    this.makeEager(a.peer);
-    this.send(a.peer, { t: 'graft', id, round: a.round });
+    this.makeEager(m.root, a.peer);
+    this.send(a.peer, withRoot({ t: 'graft', id, round: a.round }, m.root));
   }
 
   // Alg. 2 "Receive(GRAFT)": the link joins the tree; send the payload if it was asked for.
-  private onGraft(from: PeerId, id: MessageId | null): void {
-    this.makeEager(from);
+  private onGraft(from: PeerId, id: MessageId | null, root: PeerId): void {
+    this.makeEager(root, from);
     if (id === null) return;
     const r = this.received.get(id);
-    if (r) this.send(from, { t: 'gossip', id, payload: r.payload, round: r.hops });
+    if (r) this.send(from, withRoot({ t: 'gossip', id, payload: r.payload, round: r.hops }, r.root));
   }
 
-  private eagerPush(id: MessageId, payload: P, hops: number, except: PeerId | null): void {
-    for (const peer of this.eager) if (peer !== except) this.send(peer, { t: 'gossip', id, payload, round: hops });
+  private eagerPush(root: PeerId, id: MessageId, payload: P, hops: number, except: PeerId | null): void {
+    for (const peer of this.tree(root).eager)
+      if (peer !== except) this.send(peer, withRoot({ t: 'gossip', id, payload, round: hops }, root));
   }
 
   // Alg. 1 "LazyPush" and "dispatch": IHAVEs wait in a per-link queue, sent as one message per link
   // when the flush delay runs out or the queue is full.
-  private lazyPush(id: MessageId, hops: number, except: PeerId | null): void {
-    for (const peer of this.lazy) {
+  private lazyPush(root: PeerId, id: MessageId, hops: number, except: PeerId | null): void {
+    for (const peer of this.tree(root).lazy) {
       if (peer === except) continue;
       let queue = this.lazyQueues.get(peer);
       if (!queue) this.lazyQueues.set(peer, (queue = []));
-      queue.push({ id, round: hops });
+      queue.push(root === SHARED ? { id, round: hops } : { id, round: hops, root });
       if (queue.length >= this.config.maxIhaveBatch) this.flushQueue(peer);
     }
     if (this.config.lazyFlushMs <= 0) this.flushLazy();
@@ -302,17 +335,33 @@ export class Plumtree<P> {
     if (ids?.length) this.send(peer, { t: 'ihave', ids });
   }
 
+  /** A root's tree, made on first use with every neighbour eager (Alg. 2's NeighborUp, per tree). */
+  private tree(root: PeerId): Tree {
+    let tree = this.trees.get(root);
+    if (tree) {
+      // least recently used first: move it to the end
+      this.trees.delete(root);
+    } else {
+      tree = { eager: new Set(this.neighbors), lazy: new Set() };
+      if (this.trees.size >= this.config.maxRoots) this.trees.delete(this.trees.keys().next().value!);
+    }
+    this.trees.set(root, tree);
+    return tree;
+  }
+
   /** Only neighbours move between the sets: a message from a peer that is no longer one changes nothing. */
-  private makeEager(peer: PeerId): void {
-    if (this.lazy.delete(peer)) this.eager.add(peer);
+  private makeEager(root: PeerId, peer: PeerId): void {
+    const tree = this.tree(root);
+    if (tree.lazy.delete(peer)) tree.eager.add(peer);
   }
 
-  private makeLazy(peer: PeerId): void {
-    if (this.eager.delete(peer)) this.lazy.add(peer);
+  private makeLazy(root: PeerId, peer: PeerId): void {
+    const tree = this.tree(root);
+    if (tree.eager.delete(peer)) tree.lazy.add(peer);
   }
 
-  private remember(id: MessageId, payload: P, hops: number): void {
-    this.received.set(id, { payload, hops, at: this.now() });
+  private remember(id: MessageId, payload: P, hops: number, root: PeerId): void {
+    this.received.set(id, { payload, hops, at: this.now(), root });
     if (this.received.size > this.config.maxKept) this.received.delete(this.received.keys().next().value!);
   }
 
@@ -332,4 +381,9 @@ export class Plumtree<P> {
     this.out = [];
     return out;
   }
+}
+
+/** A message naming its tree; the shared tree's messages carry no root (they are the paper's). */
+function withRoot<M extends PlumtreeMessage<unknown>>(message: M, root: PeerId): M {
+  return root === SHARED ? message : { ...message, root };
 }
