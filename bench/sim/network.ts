@@ -44,6 +44,8 @@ export interface SimConfig {
   relayDelayMs: number;
   hyparview: Partial<HyParViewConfig>;
   plumtree: Partial<PlumtreeConfig>;
+  /** One Plumtree tree per source, as the node runs it (root = the author), instead of the paper's shared tree. */
+  perSourceTrees: boolean;
 }
 
 export const SIM_DEFAULTS: Readonly<SimConfig> = {
@@ -60,6 +62,7 @@ export const SIM_DEFAULTS: Readonly<SimConfig> = {
   relayDelayMs: 60,
   hyparview: {},
   plumtree: {},
+  perSourceTrees: false,
 };
 
 export interface Delivery {
@@ -232,7 +235,8 @@ export class SimNetwork {
     const receivers = this.nodes.filter((n) => n.alive && n.joined && n.index !== i).length;
     const record: BroadcastRecord = { id, source: i, at: this.now, receivers, delivered: new Map(), payloadSent: 0 };
     this.broadcasts.set(id, record);
-    this.applyPt(i, this.nodes[i]!.pt.broadcast(id, id));
+    const node = this.nodes[i]!;
+    this.applyPt(i, node.pt.broadcast(id, id, this.config.perSourceTrees ? node.pt.self : undefined));
     return record;
   }
 

@@ -7,7 +7,7 @@
  *   (c) a fraction of the nodes crashed at once: broadcasts right after, and after healing.
  *
  *   npx tsx bench/sim/run.ts [--nodes 1000] [--seed 1] [--loss 0.01] [--broadcasts 100]
- *                            [--fractions 20,40,50,60,80,90]
+ *                            [--fractions 20,40,50,60,80,90] [--trees shared|per-source]
  *
  * Prints the tables and writes every figure to bench/results/sim-<time>.json and sim-latest.json.
  */
@@ -19,13 +19,13 @@ import type { SimConfig } from './network.js';
 
 const RESULTS_DIR = resolve(import.meta.dirname, '..', 'results');
 
-function args(): { nodes: number; seed: number; loss: number; broadcasts: number; fractions: number[] } {
+function args(): { nodes: number; seed: number; loss: number; broadcasts: number; fractions: number[]; perSourceTrees: boolean } {
   const argv = process.argv.slice(2);
   const value = (name: string, fallback: string): string => {
     const i = argv.indexOf(`--${name}`);
     return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : fallback;
   };
-  const known = new Set(['--nodes', '--seed', '--loss', '--broadcasts', '--fractions']);
+  const known = new Set(['--nodes', '--seed', '--loss', '--broadcasts', '--fractions', '--trees']);
   for (let i = 0; i < argv.length; i += 2)
     if (!known.has(argv[i]!)) throw new Error(`unknown option ${argv[i]} (known: ${[...known].join(' ')})`);
   return {
@@ -36,6 +36,7 @@ function args(): { nodes: number; seed: number; loss: number; broadcasts: number
     fractions: value('fractions', '20,40,50,60,80,90')
       .split(',')
       .map((f) => Number(f) / 100),
+    perSourceTrees: value('trees', 'shared') === 'per-source',
   };
 }
 
@@ -103,7 +104,7 @@ function failureRows(results: { pure: FailureResult; helped?: FailureResult; lab
 function main(): void {
   const opts = args();
   const started = performance.now();
-  const config: Partial<SimConfig> = { seed: opts.seed, loss: opts.loss };
+  const config: Partial<SimConfig> = { seed: opts.seed, loss: opts.loss, perSourceTrees: opts.perSourceTrees };
   const build: BuildOptions = { nodes: opts.nodes, joinGapMs: 10, settleMs: 30_000 };
   const log = (text: string) => console.log(`  ${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s  ${text}`);
   console.log(

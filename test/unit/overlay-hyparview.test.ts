@@ -249,6 +249,31 @@ describe('HyParView: passive view (§4.4)', () => {
   });
 });
 
+describe('HyParView: what the host adds', () => {
+  it('a peer learned elsewhere (mDNS, peer exchange) joins the passive view, never the active one', () => {
+    const hv = nodeWith(['a'], ['b']);
+    expect(hv.learn('c')).toEqual([]);
+    expect(hv.learn('a')).toEqual([]); // already a neighbour
+    expect(hv.learn('self')).toEqual([]);
+    expect(hv.active).toEqual(['a']);
+    expect(hv.passive.sort()).toEqual(['b', 'c']);
+  });
+
+  it('promote asks a peer with high priority even with a full view, and takes it when accepted (partition merge)', () => {
+    const hv = nodeWith(['a', 'b', 'c', 'd', 'e'], []);
+    const out = hv.promote('z');
+    expect(of(out, 'connect')).toEqual(['z']);
+    expect(sends(out).map((s) => [s.to, s.message])).toEqual([['z', { t: 'neighbor', priority: 'high' }]]);
+    expect(hv.promote('z')).toEqual([]); // one request at a time
+    expect(hv.promote('a')).toEqual([]); // already a neighbour
+    const accepted = hv.receive('z', { t: 'neighborReply', accepted: true });
+    expect(hv.active).toContain('z');
+    expect(hv.active).toHaveLength(5); // a random neighbour made room
+    expect(of(accepted, 'neighborUp')).toEqual(['z']);
+    expect(sends(accepted, 'disconnect')).toHaveLength(1);
+  });
+});
+
 describe('HyParView: determinism', () => {
   it('the same seed and inputs give the same effects', () => {
     const run = () => {

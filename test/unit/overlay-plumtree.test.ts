@@ -41,8 +41,9 @@ class Mesh {
     return 1 + (h % 5);
   }
 
-  broadcast(from: string, id: string): void {
-    this.apply(from, this.nodes.get(from)!.broadcast(id, `payload of ${id}`));
+  /** `perSource`: the message travels its source's own tree (root = source), as the node sends events. */
+  broadcast(from: string, id: string, perSource = false): void {
+    this.apply(from, this.nodes.get(from)!.broadcast(id, `payload of ${id}`, perSource ? from : undefined));
   }
 
   /** The node crashes: its neighbours are told (HyParView's NeighborDown). */
@@ -96,9 +97,11 @@ class Mesh {
     return [...this.delivered].filter(([, ids]) => ids.has(id)).map(([node]) => node);
   }
 
-  /** Links both ends hold eager. */
-  eagerLinks(): [string, string][] {
-    return this.edges.filter(([a, b]) => this.nodes.get(a)?.eagerPeers().includes(b) && this.nodes.get(b)?.eagerPeers().includes(a));
+  /** Links both ends hold eager (in `root`'s tree; default the shared one). */
+  eagerLinks(root?: string): [string, string][] {
+    return this.edges.filter(
+      ([a, b]) => this.nodes.get(a)?.eagerPeers(root).includes(b) && this.nodes.get(b)?.eagerPeers(root).includes(a),
+    );
   }
 }
 
@@ -357,5 +360,51 @@ describe('Plumtree: memory', () => {
     expect(p.has('old')).toBe(false);
     expect(p.has('new')).toBe(true);
     expect(p.receive('a', { t: 'graft', id: 'old', round: 0 })).toEqual([]);
+  });
+});
+
+describe('Plumtree: one tree per source', () => {
+  /** Every node broadcasts at the same moment, `rounds` times; returns the GOSSIPs received in the last round. */
+  function concurrentRounds(perSource: boolean, rounds: number): { mesh: Mesh; lastRound: number } {
+    const mesh = new Mesh(ringWithChords());
+    let lastRound = 0;
+    for (let r = 0; r < rounds; r++) {
+      const before = [...mesh.gossips.values()].reduce((a, b) => a + b, 0);
+      for (const id of mesh.nodes.keys()) mesh.broadcast(id, `${id}-r${r}`, perSource);
+      mesh.run();
+      lastRound = [...mesh.gossips.values()].reduce((a, b) => a + b, 0) - before;
+    }
+    return { mesh, lastRound };
+  }
+
+  it('settles each source’s tree once: everyone writing at once costs no duplicates afterwards', () => {
+    const { mesh, lastRound } = concurrentRounds(true, 4);
+    const nodes = [...mesh.nodes.keys()];
+    for (const root of nodes) expect(isSpanningTree(nodes, mesh.eagerLinks(root)), `tree of ${root}`).toBe(true);
+    for (const [id, got] of mesh.delivered) expect(got.size, id).toBe(nodes.length * 4);
+    // 12 sources, 11 receivers each: a settled tree per source delivers every message exactly once
+    expect(lastRound).toBe(12 * 11);
+  });
+
+  it('is why: a shared tree keeps tearing when every node writes at once', () => {
+    const { lastRound } = concurrentRounds(false, 4);
+    console.log(`[plumtree] shared tree, 4th concurrent round: ${lastRound} GOSSIPs for ${12 * 11} deliveries`);
+    expect(lastRound).toBeGreaterThan(12 * 11);
+  });
+
+  it('names the tree in every message, so both ends of a link change the same tree', () => {
+    const a = new Plumtree<string>('a', () => 0);
+    a.neighborUp('b');
+    a.neighborUp('c');
+    expect(sends(a.broadcast('m', 'x', 'a'))).toEqual([
+      ['b', { t: 'gossip', id: 'm', payload: 'x', round: 0, root: 'a' }],
+      ['c', { t: 'gossip', id: 'm', payload: 'x', round: 0, root: 'a' }],
+    ]);
+    // a duplicate prunes the link in that root's tree only
+    expect(sends(a.receive('b', { t: 'gossip', id: 'm', payload: 'x', round: 0, root: 'a' }))).toEqual([['b', { t: 'prune', root: 'a' }]]);
+    expect(a.eagerPeers('a')).toEqual(['c']);
+    expect(a.eagerPeers('z')).toEqual(['b', 'c']); // another root's tree is untouched (all eager)
+    a.receive('c', { t: 'prune', root: 'a' });
+    expect(a.lazyPeers('a')).toEqual(['b', 'c']);
   });
 });
