@@ -12,7 +12,8 @@
  * - CPU of the whole swarm: while the messages flow, and idle for 10 s
  *   afterwards (sum of utime + stime deltas of /proc/PID/stat over all
  *   processes, in % of one core);
- * - VmRSS per process after the idle window.
+ * - VmRSS per process after the idle window;
+ * - Chatty: frames sent by the whole swarm per message (from `stats`), and per second when idle.
  *
  *   npx tsx bench/spike-swarm.ts --kind gossipsub --peers 100 --msgs 2
  *   npx tsx bench/spike-swarm.ts --kind chatty --peers 30 --msgs 2 --cap 600
@@ -25,6 +26,7 @@
  *   --rate R                  pace the N×M messages at R per second over the swarm, senders taking
  *                             turns, instead of one burst
  *   --no-px                   gossipsub without peer exchange
+ *   --full-mesh               Chatty linking every peer (its design before the overlay), to compare
  *   --fast-msg-id             gossipsub drops copies of a message before checking their signature
  *   --transport tcp|ws        gossipsub's transport (tcp)
  *   --idle S (10)             the idle CPU window
@@ -40,8 +42,8 @@
  *
  * "Settled": gossipsub — every peer sees at least one other in the topic and
  * has min(Dlo = 4, topic peers) mesh peers, and links and mesh sizes did not
- * change for 3 s; Chatty — every peer linked to all N−1 others (its full mesh)
- * and listing N members in the room. Figures go to stdout and to
+ * change for 3 s; Chatty — every peer listing N members in the room and linked
+ * to at least one other (with --full-mesh: to all N−1 others). Figures go to stdout and to
  * bench/results/spike-<kind>-<N>.json (git-ignored).
  */
 import { seededRandom } from '../src/peer/overlay/random.js';
@@ -72,6 +74,8 @@ interface Args {
   rate: number;
   px: boolean;
   fastMsgId: boolean;
+  /** Chatty with --full-mesh. */
+  mesh: boolean;
   transport: 'tcp' | 'ws';
   idle: number;
   settle: number;
@@ -109,6 +113,7 @@ function parseArgs(argv: string[]): Args {
     rate: num('rate', 0),
     px: !argv.includes('--no-px'),
     fastMsgId: argv.includes('--fast-msg-id'),
+    mesh: argv.includes('--full-mesh'),
     transport,
     idle: num('idle', 10),
     settle: num('settle', 120),
@@ -194,9 +199,20 @@ async function snapshot(kind: Args['kind'], peers: readonly BenchPeer[]): Promis
   return { links, members: rooms.map((list) => list.find((r) => r.name === ROOM)?.members.length ?? 0) };
 }
 
-function settled(kind: Args['kind'], n: number, s: Snapshot): boolean {
-  if (kind === 'gossipsub') return s.topicPeers!.every((t, i) => t >= 1 && s.mesh![i]! >= Math.min(4, t));
-  return s.links.every((l) => l >= n - 1) && s.members!.every((m) => m >= n);
+function settled(args: Args, n: number, s: Snapshot): boolean {
+  if (args.kind === 'gossipsub') return s.topicPeers!.every((t, i) => t >= 1 && s.mesh![i]! >= Math.min(4, t));
+  return s.links.every((l) => l >= (args.mesh ? n - 1 : 1)) && s.members!.every((m) => m >= n);
+}
+
+interface Traffic {
+  frames: number;
+  bytes: number;
+}
+
+/** Frames and bytes the whole swarm sent so far (Chatty's `stats`). */
+async function swarmTraffic(peers: readonly BenchPeer[]): Promise<Traffic> {
+  const stats = (await Promise.all(peers.map((p) => p.call('stats')))) as { frames: { sent: number }; bytes: { sent: number } }[];
+  return stats.reduce((t, s) => ({ frames: t.frames + s.frames.sent, bytes: t.bytes + s.bytes.sent }), { frames: 0, bytes: 0 });
 }
 
 const sameSnapshot = (a: Snapshot, b: Snapshot): boolean =>
@@ -230,7 +246,7 @@ async function main(): Promise<void> {
       for (const p of peers)
         writeFileSync(join(args.stderrDir, `${p.name}.log`), p instanceof ChattyPeer ? p.proc.stderr : (p as ScriptPeer).stderr);
     }
-    const variant = `${kind === 'gossipsub' && !args.px ? '-nopx' : ''}${args.fastMsgId ? '-fastid' : ''}${args.rate ? `-rate${args.rate}` : ''}`;
+    const variant = `${args.mesh ? '-mesh' : ''}${kind === 'gossipsub' && !args.px ? '-nopx' : ''}${args.fastMsgId ? '-fastid' : ''}${args.rate ? `-rate${args.rate}` : ''}`;
     const file = join(RESULTS_DIR, `spike-${kind}-${n}${variant}.json`);
     writeFileSync(file, JSON.stringify(result, null, 2));
     console.log(
@@ -268,7 +284,7 @@ async function main(): Promise<void> {
         const wrap = args.profPeers.includes(idx) ? cpuProfWrap(args.profDir) : undefined;
         return kind === 'gossipsub'
           ? startPeer('gossipsub', `g${idx}`, { peers: urls, transport: args.transport, px: args.px, fastMsgId: args.fastMsgId, wrap })
-          : startPeer('chatty', `c${idx}`, { peers: urls, wrap });
+          : startPeer('chatty', `c${idx}`, { peers: urls, wrap, extraArgs: args.mesh ? ['--full-mesh'] : [] });
       }),
     );
     peers.push(...batchPeers);
@@ -308,7 +324,7 @@ async function main(): Promise<void> {
     const next = await snapshot(kind, peers);
     if (!sameSnapshot(snap, next)) stableSince = wallNow();
     snap = next;
-    if (settled(kind, n, snap) && (kind === 'chatty' || wallNow() - stableSince >= 3000)) break;
+    if (settled(args, n, snap) && (kind === 'chatty' || wallNow() - stableSince >= 3000)) break;
     if (wallNow() > settleEnd) {
       result.settleTimedOut = true;
       log(`overlay not settled after ${args.settle} s: measuring anyway`);
@@ -356,6 +372,7 @@ async function main(): Promise<void> {
   const cpuSamples: { at: number; cpu: number }[] = [{ at: wallNow(), cpu: swarmCpu(peers) }];
   const sampler = setInterval(() => cpuSamples.push({ at: wallNow(), cpu: swarmCpu(peers) }), 250);
   const cpu0 = cpuSamples[0]!.cpu;
+  const traffic0 = kind === 'chatty' ? await swarmTraffic(peers) : undefined;
   const tSend = wallNow();
   let sendErrors = 0;
   if (!args.rate) {
@@ -395,7 +412,12 @@ async function main(): Promise<void> {
   const cpu1 = cpuSamples.find((x) => x.at >= endAt)!.cpu;
   const messagePhase = (endAt - tSend) / 1000;
   const deliveries = [...counts.values()].reduce((a, b) => a + b, 0);
+  const traffic1 = traffic0 ? await swarmTraffic(peers) : undefined;
+  const framesPerMessage = traffic0 && traffic1 ? (traffic1.frames - traffic0.frames) / total : NaN;
   result.messages = {
+    /** Frames the whole swarm sent during the message phase, per message (the overlay's target: ≤ 3 × peers). */
+    framesPerMessage,
+    bytesPerMessage: traffic0 && traffic1 ? (traffic1.bytes - traffic0.bytes) / total : NaN,
     total,
     sendErrors,
     allDelivered,
@@ -413,6 +435,9 @@ async function main(): Promise<void> {
     `${total} messages: ${allDelivered ? `all delivered to all in ${messagePhase.toFixed(2)} s` : `${complete}/${total} fully delivered (${deliveries}/${total * need} deliveries) by the last delivery, ${messagePhase.toFixed(1)} s, and none in the ${args.drain} s after`}` +
       `, delivery latency p50 ${percentile(latency, 50).toFixed(0)} p99 ${percentile(latency, 99).toFixed(0)} max ${percentile(latency, 100).toFixed(0)} ms` +
       `, swarm CPU ${(cpu1 - cpu0).toFixed(1)} s (${(((cpu1 - cpu0) * 1000) / Math.max(1, deliveries)).toFixed(2)} ms per delivery)` +
+      (Number.isFinite(framesPerMessage)
+        ? `, ${framesPerMessage.toFixed(0)} frames per message (${(framesPerMessage / n).toFixed(2)} × peers)`
+        : '') +
       `${sendErrors ? `, ${sendErrors} send errors` : ''}`,
   );
 
@@ -420,17 +445,21 @@ async function main(): Promise<void> {
   snap = await snapshot(kind, peers);
   result.overlayAfter = { links: spread3(snap.links), mesh: snap.mesh ? spread3(snap.mesh) : undefined, closed: snap.closed };
   await sleep(1000);
+  const idleTraffic0 = kind === 'chatty' ? await swarmTraffic(peers) : undefined;
   const idle0 = swarmCpu(peers);
   const w0 = wallNow();
   await sleep(args.idle * 1000);
   const idleCpu = ((swarmCpu(peers) - idle0) / ((wallNow() - w0) / 1000)) * 100;
+  const idleSeconds = (wallNow() - w0) / 1000;
+  const idleFrames = idleTraffic0 ? ((await swarmTraffic(peers)).frames - idleTraffic0.frames) / idleSeconds : NaN;
   const rss = await Promise.all(peers.map((p) => rssMb(p.pid)));
-  result.idle = { seconds: args.idle, cpuPercentOfOneCore: idleCpu, perPeerPercent: idleCpu / n };
+  result.idle = { seconds: args.idle, cpuPercentOfOneCore: idleCpu, perPeerPercent: idleCpu / n, framesPerSecond: idleFrames };
   result.rssMb = { ...spread3(rss), sum: rss.reduce((a, b) => a + b, 0) };
   log(
     `links per peer min/median/max ${fmt3(spread3(snap.links))}${snap.mesh ? `, mesh ${fmt3(spread3(snap.mesh))}` : ''}` +
       `${snap.closed !== undefined ? ` (${snap.closed} connections closed since start)` : ''}; ` +
-      `idle CPU of the swarm over ${args.idle} s: ${idleCpu.toFixed(1)} % of one core (${(idleCpu / n).toFixed(2)} % per peer); ` +
+      `idle CPU of the swarm over ${args.idle} s: ${idleCpu.toFixed(1)} % of one core (${(idleCpu / n).toFixed(2)} % per peer` +
+      `${Number.isFinite(idleFrames) ? `, ${idleFrames.toFixed(0)} frames/s` : ''}); ` +
       `VmRSS per process min/median/max ${fmt3(spread3(rss))} MB (sum ${(rss.reduce((a, b) => a + b, 0) / 1024).toFixed(2)} GB)`,
   );
   finish(0);

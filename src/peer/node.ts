@@ -153,6 +153,7 @@ export class PeerNode implements ChattyService {
     membership.on('neighborUp', (link) => {
       sync.attach(link);
       tree.neighborUp(link);
+      this.sendPeerList(link);
     });
     membership.on('neighborDown', (peerId) => tree.neighborDown(peerId));
     replica.on('shared', () => tree.shareOwn());
@@ -263,10 +264,17 @@ export class PeerNode implements ChattyService {
         for (const p of frame.peers) this.peerManager.addAddresses(p.peerId, p.urls, 'exchange');
       }
     });
-    // the overlay's peers need addresses for every id a shuffle may bring them, not only our links'
+    if (!this.membership) this.sendPeerList(link);
+    this.emit('peer', { peerId: link.peerId, nick: this.nickOf(link.peerId), state: 'up' });
+  }
+
+  /**
+   * Peer exchange. The overlay sends it to neighbours only (not to the short-lived links of shuffles
+   * and probes), with every address it knows: a shuffle brings ids, and a peer must reach them.
+   */
+  private sendPeerList(link: Link): void {
     const exchange = this.peerManager.exchangeList(this.membership !== undefined);
     void link.send({ t: 'peers', peers: exchange.filter((p) => p.peerId !== link.peerId) }).catch(() => undefined);
-    this.emit('peer', { peerId: link.peerId, nick: this.nickOf(link.peerId), state: 'up' });
   }
 
   /**

@@ -110,6 +110,11 @@ export class PeerManager extends EventEmitter<PeerManagerEvents> {
     return this.peers.get(peerId)?.link;
   }
 
+  /** A peer's known addresses (the first few), for a message that names it. */
+  addressesOf(peerId: string, max = 4): string[] {
+    return this.peers.get(peerId)?.urls.slice(0, max) ?? [];
+  }
+
   /** Peers we hold addresses for (the overlay's candidates). */
   dialable(): string[] {
     return [...this.peers.values()].filter((p) => p.urls.length).map((p) => p.peerId);

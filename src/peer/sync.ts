@@ -247,10 +247,12 @@ export class Sync {
     const now = Date.now();
     const progress = new Map<Session, number>();
     const add = (session: Session, n: number) => progress.set(session, (progress.get(session) ?? 0) + n);
+    let finished = false;
     for (const [author, s] of this.streams) {
       const held = this.replica.seqOf(author);
       if (held >= s.upTo) {
         this.streams.delete(author);
+        finished = true;
         add(s.session, SYNC_TUNING.stallEvents); // a finished range is progress enough
       } else {
         add(s.session, held - s.held);
@@ -261,6 +263,9 @@ export class Sync {
       s.held = this.replica.seqOf(author);
       s.since = now;
     }
+    // new skip lists: a neighbour that holds more of a finished range's author than its streamer
+    // sends the rest (in the overlay nothing else would make it push)
+    if (finished) this.sendSkips(this.sessions.values());
     this.releaseStreams((s) => now - s.since > SYNC_TUNING.stallMs);
     if (!this.streams.size) {
       clearInterval(this.stallTimer);

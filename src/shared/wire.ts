@@ -186,7 +186,17 @@ export const frameSchema = z.discriminatedUnion('t', [
   /** Ephemeral typing notice, never stored; relayed hop by hop through the overlay (`from`: who types). */
   z.object({ t: z.literal('typing'), room: roomIdSchema, from: peerIdSchema }).strict(),
   /** Overlay membership (HyParView): join, random walks, neighbour requests, shuffles. */
-  z.object({ t: z.literal('hv'), m: hyParViewMessageSchema }).strict(),
+  z
+    .object({
+      t: z.literal('hv'),
+      m: hyParViewMessageSchema,
+      /** Addresses of the peers the message names (a walk's new node, a shuffle's peers), so the receiver can dial them. */
+      addrs: z
+        .record(peerIdSchema, z.array(z.string().max(200)).max(4))
+        .refine((a) => Object.keys(a).length <= WIRE_LIMITS.maxShufflePeers + 1, 'too many addresses')
+        .optional(),
+    })
+    .strict(),
   /**
    * Tree broadcast (Plumtree): an event pushed eagerly along its author's tree; `round` counts its
    * hops. IHAVE, GRAFT and PRUNE name the tree by its `root` (the author).

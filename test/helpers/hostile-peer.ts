@@ -86,18 +86,24 @@ export class HostilePeer {
           this.lastAuthFrame = auth;
           this.ws.send(auth);
         } else if (frame.t === 'auth' && theirHello) {
-          // Its auth proves nothing about ours: we are in once its first sealed frame arrives.
           this.cipher = LinkCipher.derive(
             eph.privateKey,
             theirHello.eph,
             `${myNonce}|${theirHello.nonce}|${claimId}|${theirHello.peerId}`,
             true,
           );
+          // Ask to be a neighbour in the overlay (a JOIN is always accepted), as a real peer does: only
+          // neighbours sync, and a link that is none is closed after a few seconds. Its auth proves
+          // nothing about ours: we are in once its first sealed frame arrives (the peer list it sends
+          // a new neighbour); a stranger gets none, so it takes the auth as the answer.
+          if (tweaks.stranger) {
+            this.onFrame = undefined;
+            resolve(true);
+          } else {
+            this.send({ t: 'hv', m: { t: 'join' } });
+          }
         } else if (this.cipher) {
           this.onFrame = undefined;
-          // ask to be a neighbour in the overlay (a JOIN is always accepted), as a real peer does:
-          // only neighbours sync, and a link that is none is closed after a few seconds
-          if (!tweaks.stranger) this.send({ t: 'hv', m: { t: 'join' } });
           resolve(true);
         }
       };

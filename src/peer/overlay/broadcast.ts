@@ -30,6 +30,8 @@ interface EventRef {
   seq: number;
 }
 
+const TREE_FRAMES = new Set<Frame['t']>(['gossip', 'ihave', 'graft', 'prune']);
+
 /** Recent events' JSON kept for forwarding and GRAFTs without a database read. */
 const JSON_CACHE_SIZE = 4096;
 
@@ -50,6 +52,7 @@ export class TreeBroadcast {
   private readonly tree: Plumtree<EventRef>;
   private readonly neighbors = new Map<string, Link>();
   private readonly json = new Map<string, string>();
+  private inbox: { link: Link; frame: Frame }[] = [];
   private timer?: NodeJS.Timeout;
   private timerAt = Infinity;
   /** Our own events up to this seq went into the tree. */
@@ -73,7 +76,10 @@ export class TreeBroadcast {
     this.neighbors.set(link.peerId, link);
     if (replaced === link) return;
     link.on('frame', (frame) => {
-      if (this.neighbors.get(link.peerId) === link) this.onFrame(link, frame);
+      if (this.neighbors.get(link.peerId) !== link || !TREE_FRAMES.has(frame.t)) return;
+      // A burst of GOSSIP from many neighbours is ingested in one transaction per link and turn.
+      if (!this.inbox.length) setImmediate(() => this.drain());
+      this.inbox.push({ link, frame });
     });
     link.on('close', () => {
       if (this.neighbors.get(link.peerId) !== link) return;
@@ -113,10 +119,39 @@ export class TreeBroadcast {
     clearTimeout(this.timer);
   }
 
-  private onFrame(link: Link, frame: Frame): void {
+  /**
+   * The tree frames of one event-loop turn, in arrival order: first every new event that came by
+   * GOSSIP is checked and stored (one `ingest` per link, so a bad event costs only its sender),
+   * then each frame is handled as if alone.
+   */
+  private drain(): void {
+    const inbox = this.inbox;
+    this.inbox = [];
+    const fresh = new Set<string>();
+    const gapped = new Set<Link>();
+    const batches = new Map<Link, unknown[]>();
+    for (const { link, frame } of inbox) {
+      if (frame.t !== 'gossip') continue;
+      const ev = (frame.event ?? {}) as Partial<SignedEvent>;
+      if (typeof ev.author === 'string' && typeof ev.seq === 'number' && ev.seq > this.replica.seqOf(ev.author))
+        batches.set(link, [...(batches.get(link) ?? []), frame.event]);
+    }
+    for (const [link, events] of batches) {
+      if (link.closed) continue;
+      const result = this.replica.ingest(events);
+      for (const ev of result.stored) fresh.add(ev.id);
+      if (result.gap) gapped.add(link);
+      if (result.error) link.fail(result.error.reason, result.error.message);
+    }
+    for (const { link, frame } of inbox) if (!link.closed && !this.closed) this.onFrame(link, frame, fresh);
+    // a predecessor is missing: catch up with that neighbour; the events come with the rest
+    for (const link of gapped) if (!link.closed) this.sync.resync(link);
+  }
+
+  private onFrame(link: Link, frame: Frame, fresh: Set<string>): void {
     switch (frame.t) {
       case 'gossip':
-        this.onGossip(link, frame);
+        this.onGossip(link, frame, fresh);
         break;
       case 'ihave':
         for (const { id } of frame.ids) {
@@ -135,28 +170,21 @@ export class TreeBroadcast {
     }
   }
 
-  private onGossip(link: Link, frame: Extract<Frame, { t: 'gossip' }>): void {
+  /** A GOSSIP whose event `drain` stored just now (`fresh`, consumed by the first copy), or already held. */
+  private onGossip(link: Link, frame: Extract<Frame, { t: 'gossip' }>, fresh: Set<string>): void {
     const ev = (frame.event ?? {}) as Partial<SignedEvent>;
     if (ev.id !== frame.id || typeof ev.author !== 'string' || typeof ev.seq !== 'number') {
       link.fail('bad_frame', 'gossip id does not match its event');
       return;
     }
     const ref = { author: ev.author, seq: ev.seq };
-    if (ev.seq <= this.replica.seqOf(ev.author)) {
+    if (fresh.delete(frame.id)) {
+      this.cache(frame.id, JSON.stringify(frame.event));
+    } else if (ev.seq <= this.replica.seqOf(ev.author)) {
       this.sync.counts.duplicates++;
       this.tree.markReceived(frame.id, ref, 0, ev.author); // held since before the tree knew (catch-up, a restart)
     } else {
-      const result = this.replica.ingest([frame.event]);
-      if (result.error) {
-        link.fail(result.error.reason, result.error.message);
-        return;
-      }
-      if (!result.stored.length) {
-        // its predecessor is missing: catch up with this neighbour; the event comes with the rest
-        if (result.gap) this.sync.resync(link);
-        return;
-      }
-      this.cache(frame.id, JSON.stringify(frame.event));
+      return; // not stored: its predecessor is missing (drain asks for a resync)
     }
     this.sync.learnOf(link.peerId, ev.author, ev.seq);
     // each author's events travel that author's own tree (the gossip's root is its event's author)

@@ -20,12 +20,12 @@ import type { VersionVector } from '../../shared/wire.js';
 import type { Logger } from '../log.js';
 import type { PeerManager } from '../peers.js';
 import type { Link } from '../transport.js';
-import { HyParView, type HyParViewConfig, type HyParViewEffect } from './hyparview.js';
+import { HyParView, type HyParViewConfig, type HyParViewEffect, type HyParViewMessage } from './hyparview.js';
 import { pick, type Random } from './random.js';
 
 export interface MembershipConfig {
   hyParView: Partial<HyParViewConfig>;
-  /** Shuffle period (the paper's is not fixed; on a LAN 10 s keeps passive views fresh at a few frames per minute). */
+  /** Shuffle period (the paper does not fix it). */
   shuffleMs: number;
   /** A link that is neither a neighbour nor asked to be one is closed after this long. */
   graceMs: number;
@@ -37,9 +37,12 @@ export interface MembershipConfig {
 
 export const MEMBERSHIP_DEFAULTS: Readonly<MembershipConfig> = {
   hyParView: {},
-  shuffleMs: 10_000,
-  graceMs: 5_000,
-  probeMs: 15_000,
+  // Every shuffle costs a short-lived link (its reply) and a handshake: on a LAN, where mDNS feeds
+  // the passive view anyway, one every 30 s keeps it fresh (100 peers: 3 shuffles a second in all).
+  shuffleMs: 30_000,
+  graceMs: 2_000,
+  // A partition that heals is merged within about a minute; everything else is the tree's job.
+  probeMs: 60_000,
   probeSettleMs: 2_000,
 };
 
@@ -100,7 +103,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
       this.timers.push(t);
     };
     every(this.config.shuffleMs, () => this.tick());
-    every(this.config.graceMs, () => this.closeStrayLinks());
+    every(this.config.graceMs / 2, () => this.closeStrayLinks());
     every(this.config.probeMs, () => this.probe());
   }
 
@@ -142,8 +145,10 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private onLinkUp(link: Link): void {
     this.linkedAt.set(link, Date.now());
     link.on('frame', (frame) => {
-      if (frame.t === 'hv') this.run(this.hv.receive(link.peerId, frame.m));
-      else if (frame.t === 'digest') this.onDigest(link, frame.have, frame.reply);
+      if (frame.t === 'hv') {
+        for (const [peerId, urls] of Object.entries(frame.addrs ?? {})) this.peers.addAddresses(peerId, urls, 'exchange');
+        this.run(this.hv.receive(link.peerId, frame.m));
+      } else if (frame.t === 'digest') this.onDigest(link, frame.have, frame.reply);
     });
     for (const m of this.outbox.get(link.peerId) ?? []) void link.send(m).catch(() => undefined);
     this.outbox.delete(link.peerId);
@@ -193,7 +198,12 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private onDigest(link: Link, have: VersionVector, reply: boolean): void {
     if (reply) void link.send({ t: 'digest', have: this.replica.vector(), reply: false }).catch(() => undefined);
     const wanted = this.replica.lacking(have);
-    if (!Object.keys(wanted).length) return;
+    const stranger = () => !this.hv.isActive(link.peerId) && !this.hv.pendingRequests.includes(link.peerId);
+    // the prober's link served its purpose: nothing to fetch, so it goes now rather than at the grace sweep
+    if (!Object.keys(wanted).length) {
+      if (!reply && stranger()) link.close('probe done');
+      return;
+    }
     // Events in flight explain a difference for a moment; one that lasts means we are cut off from them.
     setTimeout(() => {
       if (this.closed || !this.replica.stillLacking(wanted)) return;
@@ -212,7 +222,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     for (const e of effects) {
       switch (e.type) {
         case 'send':
-          this.send(e.to, { t: 'hv', m: e.message });
+          this.send(e.to, { t: 'hv', m: e.message, ...this.addressesFor(e.message) });
           break;
         case 'connect':
           this.connect(e.peer);
@@ -234,6 +244,13 @@ export class Membership extends EventEmitter<MembershipEvents> {
           break;
       }
     }
+  }
+
+  /** HyParView names peers by id; the receiver needs their addresses to dial them. */
+  private addressesFor(m: HyParViewMessage): { addrs?: Record<string, string[]> } {
+    const named = m.t === 'forwardJoin' ? [m.peer] : m.t === 'shuffle' ? [m.origin, ...m.peers] : m.t === 'shuffleReply' ? m.peers : [];
+    const addrs = Object.fromEntries(named.flatMap((p) => (this.peers.addressesOf(p).length ? [[p, this.peers.addressesOf(p)]] : [])));
+    return Object.keys(addrs).length ? { addrs } : {};
   }
 
   private send(peerId: string, frame: Parameters<Link['send']>[0]): void {
