@@ -10,7 +10,7 @@
 import { z } from 'zod';
 
 /** Version of the control API, not of the app: bump it whenever a method, param, result or event changes. */
-export const API_VERSION = '2.1.0';
+export const API_VERSION = '2.1.1';
 
 export const ROLES = ['owner', 'moderator', 'member'] as const;
 
@@ -122,7 +122,11 @@ export const memberSchema = z
     peerId: peerIdSchema,
     nick: z.string().describe('Its nick'),
     role: roleSchema.describe('Its role in the room'),
-    online: z.boolean().describe('Connected to this peer now (always true for this peer itself)'),
+    online: z
+      .boolean()
+      .describe(
+        'Linked to this peer now, or announced on the LAN by mDNS right now (always true for this peer itself); without multicast only neighbours in the overlay count',
+      ),
   })
   .describe('A member of a room');
 export type Member = z.infer<typeof memberSchema>;
@@ -485,8 +489,8 @@ export const METHOD_DOCS: { readonly [M in MethodName]: MethodDoc } = {
     errors: [...MEMBERSHIP, ...PEER_REF, 'forbidden'],
   },
   typing: {
-    summary: 'Tells the connected peers this peer is typing in a room',
-    description: 'Not stored: it only reaches the peers connected now.',
+    summary: 'Tells the peers online now that this peer is typing in a room',
+    description: 'Not stored: relayed hop by hop through the overlay (once per typist and room a second), it reaches the peers online now.',
     errors: [...MEMBERSHIP],
   },
   search: {
