@@ -49,9 +49,12 @@ describe.skipIf(!support.ok)('the overlay on a LAN', () => {
       20_000,
       'every peer listed by every other',
     );
+    const links = async () => Promise.all(peers.map(async (p) => (await p.call('stats')).links));
+    // the overlay forms within moments of discovery
+    await eventually(async () => (await links()).every((n) => n > 0), 10_000, 'every peer linked');
     const samples: number[] = [];
     for (let k = 0; k < 5; k++) {
-      samples.push(...(await Promise.all(peers.map(async (p) => (await p.call('stats')).links))));
+      samples.push(...(await links()));
       await new Promise((r) => setTimeout(r, 400));
     }
     console.log(`[lan] links per peer (5 samples): max ${Math.max(...samples)}, min ${Math.min(...samples)}`);

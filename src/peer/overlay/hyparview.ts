@@ -223,6 +223,21 @@ export class HyParView {
   }
 
   /**
+   * Not in the paper (which refills only on a failure or, here, at a shuffle tick): asks passive
+   * peers, low priority, to fill the free slots now. The host calls it when the view is short and
+   * news arrived (a new peer discovered, a neighbour gone), so a small network links up in moments
+   * instead of one shuffle period. Peers that refused since the last tick are not asked again.
+   */
+  refill(): HyParViewEffect[] {
+    const free = this.config.activeViewSize - this.activeSet.size - this.pending.size;
+    if (free > 0 && this.activeSet.size > 0) {
+      this.walkBudget = Math.max(this.walkBudget, free);
+      this.repair();
+    }
+    return this.flush();
+  }
+
+  /**
    * Called by the host every shuffle period: gives up unanswered NEIGHBOR requests, refills a
    * short active view, and starts one SHUFFLE (§4.4).
    */

@@ -46,6 +46,9 @@ export const MEMBERSHIP_DEFAULTS: Readonly<MembershipConfig> = {
   probeSettleMs: 2_000,
 };
 
+/** How soon a view is mended after news, and the backoff of an isolated peer's joins. */
+const MEND = { firstMs: 250, maxMs: 10_000 } as const;
+
 export interface MembershipEvents {
   /** A link became a neighbour's (sync and the broadcast tree use it); again if its link was replaced. */
   neighborUp: [Link];
@@ -68,6 +71,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private readonly linkedAt = new Map<Link, number>();
   private readonly dialing = new Set<string>();
   private readonly probing = new Set<string>();
+  private mendTimer?: NodeJS.Timeout;
+  /** Joins tried since the last neighbour came up (the backoff of an isolated peer). */
+  private joinAttempts = 0;
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
 
@@ -127,19 +133,40 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   close(): void {
     this.closed = true;
+    clearTimeout(this.mendTimer);
     for (const t of this.timers) clearTimeout(t);
   }
 
   private onDiscovered(peerId: string): void {
     this.run(this.hv.learn(peerId));
-    this.bootstrap();
+    this.mendSoon();
   }
 
-  /** Without neighbours (first start, or all of them gone): join through some peer we can reach. */
-  private bootstrap(): void {
-    if (this.closed || this.hv.active.length || this.hv.pendingRequests.length) return;
-    const contact = pick(this.random, this.peers.dialable());
-    if (contact !== undefined) this.run(this.hv.join(contact));
+  /**
+   * After news (a peer discovered, a neighbour gone, a dial failed), shortly: a peer without
+   * neighbours joins through some peer it can reach, retrying with backoff while none answers (a
+   * partition, a peer that is alone); a short active view asks passive peers to fill it.
+   */
+  private mendSoon(): void {
+    if (this.closed || this.mendTimer) return;
+    const isolated = !this.hv.active.length && !this.hv.pendingRequests.length;
+    const delay =
+      isolated && this.joinAttempts
+        ? Math.min(MEND.maxMs, MEND.firstMs * 2 ** this.joinAttempts) * (0.5 + this.random() / 2)
+        : MEND.firstMs;
+    this.mendTimer = setTimeout(() => {
+      this.mendTimer = undefined;
+      if (this.closed) return;
+      if (this.hv.active.length || this.hv.pendingRequests.length) {
+        this.run(this.hv.refill());
+        return;
+      }
+      const contact = pick(this.random, this.peers.dialable());
+      if (contact === undefined) return; // nobody known yet: the next discovery mends
+      this.joinAttempts++;
+      this.run(this.hv.join(contact));
+    }, delay);
+    this.mendTimer.unref();
   }
 
   private onLinkUp(link: Link): void {
@@ -160,12 +187,12 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private onLinkDown(link: Link): void {
     this.linkedAt.delete(link);
     this.run(this.hv.linkFailed(link.peerId));
-    this.bootstrap();
+    this.mendSoon();
   }
 
   private tick(): void {
     this.run(this.hv.shuffleTick());
-    this.bootstrap();
+    this.mendSoon();
   }
 
   /** Links nobody claims (a shuffle's reply, a refused request, a peer that dialled us for nothing). */
@@ -235,12 +262,14 @@ export class Membership extends EventEmitter<MembershipEvents> {
           break;
         }
         case 'neighborUp': {
+          this.joinAttempts = 0;
           const link = this.peers.link(e.peer);
           if (link) this.emit('neighborUp', link); // otherwise when its link comes up
           break;
         }
         case 'neighborDown':
           this.emit('neighborDown', e.peer);
+          this.mendSoon();
           break;
       }
     }
@@ -272,7 +301,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
         this.outbox.delete(peerId);
         this.log.debug({ peer: peerId, err: err.message }, 'overlay: peer unreachable');
         this.run(this.hv.linkFailed(peerId));
-        this.bootstrap();
+        this.mendSoon();
       })
       .finally(() => this.dialing.delete(peerId));
   }
