@@ -259,6 +259,20 @@ describe('HyParView: what the host adds', () => {
     expect(hv.passive.sort()).toEqual(['b', 'c']);
   });
 
+  it('refill asks passive peers (low priority) for the free slots now, and never a peer that refused since the last tick', () => {
+    const hv = nodeWith(['a', 'b'], ['p', 'q', 'r', 's']);
+    const out = hv.refill();
+    const asked = sends(out, 'neighbor').map((s) => s.to);
+    expect(asked).toHaveLength(3); // 5 slots, 2 taken
+    expect(sends(out, 'neighbor').every((s) => s.message.t === 'neighbor' && s.message.priority === 'low')).toBe(true);
+    expect(hv.refill()).toEqual([]); // requests in flight fill the view
+    hv.receive(asked[0]!, { t: 'neighborReply', accepted: false });
+    const again = sends(hv.refill(), 'neighbor').map((s) => s.to);
+    expect(again).not.toContain(asked[0]);
+    // with no neighbour at all it is the host's job to join (or ask with high priority at a tick)
+    expect(nodeWith([], ['p']).refill()).toEqual([]);
+  });
+
   it('promote asks a peer with high priority even with a full view, and takes it when accepted (partition merge)', () => {
     const hv = nodeWith(['a', 'b', 'c', 'd', 'e'], []);
     const out = hv.promote('z');
