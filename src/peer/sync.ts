@@ -38,7 +38,7 @@ export const SYNC_TUNING = {
    * Overlay: a neighbour announced events we lack; if the tree has not brought them this much later,
    * we ask that neighbour for them (a backlog it caught up with, e.g. across a healed partition).
    */
-  pullDelayMs: 500,
+  pullDelayMs: 2000,
   chunkEvents: 500,
   chunkBytes: 1024 * 1024,
 } as const;

@@ -32,15 +32,36 @@ interface EventRef {
 
 const TREE_FRAMES = new Set<Frame['t']>(['gossip', 'ihave', 'graft', 'prune']);
 
+interface Inbound {
+  link: Link;
+  frame: Frame;
+}
+
+/**
+ * A GOSSIP that arrives before its author's previous event (the tree changed under a stream of
+ * events, or a GRAFT answer overtook the eager copy) is held this long for it, instead of asking
+ * for a resync at once: a resync costs a full version vector and a catch-up stream.
+ */
+const EARLY_HOLD_MS = 2000;
+const EARLY_MAX = 10_000;
+
+/** Author and seq a GOSSIP's event claims, before it is checked. */
+function positionOf(frame: Frame): { id: string; author: string; seq: number } | undefined {
+  if (frame.t !== 'gossip') return undefined;
+  const ev = (frame.event ?? {}) as Partial<SignedEvent>;
+  return typeof ev.author === 'string' && typeof ev.seq === 'number' ? { id: frame.id, author: ev.author, seq: ev.seq } : undefined;
+}
+
 /** Recent events' JSON kept for forwarding and GRAFTs without a database read. */
 const JSON_CACHE_SIZE = 4096;
 
 export const TREE_DEFAULTS: Partial<PlumtreeConfig> = {
   // Real peers answer slower than the simulation's 0.5–5 ms hops: a busy event loop, fsyncs, and on
   // one test machine dozens of processes sharing two cores. A GRAFT sent while the eager copy is
-  // still on its way costs a duplicate and churns the tree, so repairs wait longer than in bench/sim.
-  ihaveTimeoutMs: 300,
-  graftTimeoutMs: 150,
+  // still on its way costs a duplicate and churns the tree, so repairs wait longer than in bench/sim
+  // (a tree only needs them when a link broke: a chat can wait half a second then).
+  ihaveTimeoutMs: 500,
+  graftTimeoutMs: 300,
   // IHAVEs are not urgent with those timeouts: batching them longer saves frames under load.
   lazyFlushMs: 50,
   // only references are kept, but a catch-up marks every event it brings: bound what that costs
@@ -52,7 +73,11 @@ export class TreeBroadcast {
   private readonly tree: Plumtree<EventRef>;
   private readonly neighbors = new Map<string, Link>();
   private readonly json = new Map<string, string>();
-  private inbox: { link: Link; frame: Frame }[] = [];
+  private inbox: Inbound[] = [];
+  /** GOSSIP ahead of its author's log, by author and seq, until its predecessor arrives. */
+  private readonly early = new Map<string, Map<number, Inbound & { until: number }>>();
+  private earlyCount = 0;
+  private earlyTimer?: NodeJS.Timeout;
   private timer?: NodeJS.Timeout;
   private timerAt = Infinity;
   /** Our own events up to this seq went into the tree. */
@@ -117,6 +142,7 @@ export class TreeBroadcast {
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
+    clearTimeout(this.earlyTimer);
   }
 
   /**
@@ -128,24 +154,78 @@ export class TreeBroadcast {
     const inbox = this.inbox;
     this.inbox = [];
     const fresh = new Set<string>();
-    const gapped = new Set<Link>();
     const batches = new Map<Link, unknown[]>();
     for (const { link, frame } of inbox) {
-      if (frame.t !== 'gossip') continue;
-      const ev = (frame.event ?? {}) as Partial<SignedEvent>;
-      if (typeof ev.author === 'string' && typeof ev.seq === 'number' && ev.seq > this.replica.seqOf(ev.author))
+      const ev = positionOf(frame);
+      if (ev && frame.t === 'gossip' && ev.seq > this.replica.seqOf(ev.author))
         batches.set(link, [...(batches.get(link) ?? []), frame.event]);
     }
     for (const [link, events] of batches) {
       if (link.closed) continue;
       const result = this.replica.ingest(events);
       for (const ev of result.stored) fresh.add(ev.id);
-      if (result.gap) gapped.add(link);
       if (result.error) link.fail(result.error.reason, result.error.message);
     }
-    for (const { link, frame } of inbox) if (!link.closed && !this.closed) this.onFrame(link, frame, fresh);
-    // a predecessor is missing: catch up with that neighbour; the events come with the rest
-    for (const link of gapped) if (!link.closed) this.sync.resync(link);
+    const ready: Inbound[] = [];
+    for (const item of inbox) {
+      const ev = positionOf(item.frame);
+      // ahead of its author's log: its predecessor is most likely on its way along another path
+      if (ev && !fresh.has(ev.id) && ev.seq > this.replica.seqOf(ev.author)) this.holdEarly(item, ev);
+      else ready.push(item);
+    }
+    ready.push(...this.releaseEarly(fresh));
+    for (const { link, frame } of ready) if (!link.closed && !this.closed) this.onFrame(link, frame, fresh);
+  }
+
+  /** Holds a GOSSIP that arrived before its predecessor, for `EARLY_HOLD_MS` at most. */
+  private holdEarly(item: Inbound, ev: { author: string; seq: number }): void {
+    if (this.earlyCount >= EARLY_MAX || item.link.closed) {
+      this.sync.resync(item.link);
+      return;
+    }
+    let byseq = this.early.get(ev.author);
+    if (!byseq) this.early.set(ev.author, (byseq = new Map()));
+    if (byseq.has(ev.seq)) return; // a copy of one held already: the tree learns of it when the first is handled
+    byseq.set(ev.seq, { ...item, until: Date.now() + EARLY_HOLD_MS });
+    this.earlyCount++;
+    this.earlyTimer ??= setTimeout(() => this.expireEarly(), EARLY_HOLD_MS);
+  }
+
+  /** Held GOSSIP whose predecessors arrived: stored now, in seq order, and handed back to be handled. */
+  private releaseEarly(fresh: Set<string>): Inbound[] {
+    const released: Inbound[] = [];
+    for (const [author, byseq] of this.early) {
+      for (let next = byseq.get(this.replica.seqOf(author) + 1); next; next = byseq.get(this.replica.seqOf(author) + 1)) {
+        byseq.delete(this.replica.seqOf(author) + 1);
+        this.earlyCount--;
+        if (next.link.closed) continue;
+        const result = this.replica.ingest([(next.frame as Extract<Frame, { t: 'gossip' }>).event]);
+        if (result.error) next.link.fail(result.error.reason, result.error.message);
+        for (const ev of result.stored) fresh.add(ev.id);
+        if (result.stored.length) released.push(next);
+        else break;
+      }
+      if (!byseq.size) this.early.delete(author);
+    }
+    return released;
+  }
+
+  /** What waited too long: its predecessor is not coming by the tree, so catch up with the neighbour that sent it. */
+  private expireEarly(): void {
+    this.earlyTimer = undefined;
+    const now = Date.now();
+    const links = new Set<Link>();
+    for (const [author, byseq] of this.early) {
+      for (const [seq, held] of byseq) {
+        if (held.until > now) continue;
+        byseq.delete(seq);
+        this.earlyCount--;
+        links.add(held.link);
+      }
+      if (!byseq.size) this.early.delete(author);
+    }
+    for (const link of links) if (!link.closed) this.sync.resync(link);
+    if (this.earlyCount) this.earlyTimer = setTimeout(() => this.expireEarly(), EARLY_HOLD_MS / 2);
   }
 
   private onFrame(link: Link, frame: Frame, fresh: Set<string>): void {
