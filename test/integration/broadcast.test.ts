@@ -1,0 +1,58 @@
+/**
+ * The tree broadcast's receiving end with a real peer: GOSSIP that arrives ahead of its author's
+ * previous event waits for it (no resync), and a GOSSIP whose id is not its event's is refused.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { HostilePeer } from '../helpers/hostile-peer.js';
+import { eventually, PeerProcess } from '../helpers/peer-process.js';
+
+let alice: PeerProcess;
+const neighbours: HostilePeer[] = [];
+
+beforeAll(async () => {
+  alice = await PeerProcess.start({ nick: 'alice' });
+});
+
+afterAll(async () => {
+  for (const h of neighbours) h.close();
+  await alice.stop();
+});
+
+async function neighbour(): Promise<HostilePeer> {
+  const h = new HostilePeer();
+  neighbours.push(h);
+  expect(await h.handshake(alice.url)).toBe(true); // it sends JOIN: a neighbour
+  return h;
+}
+
+const fullVectors = (h: HostilePeer) => h.received.filter((f) => f.t === 'vv' && f.full === true).length;
+
+it('holds a GOSSIP that overtook its predecessor until the predecessor comes, without a resync', async () => {
+  const h = await neighbour();
+  const first = h.profile('first');
+  const second = h.profile('second');
+  await new Promise((r) => setTimeout(r, 300)); // alice's own full vector on the new neighbour link
+  const before = fullVectors(h);
+  h.send({ t: 'gossip', id: second.id, round: 0, event: second });
+  await new Promise((r) => setTimeout(r, 400));
+  h.send({ t: 'gossip', id: first.id, round: 0, event: first });
+  await eventually(async () => (await alice.call('peers')).find((p) => p.peerId === h.peerId)?.nick === 'second', 5000, 'both profiles');
+  expect(fullVectors(h)).toBe(before); // no catch-up was asked for
+});
+
+it('asks for a resync when the predecessor never comes', async () => {
+  const h = await neighbour();
+  h.profile('lost'); // made, never sent
+  const next = h.profile('found');
+  await new Promise((r) => setTimeout(r, 300));
+  const before = fullVectors(h);
+  h.send({ t: 'gossip', id: next.id, round: 0, event: next });
+  await eventually(async () => fullVectors(h) > before, 6000, 'a full vector from alice');
+});
+
+it('refuses a GOSSIP whose id is not its event’s', async () => {
+  const h = await neighbour();
+  const ev = h.profile('liar');
+  h.send({ t: 'gossip', id: 'A'.repeat(43), round: 0, event: ev });
+  expect((await h.rejection()).reason).toBe('bad_frame');
+});
