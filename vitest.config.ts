@@ -26,6 +26,11 @@ export default defineConfig({
         test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 60_000, fileParallelism: false },
       },
       {
+        // many real processes at once: run alone (scripts/test.sh), so the other suites' load does not
+        // turn the overlay's timeouts into its figures
+        test: { name: 'swarm', include: ['test/swarm/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 180_000, fileParallelism: false },
+      },
+      {
         test: { name: 'chaos', include: ['test/chaos/**/*.test.ts'], testTimeout: 3_600_000, hookTimeout: 120_000, fileParallelism: false },
       },
     ],

@@ -195,6 +195,13 @@ export class TreeBroadcast {
   private releaseEarly(fresh: Set<string>): Inbound[] {
     const released: Inbound[] = [];
     for (const [author, byseq] of this.early) {
+      // copies of what came meanwhile by another way (another link, a catch-up): handled as duplicates
+      for (const [seq, held] of byseq) {
+        if (seq > this.replica.seqOf(author)) continue;
+        byseq.delete(seq);
+        this.earlyCount--;
+        released.push(held);
+      }
       for (let next = byseq.get(this.replica.seqOf(author) + 1); next; next = byseq.get(this.replica.seqOf(author) + 1)) {
         byseq.delete(this.replica.seqOf(author) + 1);
         this.earlyCount--;
