@@ -202,6 +202,20 @@ export const frameSchema = z.discriminatedUnion('t', [
    * hops. IHAVE, GRAFT and PRUNE name the tree by its `root` (the author).
    */
   z.object({ t: z.literal('gossip'), id: hashSchema, round: roundSchema, event: z.unknown() }).strict(),
+  /**
+   * Several GOSSIP at once (the events pushed on one link in one event-loop turn): each item is
+   * handled as a `gossip` frame of its own. A busy room would otherwise cost a frame per event and
+   * link, and trip the receiver's frame-rate limit.
+   */
+  z
+    .object({
+      t: z.literal('gossips'),
+      items: z
+        .array(z.object({ id: hashSchema, round: roundSchema, event: z.unknown() }).strict())
+        .min(1)
+        .max(WIRE_LIMITS.maxEventsPerFrame),
+    })
+    .strict(),
   /** Lazy push: ids of events the sender holds, batched. */
   z
     .object({

@@ -125,10 +125,16 @@ export class HostilePeer {
   }
 
   /** Sends a frame over the encrypted link. */
-  /** Every event the peer sent us: catch-up batches (`events`) and the broadcast tree's pushes (`gossip`). */
+  /** Every event the peer sent us: catch-up batches (`events`) and the broadcast tree's pushes (`gossip`, `gossips`). */
   eventsReceived(): SignedEvent[] {
     return this.received.flatMap((f) =>
-      f.t === 'events' ? (f.events as SignedEvent[]) : f.t === 'gossip' ? [f.event as SignedEvent] : [],
+      f.t === 'events'
+        ? (f.events as SignedEvent[])
+        : f.t === 'gossip'
+          ? [f.event as SignedEvent]
+          : f.t === 'gossips'
+            ? (f.items as { event: SignedEvent }[]).map((i) => i.event)
+            : [],
     );
   }
 

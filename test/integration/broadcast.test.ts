@@ -50,6 +50,13 @@ it('asks for a resync when the predecessor never comes', async () => {
   await eventually(async () => fullVectors(h) > before, 6000, 'a full vector from alice');
 });
 
+it('takes several GOSSIP in one frame, each handled as if alone', async () => {
+  const h = await neighbour();
+  const events = [h.profile('one'), h.profile('two'), h.profile('three')];
+  h.send({ t: 'gossips', items: events.map((event) => ({ id: event.id, round: 0, event })) });
+  await eventually(async () => (await alice.call('peers')).find((p) => p.peerId === h.peerId)?.nick === 'three', 5000, 'all three');
+});
+
 it('refuses a GOSSIP whose id is not its event’s', async () => {
   const h = await neighbour();
   const ev = h.profile('liar');

@@ -15,7 +15,7 @@
  * - Backlogs (catch-up after a partition or an absence) are not pushed along the tree: version
  *   vectors between neighbours carry them (./sync.ts), and the tree only learns that we hold them.
  */
-import { type Frame, type SignedEvent } from '../../shared/wire.js';
+import { WIRE_LIMITS, type Frame, type SignedEvent } from '../../shared/wire.js';
 import { verifySignature } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Replica } from '../replica.js';
@@ -30,7 +30,10 @@ interface EventRef {
   seq: number;
 }
 
-const TREE_FRAMES = new Set<Frame['t']>(['gossip', 'ihave', 'graft', 'prune']);
+const TREE_FRAMES = new Set<Frame['t']>(['gossip', 'gossips', 'ihave', 'graft', 'prune']);
+
+/** GOSSIP for one link is sent at the end of the event-loop turn, several per frame up to this size. */
+const GOSSIP_FRAME_BYTES = 1024 * 1024;
 
 interface Inbound {
   link: Link;
@@ -74,6 +77,7 @@ export class TreeBroadcast {
   private readonly neighbors = new Map<string, Link>();
   private readonly json = new Map<string, string>();
   private inbox: Inbound[] = [];
+  private outGossip = new Map<Link, string[]>();
   /** GOSSIP ahead of its author's log, by author and seq, until its predecessor arrives. */
   private readonly early = new Map<string, Map<number, Inbound & { until: number }>>();
   private earlyCount = 0;
@@ -104,7 +108,8 @@ export class TreeBroadcast {
       if (this.neighbors.get(link.peerId) !== link || !TREE_FRAMES.has(frame.t)) return;
       // A burst of GOSSIP from many neighbours is ingested in one transaction per link and turn.
       if (!this.inbox.length) setImmediate(() => this.drain());
-      this.inbox.push({ link, frame });
+      if (frame.t === 'gossips') for (const item of frame.items) this.inbox.push({ link, frame: { t: 'gossip', ...item } });
+      else this.inbox.push({ link, frame });
     });
     link.on('close', () => {
       if (this.neighbors.get(link.peerId) !== link) return;
@@ -307,12 +312,42 @@ export class TreeBroadcast {
         }
         this.sync.learnOf(e.to, m.payload.author, m.payload.seq);
         this.sync.counts.relayed++;
-        void link.sendRaw(`{"t":"gossip","id":"${m.id}","round":${m.round},"event":${json}}`).catch(() => undefined);
+        this.queueGossip(link, `{"id":"${m.id}","round":${m.round},"event":${json}}`);
       } else {
         void link.send(m).catch(() => undefined);
       }
     }
     this.arm();
+  }
+
+  /** GOSSIP items wait for the end of the turn, then leave as few frames as their size allows. */
+  private queueGossip(link: Link, item: string): void {
+    if (!this.outGossip.size) setImmediate(() => this.flushGossip());
+    const queued = this.outGossip.get(link);
+    if (queued) queued.push(item);
+    else this.outGossip.set(link, [item]);
+  }
+
+  private flushGossip(): void {
+    const out = this.outGossip;
+    this.outGossip = new Map();
+    for (const [link, items] of out) {
+      if (link.closed) continue;
+      let batch: string[] = [];
+      let bytes = 0;
+      const send = () => {
+        const text = batch.length === 1 ? `{"t":"gossip",${batch[0]!.slice(1)}` : `{"t":"gossips","items":[${batch.join(',')}]}`;
+        void link.sendRaw(text).catch(() => undefined);
+        batch = [];
+        bytes = 0;
+      };
+      for (const item of items) {
+        if (batch.length && (bytes + item.length > GOSSIP_FRAME_BYTES || batch.length >= WIRE_LIMITS.maxEventsPerFrame)) send();
+        batch.push(item);
+        bytes += item.length;
+      }
+      if (batch.length) send();
+    }
   }
 
   private arm(): void {
