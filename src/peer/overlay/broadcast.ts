@@ -77,6 +77,7 @@ export class TreeBroadcast {
   private readonly neighbors = new Map<string, Link>();
   private readonly json = new Map<string, string>();
   private inbox: Inbound[] = [];
+  private readonly listening = new WeakSet<Link>();
   private outGossip = new Map<Link, string[]>();
   /** GOSSIP ahead of its author's log, by author and seq, until its predecessor arrives. */
   private readonly early = new Map<string, Map<number, Inbound & { until: number }>>();
@@ -104,6 +105,10 @@ export class TreeBroadcast {
     const replaced = this.neighbors.get(link.peerId);
     this.neighbors.set(link.peerId, link);
     if (replaced === link) return;
+    if (!replaced) this.run(this.tree.neighborUp(link.peerId));
+    // a link that stopped and became a neighbour's again keeps its one pair of listeners
+    if (this.listening.has(link)) return;
+    this.listening.add(link);
     link.on('frame', (frame) => {
       if (this.neighbors.get(link.peerId) !== link || !TREE_FRAMES.has(frame.t)) return;
       // A burst of GOSSIP from many neighbours is ingested in one transaction per link and turn.
@@ -116,7 +121,6 @@ export class TreeBroadcast {
       this.neighbors.delete(link.peerId);
       this.run(this.tree.neighborDown(link.peerId));
     });
-    if (!replaced) this.run(this.tree.neighborUp(link.peerId));
   }
 
   neighborDown(peerId: string): void {
