@@ -46,6 +46,9 @@ interface Inbound {
  * for a resync at once: a resync costs a full version vector and a catch-up stream.
  */
 const EARLY_HOLD_MS = 2000;
+/** An announced event still missing this long after its IHAVE (GRAFTs take 0.5 + 4 × 0.3 s) brings a resync. */
+const UNSEEN_AFTER_MS = 5000;
+const UNSEEN_MAX = 10_000;
 const EARLY_MAX = 10_000;
 
 /** Author and seq a GOSSIP's event claims, before it is checked. */
@@ -79,6 +82,9 @@ export class TreeBroadcast {
   private inbox: Inbound[] = [];
   private readonly listening = new WeakSet<Link>();
   private outGossip = new Map<Link, string[]>();
+  /** Ids announced to us (IHAVE) that we lack, with who announced them first. */
+  private readonly unseen = new Map<string, { link: Link; at: number }>();
+  private unseenTimer?: NodeJS.Timeout;
   /** GOSSIP ahead of its author's log, by author and seq, until its predecessor arrives. */
   private readonly early = new Map<string, Map<number, Inbound & { until: number }>>();
   private earlyCount = 0;
@@ -152,6 +158,7 @@ export class TreeBroadcast {
     this.closed = true;
     clearTimeout(this.timer);
     clearTimeout(this.earlyTimer);
+    clearInterval(this.unseenTimer);
   }
 
   /**
@@ -253,7 +260,10 @@ export class TreeBroadcast {
         for (const { id } of frame.ids) {
           if (this.tree.has(id)) continue;
           const row = this.store.event(id);
-          if (!row) continue;
+          if (!row) {
+            this.announced(id, link);
+            continue;
+          }
           this.tree.markReceived(id, { author: row.author, seq: row.seq }, 0, row.author);
           this.sync.learnOf(link.peerId, row.author, row.seq);
         }
@@ -322,6 +332,36 @@ export class TreeBroadcast {
       }
     }
     this.arm();
+  }
+
+  /** An id announced to us that we lack: the safety net checks on it later. */
+  private announced(id: string, link: Link): void {
+    if (this.unseen.has(id) || this.unseen.size >= UNSEEN_MAX) return;
+    this.unseen.set(id, { link, at: Date.now() });
+    this.unseenTimer ??= setInterval(() => this.checkUnseen(), UNSEEN_AFTER_MS / 2).unref();
+  }
+
+  /**
+   * The safety net under the tree: an announced event that neither its GOSSIP nor a GRAFT brought
+   * (every GRAFT went to announcers that dropped the link, say) is asked for with a resync from the
+   * neighbour that announced it: version vectors then bring whatever is missing.
+   */
+  private checkUnseen(): void {
+    const now = Date.now();
+    const links = new Set<Link>();
+    for (const [id, { link, at }] of this.unseen) {
+      if (this.tree.has(id)) {
+        this.unseen.delete(id);
+      } else if (now - at >= UNSEEN_AFTER_MS) {
+        this.unseen.delete(id);
+        if (!this.store.event(id)) links.add(link);
+      }
+    }
+    for (const link of links) if (!link.closed) this.sync.resync(link);
+    if (!this.unseen.size) {
+      clearInterval(this.unseenTimer);
+      this.unseenTimer = undefined;
+    }
   }
 
   /** GOSSIP items wait for the end of the turn, then leave as few frames as their size allows. */
