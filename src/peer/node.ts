@@ -143,13 +143,7 @@ export class PeerNode implements ChattyService {
   private startOverlay(config: Partial<MembershipConfig>): void {
     const { replica, sync } = this;
     const tree = new TreeBroadcast(this.peerId, replica, this.store, sync, this.log);
-    const view = {
-      vector: () => replica.vector(),
-      lacking: (theirs: Record<string, number>) =>
-        Object.fromEntries(Object.entries(theirs).filter(([author, seq]) => seq > replica.seqOf(author))),
-      stillLacking: (wanted: Record<string, number>) => Object.entries(wanted).some(([author, seq]) => seq > replica.seqOf(author)),
-    };
-    const membership = new Membership(this.peerId, this.peerManager, view, (link) => sync.resync(link), this.log, config);
+    const membership = new Membership(this.peerId, this.peerManager, replica, (link) => sync.resync(link), this.log, config);
     membership.on('neighborUp', (link) => {
       sync.attach(link);
       tree.neighborUp(link);

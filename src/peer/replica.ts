@@ -170,6 +170,11 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     return this.vv.get(author)?.seq ?? 0;
   }
 
+  /** The authors of `vector` (with their seqs) whose logs reach further than ours: what we lack of it. */
+  ahead(vector: VersionVector): VersionVector {
+    return Object.fromEntries(Object.entries(vector).filter(([author, seq]) => seq > this.seqOf(author)));
+  }
+
   waitingCount(): number {
     return this.waiting.size;
   }

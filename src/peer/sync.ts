@@ -187,11 +187,11 @@ export class Sync {
 
   /** Overlay: what a neighbour announced and the tree has not brought by then, we ask it for. */
   private pullLater(session: Session, have: VersionVector): void {
-    const lacking = Object.entries(have).filter(([author, seq]) => seq > this.replica.seqOf(author));
-    if (!lacking.length) return;
+    const lacking = this.replica.ahead(have);
+    if (!Object.keys(lacking).length) return;
     setTimeout(() => {
       if (session.link.closed || !this.sessions.has(session.link)) return;
-      if (lacking.some(([author, seq]) => seq > this.replica.seqOf(author))) this.resync(session.link);
+      if (Object.keys(this.replica.ahead(lacking)).length) this.resync(session.link);
     }, SYNC_TUNING.pullDelayMs).unref();
   }
 

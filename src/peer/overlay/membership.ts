@@ -58,9 +58,8 @@ export interface MembershipEvents {
 /** What the membership needs from the replica: how far it is, and what a digest says it lacks. */
 export interface ReplicaView {
   vector(): VersionVector;
-  /** Authors (and seqs) of `theirs` that are ahead of us. */
-  lacking(theirs: VersionVector): VersionVector;
-  stillLacking(wanted: VersionVector): boolean;
+  /** Authors (and seqs) of `vector` that are ahead of us. */
+  ahead(vector: VersionVector): VersionVector;
 }
 
 export class Membership extends EventEmitter<MembershipEvents> {
@@ -224,7 +223,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   private onDigest(link: Link, have: VersionVector, reply: boolean): void {
     if (reply) void link.send({ t: 'digest', have: this.replica.vector(), reply: false }).catch(() => undefined);
-    const wanted = this.replica.lacking(have);
+    const wanted = this.replica.ahead(have);
     const stranger = () => !this.hv.isActive(link.peerId) && !this.hv.pendingRequests.includes(link.peerId);
     // the prober's link served its purpose: nothing to fetch, so it goes now rather than at the grace sweep
     if (!Object.keys(wanted).length) {
@@ -233,7 +232,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     }
     // Events in flight explain a difference for a moment; one that lasts means we are cut off from them.
     setTimeout(() => {
-      if (this.closed || !this.replica.stillLacking(wanted)) return;
+      if (this.closed || !Object.keys(this.replica.ahead(wanted)).length) return;
       if (this.hv.isActive(link.peerId)) {
         if (!link.closed) this.resync(link);
         return;
