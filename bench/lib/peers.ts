@@ -103,21 +103,26 @@ export class ChattyPeer implements BenchPeer {
 
 type ScriptKind = 'baseline' | 'gossipsub';
 const SCRIPTS: Record<ScriptKind, string> = { baseline: 'baseline-peer', gossipsub: 'gossipsub-peer' };
-const compiled = new Map<ScriptKind, string>();
+const compiled = new Map<string, string>();
 
 /**
  * Compiles bench/<name>.ts to plain JS once per run (no loader at start-up, like the built peer). The output
  * stays under bench/, so its imports resolve from the project's node_modules.
  */
 export function benchScript(kind: ScriptKind): string {
-  const done = compiled.get(kind);
+  return compileBenchScript(SCRIPTS[kind]);
+}
+
+/** Compiles bench/<name>.ts (a standalone script of this directory) once per run; returns the .mjs to run. */
+export function compileBenchScript(name: string): string {
+  const done = compiled.get(name);
   if (done) return done;
-  const src = readFileSync(join(BENCH_DIR, `${SCRIPTS[kind]}.ts`), 'utf8');
+  const src = readFileSync(join(BENCH_DIR, `${name}.ts`), 'utf8');
   const out = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } });
-  const file = join(RESULTS_DIR, '.build', `${SCRIPTS[kind]}.mjs`);
+  const file = join(RESULTS_DIR, '.build', `${name}.mjs`);
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, out.outputText);
-  compiled.set(kind, file);
+  compiled.set(name, file);
   return file;
 }
 
