@@ -32,6 +32,7 @@ async function main(): Promise<void> {
     scan: opts.scan,
     topology: opts.fullMesh ? 'mesh' : 'overlay',
     overlay: { hyParView: { activeViewSize: opts.links } },
+    files: { maxBytes: opts.maxFile, autoFetchBytes: opts.autoFetch, quotaBytes: opts.fileQuota, swarm: opts.fileSwarm },
     logger: log,
   });
 

@@ -14,6 +14,7 @@ import {
   type Peer,
   type RoomInfo,
 } from '../shared/api.js';
+import { formatBytes } from '../shared/files.js';
 import { callValidated, toRpcError } from '../shared/jsonrpc.js';
 import { ownerTag, roomLabel, type RoomIdentity } from '../shared/room-label.js';
 
@@ -26,6 +27,9 @@ const HELP = `Commands:
   /rooms                list rooms on the network
   /who [ROOM]           members of a room
   /peers                peers on the LAN
+  /send PATH [TEXT]     send a file (a path with spaces in "quotes") to the current room
+  /sendto PEER PATH     send a file as a direct message
+  /get FILE [PATH]      download a file (FILE: the id or its first characters, as shown)
   /msg PEER TEXT        direct message (peer id or unique nick)
   /dms PEER             direct-message history with a peer
   /history [N]          last N messages of the current room
@@ -47,6 +51,8 @@ export class Terminal {
   /** The rooms seen, by id: their labels name the owner where several share a name. */
   private readonly rooms = new Map<string, RoomIdentity>();
   private rl?: Interface;
+  /** Files seen in messages, by id: `/get` takes the first characters of an id. */
+  private readonly files = new Map<string, { name: string }>();
 
   constructor(
     private readonly service: ChattyService,
@@ -67,6 +73,11 @@ export class Terminal {
         ),
       ),
     );
+    this.service.on('transfer', (t) => {
+      const name = this.files.get(t.file)?.name ?? t.file.slice(0, 8);
+      if (t.state === 'done') this.print(paint('green', `* ${name} saved to ${t.path}`));
+      else if (t.state === 'failed') this.print(paint('red', `* ${name} could not be fetched: ${t.error ?? 'unknown error'}`));
+    });
     this.service.on('peer', (e) => this.print(paint('gray', `* peer ${e.nick} is ${e.state === 'up' ? 'online' : 'offline'}`)));
     this.service.on('identity', (e) =>
       this.print(paint('yellow', `! "${e.nick}" is now also used by another key (${e.peerId.slice(0, 8)}); they are not the same person`)),
@@ -96,7 +107,26 @@ export class Terminal {
 
   private formatMessage(m: Message): string {
     const room = m.room === this.room || m.room === null ? '' : paint('cyan', `${this.label(m.room, m.roomName)} `);
-    return `${paint('gray', time(m.sentAt))} ${room}${paint('bold', m.from.nick)}: ${m.text}${m.late ? paint('gray', ' (arrived late)') : ''}`;
+    return `${paint('gray', time(m.sentAt))} ${room}${paint('bold', m.from.nick)}: ${m.text}${this.formatFile(m)}${m.late ? paint('gray', ' (arrived late)') : ''}`;
+  }
+
+  /** ` [file: name, size — /get id]`, remembering the file for `/get`. */
+  private formatFile(m: Message): string {
+    if (!m.file) return '';
+    this.files.set(m.file.id, { name: m.file.name });
+    const done = m.file.transfer?.state === 'done' ? ` at ${m.file.transfer.path}` : ` — /get ${m.file.id.slice(0, 8)}`;
+    return paint('cyan', `${m.text ? ' ' : ''}[file: ${m.file.name}, ${formatBytes(m.file.size)}${done}]`);
+  }
+
+  /** A file id from its first characters, among the files shown. */
+  private fileId(prefix: string): string {
+    const ids = [...this.files.keys()].filter((id) => id.startsWith(prefix));
+    if (ids.length === 1) return ids[0]!;
+    if (prefix.length === 43) return prefix;
+    throw new ChattyError(
+      ids.length ? 'ambiguous' : 'not_found',
+      ids.length ? `several files start with ${prefix}` : `no file ${prefix} shown yet`,
+    );
   }
 
   private async handle(line: string): Promise<void> {
@@ -185,13 +215,31 @@ export class Terminal {
           peers.map((p) => `${p.connected ? '●' : '○'} ${p.nick} [${p.fingerprint}] ${p.state} ${p.addresses.join(' ')}`).join('\n'),
         );
       }
+      case 'send': {
+        const [path, text] = splitPath(rest);
+        const m = await this.call('sendFile', { room: room(), path, ...(text ? { text } : {}) });
+        return this.print(this.formatMessage(m));
+      }
+      case 'sendto': {
+        const [to = ''] = args;
+        const [path, text] = splitPath(rest.slice(to.length).trim());
+        const m = await this.call('sendFile', { to, path, ...(text ? { text } : {}) });
+        return this.print(paint('magenta', `[DM → ${to}] `) + this.formatFile(m));
+      }
+      case 'get': {
+        const [file = '', ...where] = args;
+        const t = await this.call('download', { file: this.fileId(file), ...(where.length ? { path: where.join(' ') } : {}) });
+        const name = this.files.get(t.file)?.name ?? file;
+        return this.print(t.state === 'done' ? `${name} is at ${t.path}` : `fetching ${name} to ${t.path}…`);
+      }
       case 'msg': {
         const [to = '', ...words] = args;
         await this.call('dm', { to, text: words.join(' ') });
         return this.print(paint('magenta', `[DM → ${to}] `) + words.join(' '));
       }
       case 'dms':
-        for (const m of await this.call('dmHistory', { peer: args[0] ?? '' })) this.print(`${time(m.sentAt)} ${m.from.nick}: ${m.text}`);
+        for (const m of await this.call('dmHistory', { peer: args[0] ?? '' }))
+          this.print(`${time(m.sentAt)} ${m.from.nick}: ${m.text}${this.formatFile(m)}`);
         return;
       case 'history':
         for (const m of await this.call('history', { room: room(), limit: Number(args[0] ?? 20) })) this.print(this.formatMessage(m));
@@ -222,4 +270,12 @@ export class Terminal {
         throw new ChattyError('not_found', `unknown command /${cmd}; /help lists them`);
     }
   }
+}
+
+/** `"a path with spaces" the text` or `path the text`. */
+function splitPath(rest: string): [string, string] {
+  const quoted = /^"([^"]+)"\s*(.*)$/.exec(rest);
+  if (quoted) return [quoted[1]!, quoted[2]!];
+  const [path = '', ...words] = rest.split(/\s+/);
+  return [path, words.join(' ')];
 }

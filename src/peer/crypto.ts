@@ -156,27 +156,58 @@ export class LinkCipher {
     return initiator ? new LinkCipher(a, b) : new LinkCipher(b, a);
   }
 
-  seal(text: string): Buffer {
+  /** Seals one frame: a JSON text, or the parts of a binary frame (sealed as their concatenation, without copying them first). */
+  seal(data: string | readonly Buffer[]): Buffer {
     const counter = Buffer.alloc(8);
     counter.writeBigUInt64BE(this.sendCounter++);
     const iv = Buffer.concat([Buffer.alloc(4), counter]);
     const cipher = createCipheriv('aes-256-gcm', this.sendKey, iv);
-    return Buffer.concat([counter, cipher.update(text, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+    const parts = typeof data === 'string' ? [cipher.update(data, 'utf8')] : data.map((d) => cipher.update(d));
+    return Buffer.concat([counter, ...parts, cipher.final(), cipher.getAuthTag()]);
   }
 
   /** Returns the plaintext, or null for a frame that is tampered, replayed or out of order. */
-  open(frame: Buffer): string | null {
+  open(frame: Buffer): Buffer | null {
     if (frame.length < 8 + 16) return null;
     const counter = frame.readBigUInt64BE(0);
     if (counter !== this.recvCounter) return null;
     try {
       const decipher = createDecipheriv('aes-256-gcm', this.recvKey, Buffer.concat([Buffer.alloc(4), frame.subarray(0, 8)]));
       decipher.setAuthTag(frame.subarray(frame.length - 16));
-      const text = Buffer.concat([decipher.update(frame.subarray(8, frame.length - 16)), decipher.final()]).toString('utf8');
+      const plain = decipher.update(frame.subarray(8, frame.length - 16));
+      decipher.final();
       this.recvCounter++;
-      return text;
+      return plain;
     } catch {
       return null;
     }
   }
+}
+
+/**
+ * A chunk of an encrypted file: AES-256-GCM under the file's own random key, the chunk's index as
+ * the nonce (one key per file, so no nonce repeats), the tag appended. What travels and is stored
+ * by every peer is this ciphertext; the manifest's chunk hashes are of it.
+ */
+export function sealChunk(key: Uint8Array, index: number, plain: Uint8Array): Buffer {
+  const cipher = createCipheriv('aes-256-gcm', key, chunkNonce(index));
+  return Buffer.concat([cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
+}
+
+/** Opens what `sealChunk` made; null if the key is wrong or the chunk was tampered with. */
+export function openChunk(key: Uint8Array, index: number, sealed: Buffer): Buffer | null {
+  if (sealed.length < 16) return null;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, chunkNonce(index));
+    decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+    return Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - 16)), decipher.final()]);
+  } catch {
+    return null;
+  }
+}
+
+function chunkNonce(index: number): Buffer {
+  const nonce = Buffer.alloc(12);
+  nonce.writeUInt32BE(index, 8);
+  return nonce;
 }

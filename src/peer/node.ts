@@ -19,8 +19,21 @@ import {
   type MethodResults,
   type Role,
 } from '../shared/api.js';
-import { DEFAULT_PORT, dmConversation, isRoomId, roomIdOf, roomOfEvent, type EventType, type SignedEvent } from '../shared/wire.js';
+import {
+  DEFAULT_PORT,
+  dmConversation,
+  isRoomId,
+  roomIdOf,
+  roomOfEvent,
+  WIRE_LIMITS,
+  type EventType,
+  type FileManifest,
+  type SignedEvent,
+} from '../shared/wire.js';
+import { resolve as resolvePath } from 'node:path';
 import { encryptDm } from './crypto.js';
+import { FileStore } from './files/file-store.js';
+import { FILE_DEFAULTS, Files, type FilesConfig } from './files/files.js';
 import { Discovery } from './discovery.js';
 import { loadIdentity, type Identity } from './identity.js';
 import { createLogger, type Logger } from './log.js';
@@ -54,6 +67,8 @@ export interface PeerNodeOptions {
   topology?: 'overlay' | 'mesh';
   /** Overlay tuning: active view size (links held, default 5), shuffle and probe periods. */
   overlay?: Partial<MembershipConfig>;
+  /** Files: size limit, pictures fetched on arrival and their quota, serving to other downloaders. */
+  files?: Partial<FilesConfig>;
   logger?: Logger;
 }
 
@@ -69,6 +84,10 @@ const KEY_REPAIR_DELAY_MS = 1500;
 const KEY_REPAIR_MAX_WAITS = 20;
 /** At most one repairing rekey per room this often, whatever the views of several moderators. */
 const KEY_REPAIR_REKEY_GAP_MS = 10_000;
+/** Pictures are fetched on arrival only from messages this recent (a catch-up of old history fetches none). */
+const AUTO_FETCH_RECENT_MS = 24 * 3600_000;
+/** Room the envelope of a message takes besides its body (ids, signature, up to 32 dependencies). */
+const EVENT_ENVELOPE_BYTES = 2500;
 
 type Params<M extends keyof MethodResults> = Parameters<ChattyService[M]>[0];
 
@@ -85,6 +104,7 @@ export class PeerNode implements ChattyService {
   private readonly typingRelayed = new Map<string, number>();
   private closing?: Promise<void>;
   private nick: string;
+  private files!: Files;
 
   private constructor(
     private readonly store: Store,
@@ -94,6 +114,8 @@ export class PeerNode implements ChattyService {
     private readonly sync: Sync,
     private readonly peerManager: PeerManager,
     private readonly log: Logger,
+    /** Where keys, history, downloads and shared files' encrypted copies live. */
+    readonly dataDir: string,
   ) {
     this.emitter.setMaxListeners(100);
     this.nick = replica.profiles.get(identity.peerId)?.nick ?? 'anonymous';
@@ -110,13 +132,14 @@ export class PeerNode implements ChattyService {
     const mesh = opts.topology === 'mesh';
     const sync = new Sync(replica, store, log, !mesh);
     const peerManager = new PeerManager(identity.peerId, transport, store, log, mesh);
-    const started = new PeerNode(store, identity, replica, transport, sync, peerManager, log);
+    const started = new PeerNode(store, identity, replica, transport, sync, peerManager, log, opts.dataDir);
     if (mesh) {
       replica.on('shared', () => sync.broadcastOwn());
       peerManager.on('up', (link) => sync.attach(link));
     } else {
       started.startOverlay(opts.overlay ?? {});
     }
+    started.startFiles({ ...FILE_DEFAULTS, ...opts.files });
     self.node = started;
     const setAside = store.setAside;
     if (setAside !== undefined) {
@@ -134,6 +157,7 @@ export class PeerNode implements ChattyService {
     for (const url of opts.peers ?? []) peerManager.addManualUrl(url);
     if (opts.mdns !== false) started.startDiscovery();
     if (opts.scan) started.startFallbackScan();
+    started.files.resume();
     started.scheduleKeyRepair(); // a crash may have come between a kick and its rekey
     log.info({ peerId: identity.peerId, port: transport.port, nick: started.nick }, 'peer started');
     return started;
@@ -155,6 +179,41 @@ export class PeerNode implements ChattyService {
     membership.start();
     this.membership = membership;
     this.tree = tree;
+  }
+
+  /** Files travel between any two peers that hold them and want them, neighbours or not. */
+  private startFiles(config: FilesConfig): void {
+    const { peerManager } = this;
+    const files = new Files(
+      this.peerId,
+      new FileStore(this.store),
+      this.dataDir,
+      {
+        links: () => peerManager.links(),
+        link: (peerId) => peerManager.link(peerId),
+        dial: (peerId) => peerManager.dialPeer(peerId),
+        keep: (peerId, on) => this.membership?.keep(peerId, on),
+        addresses: (peerId) => peerManager.addressesOf(peerId),
+        learnAddresses: (peerId, urls) => peerManager.addAddresses(peerId, urls, 'exchange'),
+      },
+      config,
+      this.log,
+    );
+    this.replica.onAttachment = (ev, manifest, live) =>
+      void files.learn(ev.id, manifest, ev.author, live && Math.abs(Date.now() - ev.ts) < AUTO_FETCH_RECENT_MS);
+    peerManager.on('up', (link) => files.attach(link));
+    files.on('transfer', (t) => this.emit('transfer', t));
+    this.files = files;
+  }
+
+  /** The largest file this peer sends or fetches (the UI refuses bigger uploads early). */
+  get maxFileBytes(): number {
+    return this.files.config.maxBytes;
+  }
+
+  /** Where a complete file is on this machine (for hosts: the browser UI serves it, the desktop app opens it). */
+  fileLocation(fileId: string): { path: string; name: string; mime: string } | undefined {
+    return this.files.location(fileId);
   }
 
   private startDiscovery(): void {
@@ -381,6 +440,10 @@ export class PeerNode implements ChattyService {
     };
     if (row.type === 'dm' && row.target) m.to = { peerId: row.target, nick: this.nickOf(row.target) };
     if (row.reply_to) m.replyTo = row.reply_to;
+    if (row.type === 'msg' || row.type === 'dm') {
+      const file = this.files.info(row.id);
+      if (file) m.file = file;
+    }
     if (row.late) m.late = true;
     return m;
   }
@@ -656,6 +719,78 @@ export class PeerNode implements ChattyService {
     return this.store.messages(dmConversation(this.peerId, peerId), { limit }).map((r) => this.messageOf(r));
   }
 
+  async sendFile({ room: ref, to, path, text }: Params<'sendFile'>): Promise<MethodResults['sendFile']> {
+    const full = resolvePath(path);
+    if (ref !== undefined) {
+      const room = this.resolveRoom(ref);
+      this.requireMember(room);
+      const sealed = this.replica.roomState(room).private;
+      if (sealed && !this.roomKeyOf(room))
+        throw new ChattyError('forbidden', `no key for ${this.label(room)} yet: wait for the invite to arrive`);
+      const manifest = await this.files.share(full, sealed);
+      // hashing took a while: the room may have changed meanwhile
+      const state = this.requireMember(room);
+      let body: Record<string, unknown>;
+      if (state.private) {
+        const epoch = this.roomKeyOf(room);
+        const content = this.attachmentContent(text, manifest);
+        const box = epoch ? this.replica.roomKeys.sealText(room, epoch, content) : undefined;
+        if (!box || !manifest.key) throw new ChattyError('forbidden', `no key for ${this.label(room)} yet: wait for the invite to arrive`);
+        body = { nick: this.nick, epoch, ...box, attachment: true };
+      } else {
+        if (manifest.key) throw new ChattyError('forbidden', `${this.label(room)} became open while the file was prepared; send it again`);
+        body = { nick: this.nick, ...(text ? { text } : {}), file: manifest };
+      }
+      this.checkEventSize(body);
+      const ev = this.appendChecked('msg', room, body);
+      const message = this.messageOf(this.store.event(ev.id)!);
+      await this.replica.durable();
+      return message;
+    }
+    const peerId = this.resolvePeer(to!);
+    if (peerId === this.peerId) throw new ChattyError('unknown_peer', 'cannot send a direct message to yourself');
+    const dh = this.replica.dhKeyOf(peerId);
+    if (!dh) throw new ChattyError('unknown_peer', `no key known yet for ${to}; wait until it has been online`);
+    const manifest = await this.files.share(full, true);
+    const conversation = dmConversation(this.peerId, peerId);
+    const sealed = encryptDm(this.identity.dh.privateKey, dh, conversation, this.attachmentContent(text, manifest));
+    const body = { nick: this.nick, to: peerId, ...sealed, attachment: true };
+    this.checkEventSize(body);
+    const ev = this.replica.append('dm', conversation, body);
+    const message = this.messageOf(this.store.event(ev.id)!);
+    await this.replica.durable();
+    return message;
+  }
+
+  async download({ file, path }: Params<'download'>): Promise<MethodResults['download']> {
+    return this.files.download(file, path === undefined ? undefined : resolvePath(path));
+  }
+
+  async cancelTransfer({ file }: Params<'cancelTransfer'>): Promise<MethodResults['cancelTransfer']> {
+    return this.files.cancel(file);
+  }
+
+  /** The epoch of an invite-only room's current key, if we hold it. */
+  private roomKeyOf(room: string): string | undefined {
+    const epoch = this.replica.roomState(room).epoch;
+    return epoch && this.replica.roomKeys.has(room, epoch) ? epoch : undefined;
+  }
+
+  /** What a sealed message with a file holds: its text and the manifest with the file's key. */
+  private attachmentContent(text: string | undefined, file: FileManifest): string {
+    return JSON.stringify({ ...(text ? { text } : {}), file });
+  }
+
+  /** A manifest, a thumbnail and a long text may not fit one event together: say so rather than make one peers refuse. */
+  private checkEventSize(body: Record<string, unknown>): void {
+    const size = Buffer.byteLength(JSON.stringify(body)) + EVENT_ENVELOPE_BYTES;
+    if (size > WIRE_LIMITS.maxEventBytes)
+      throw new ChattyError('too_large', 'this text is too long to go with a file in one message: send it as a message of its own', {
+        size,
+        max: WIRE_LIMITS.maxEventBytes,
+      });
+  }
+
   private moderationTarget(
     ref: string,
     peer: string,
@@ -751,6 +886,7 @@ export class PeerNode implements ChattyService {
       this.peerManager.close();
       this.membership?.close();
       this.tree?.close();
+      await this.files.close();
       this.sync.close();
       await this.discovery?.stop().catch(() => undefined);
       await this.transport.close();

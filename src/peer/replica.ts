@@ -20,9 +20,11 @@ import { EventEmitter } from 'node:events';
 import {
   dmConversation,
   roomOfEvent,
+  sealedAttachmentSchema,
   STATE_EVENT_TYPES,
   WIRE_LIMITS,
   type EventType,
+  type FileManifest,
   type SignedEvent,
   type VersionVector,
 } from '../shared/wire.js';
@@ -39,9 +41,10 @@ interface OrderKey {
   id: string;
 }
 
-/** The text of a message sent in clear (open rooms); null for sealed messages and other events. */
+/** The text of a message sent in clear (open rooms; '' for a file without text); null for sealed messages and other events. */
 function clearText(ev: SignedEvent): string | null {
-  return ev.type === 'msg' && typeof ev.body.text === 'string' ? ev.body.text : null;
+  if (ev.type !== 'msg') return null;
+  return typeof ev.body.text === 'string' ? ev.body.text : ev.body.file !== undefined ? '' : null;
 }
 
 function before(a: OrderKey, b: OrderKey): boolean {
@@ -368,13 +371,14 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         verdict = { ok: false, reason: 'malformed' };
       } else if (ev.type === 'dm') {
         verdict = this.judgeDm(ev);
-        if (verdict.ok) text = this.openDm(ev) ?? undefined;
+        if (verdict.ok) text = this.readable(ev, this.openDm(ev), true);
       } else if (STATE_EVENT_TYPES.includes(ev.type)) {
         verdict = late ? this.insertLateStateEvent(tl, ev) : this.appendStateEvent(tl, ev);
       } else {
         // Messages only read the state, so judging one against the live state is safe.
         verdict = applyEvent(late ? this.stateAt(tl, ev) : tl.state, ev);
-        if (verdict.ok && typeof ev.body.ct === 'string') text = this.openRoomText(ev) ?? undefined;
+        if (verdict.ok && typeof ev.body.ct === 'string') text = this.readable(ev, this.openRoomText(ev), true);
+        else if (verdict.ok && ev.body.file !== undefined) this.onAttachment?.(ev, ev.body.file as FileManifest, true);
       }
       // Only accepted events become heads: junk from a non-member must not crowd out real dependencies.
       if (verdict.ok) {
@@ -402,6 +406,35 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     });
   }
 
+  /**
+   * Told of every file a readable message carries (`live`: as it is delivered, rather than when a
+   * key that opens an older message arrived). The node's files module records it.
+   */
+  onAttachment?: (ev: SignedEvent, manifest: FileManifest, live: boolean) => void;
+
+  /**
+   * What a sealed message says once opened: its text, or, for a message with an attachment
+   * (`attachment: true`), the text of the JSON it holds, the file going to `onAttachment`. A
+   * sealed attachment others cannot check and that turns out malformed is shown without it.
+   */
+  private readable(ev: SignedEvent, plain: string | null, live: boolean): string | undefined {
+    if (plain === null) return undefined;
+    if (ev.body.attachment !== true) return plain;
+    let content: unknown;
+    try {
+      content = JSON.parse(plain);
+    } catch {
+      content = undefined;
+    }
+    const parsed = sealedAttachmentSchema.safeParse(content);
+    if (!parsed.success) {
+      this.log.warn({ id: ev.id, author: ev.author }, 'a sealed attachment is malformed; shown without it');
+      return '';
+    }
+    this.onAttachment?.(ev, parsed.data.file, live);
+    return parsed.data.text ?? '';
+  }
+
   private openRoomText(ev: SignedEvent): string | null {
     const b = ev.body as { epoch: string; iv: string; ct: string };
     return this.roomKeys.openText(ev.room!, b.epoch, b);
@@ -422,8 +455,9 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     for (const k of mine) if (!this.roomKeys.has(room, k.epoch)) gained = this.roomKeys.accept(room, k.epoch, ev.author, k) || gained;
     if (!gained) return;
     for (const row of this.store.unreadableMessages(room)) {
-      const text = this.openRoomText(JSON.parse(row.json) as SignedEvent);
-      if (text !== null) this.store.setText(row.id, text);
+      const ev = JSON.parse(row.json) as SignedEvent;
+      const text = this.readable(ev, this.openRoomText(ev), false);
+      if (text !== undefined) this.store.setText(row.id, text);
     }
   }
 

@@ -123,8 +123,8 @@ export function applyEvent(s: RoomState, ev: RuleEvent): Verdict {
     case 'msg':
       if (s.banned.has(ev.author)) return { ok: false, reason: 'banned' };
       if (!s.members.has(ev.author)) return { ok: false, reason: 'not_member' };
-      // an invite-only room carries only sealed text
-      if (s.private && ev.body.text !== undefined) return { ok: false, reason: 'invalid' };
+      // an invite-only room carries only sealed content (a text, or a text with a file and its key)
+      if (s.private && ev.body.ct === undefined) return { ok: false, reason: 'invalid' };
       return { ok: true };
     case 'invite':
       if (!s.private) return { ok: false, reason: 'invalid' };

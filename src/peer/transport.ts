@@ -10,7 +10,15 @@ import { EventEmitter } from 'node:events';
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { frameSchema, PROTOCOL_VERSION, WIRE_LIMITS, type Frame } from '../shared/wire.js';
+import {
+  chunkHeaderSchema,
+  DATA_FRAME_TAG,
+  frameSchema,
+  PROTOCOL_VERSION,
+  WIRE_LIMITS,
+  type ChunkHeader,
+  type Frame,
+} from '../shared/wire.js';
 import { generateKeyPair, LinkCipher, randomToken, signBytes, verifyBytes } from './crypto.js';
 import type { Identity } from './identity.js';
 import type { Logger } from './log.js';
@@ -48,6 +56,8 @@ export class LinkError extends Error {
 
 export interface LinkEvents {
   frame: [Exclude<Frame, { t: 'hello' | 'auth' }>];
+  /** A binary chunk frame: its header and the chunk's bytes. */
+  data: [ChunkHeader, Buffer];
   close: [string];
 }
 
@@ -105,6 +115,25 @@ export class Link extends EventEmitter<LinkEvents> {
     if (this.closed || this.ws.readyState !== WebSocket.OPEN || !this.cipher)
       return Promise.reject(new LinkError('closed', 'link is closed'));
     const sealed = this.cipher.seal(text);
+    if (this.traffic) {
+      this.traffic.framesSent++;
+      this.traffic.bytesSent += sealed.length;
+    }
+    return new Promise((resolve, reject) => this.ws.send(sealed, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /**
+   * Sends a binary data frame (a file's chunk): the bytes are sealed as they are, never turned into
+   * JSON or base64. Resolves once the socket took it; `bufferedAmount` tells the sender to pause.
+   */
+  sendData(header: ChunkHeader, payload: Buffer): Promise<void> {
+    if (this.closed || this.ws.readyState !== WebSocket.OPEN || !this.cipher)
+      return Promise.reject(new LinkError('closed', 'link is closed'));
+    const head = Buffer.from(JSON.stringify(header));
+    const prefix = Buffer.alloc(5);
+    prefix[0] = DATA_FRAME_TAG;
+    prefix.writeUInt32BE(head.length, 1);
+    const sealed = this.cipher.seal([prefix, head, payload]);
     if (this.traffic) {
       this.traffic.framesSent++;
       this.traffic.bytesSent += sealed.length;
@@ -223,7 +252,7 @@ export class Transport extends EventEmitter<TransportEvents> {
         const server = new WebSocketServer({
           port,
           host: this.opts.host,
-          maxPayload: WIRE_LIMITS.maxFrameBytes,
+          maxPayload: WIRE_LIMITS.maxDataFrameBytes,
           perMessageDeflate: false,
         });
         server.once('listening', () => resolve(server));
@@ -261,7 +290,7 @@ export class Transport extends EventEmitter<TransportEvents> {
   /** Dials a peer and completes the handshake; rejects with a LinkError saying why not. */
   dial(url: string, expectedPeerId?: string): Promise<Link> {
     const ws = new WebSocket(url, {
-      maxPayload: WIRE_LIMITS.maxFrameBytes,
+      maxPayload: WIRE_LIMITS.maxDataFrameBytes,
       handshakeTimeout: TRANSPORT_LIMITS.handshakeMs,
       perMessageDeflate: false,
     });
@@ -388,11 +417,14 @@ export class Transport extends EventEmitter<TransportEvents> {
           : data.byteLength;
       if (!link.takeToken()) return link.fail('rate_limited', 'too many frames');
       if (!isBinary) return link.fail('bad_frame', 'plaintext frame on an encrypted link');
-      const text = link.cipher!.open(Buffer.isBuffer(data) ? data : Buffer.concat(Array.isArray(data) ? data : [Buffer.from(data)]));
-      if (text === null) return link.fail('bad_frame', 'frame failed decryption (tampered, replayed or out of order)');
+      const plain = link.cipher!.open(Buffer.isBuffer(data) ? data : Buffer.concat(Array.isArray(data) ? data : [Buffer.from(data)]));
+      if (plain === null) return link.fail('bad_frame', 'frame failed decryption (tampered, replayed or out of order)');
+      if (plain[0] === DATA_FRAME_TAG) return this.receiveData(link, plain);
+      // only chunks may be larger than a JSON frame
+      if (plain.length > WIRE_LIMITS.maxFrameBytes) return link.fail('too_large', `JSON frame of ${plain.length} bytes`);
       let json: unknown;
       try {
-        json = JSON.parse(text);
+        json = JSON.parse(plain.toString('utf8'));
       } catch {
         return link.fail('bad_json', 'frame is not JSON');
       }
@@ -417,6 +449,27 @@ export class Transport extends EventEmitter<TransportEvents> {
     });
     link.startKeepAlive();
     this.emit('link', link);
+  }
+
+  /** A binary frame: a 4-byte header length, the JSON header, the chunk (see DATA_FRAME_TAG). */
+  private receiveData(link: Link, plain: Buffer): void {
+    const headLength = plain.length >= 5 ? plain.readUInt32BE(1) : -1;
+    if (headLength < 2 || headLength > 1024 || 5 + headLength > plain.length)
+      return link.fail('bad_frame', 'data frame with a bad header length');
+    let header: unknown;
+    try {
+      header = JSON.parse(plain.toString('utf8', 5, 5 + headLength));
+    } catch {
+      return link.fail('bad_json', 'data frame header is not JSON');
+    }
+    const parsed = chunkHeaderSchema.safeParse(header);
+    if (!parsed.success) return link.fail('bad_frame', `invalid data frame header: ${parsed.error.issues[0]?.message}`);
+    try {
+      link.emit('data', parsed.data, plain.subarray(5 + headLength));
+    } catch (err) {
+      this.opts.log.error({ err, peer: link.peerId }, 'failed to handle a data frame');
+      link.fail('internal_error', 'could not handle a data frame');
+    }
   }
 
   private noteFailedHandshake(addr: string): void {

@@ -10,7 +10,7 @@
 import { z } from 'zod';
 
 /** Version of the control API, not of the app: bump it whenever a method, param, result or event changes. */
-export const API_VERSION = '2.1.1';
+export const API_VERSION = '2.2.0';
 
 export const ROLES = ['owner', 'moderator', 'member'] as const;
 
@@ -26,6 +26,24 @@ export const LIMITS = {
   roomsMax: 2000,
   /** Members of one room; joins beyond are refused by every peer alike. */
   membersMax: 1000,
+  fileNameMax: 255,
+  pathMax: 4096,
+} as const;
+
+/**
+ * Files (docs/protocol.md, "Files"): a file is cut into at most `maxChunks` chunks of a power of
+ * two bytes, 256 KiB for files up to 128 MiB and larger for larger files, so that its manifest,
+ * one SHA-256 per chunk, always fits in the signed message.
+ */
+export const FILE_LIMITS = {
+  /** The largest file the protocol describes; a peer's own limit (`--max-file`, default 2 GiB) is at most this. */
+  maxSizeBytes: 4 * 1024 ** 3,
+  defaultMaxSizeBytes: 2 * 1024 ** 3,
+  minChunkBytes: 256 * 1024,
+  maxChunkBytes: 8 * 1024 * 1024,
+  maxChunks: 512,
+  /** A thumbnail's data: URL, in characters (about 9 KB of JPEG). */
+  thumbnailMaxChars: 12_000,
 } as const;
 
 // ---- building blocks ----------------------------------------------------------------------------
@@ -86,6 +104,11 @@ const messageIdSchema = z
   .regex(/^[A-Za-z0-9_-]{43}$/)
   .describe('Message id (base64url SHA-256 of the signed event, 43 characters)');
 const emptySchema = z.object({});
+export const fileIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{43}$/, 'must be a file id (43 base64url characters)')
+  .describe("File id: base64url SHA-256 of the file's manifest (43 characters), the same on every peer");
+const pathSchema = z.string().min(1).max(LIMITS.pathMax).describe('A path on the machine of this peer');
 
 // ---- results and events: shared types (components of the OpenRPC document) ----------------------
 
@@ -102,6 +125,46 @@ export const peerSchema = z
   .describe('A peer: key and nick');
 export type Peer = z.infer<typeof peerSchema>;
 
+export const TRANSFER_STATES = ['running', 'done', 'failed', 'cancelled'] as const;
+export type TransferState = (typeof TRANSFER_STATES)[number];
+
+export const transferSchema = z
+  .object({
+    file: fileIdSchema,
+    received: z.number().int().min(0).describe('Bytes of the file this peer holds, checked against the manifest'),
+    total: z.number().int().min(0).describe('Size of the file'),
+    state: z
+      .enum(TRANSFER_STATES)
+      .describe('`running` while chunks come in (also while no peer holding them is reachable), then `done`, `failed` or `cancelled`'),
+    path: z.string().optional().describe('Where the file is (once `done`) or is being written'),
+    error: z.string().optional().describe('Why it failed'),
+  })
+  .describe("A file's transfer to this peer, and this peer's copy of it");
+export type Transfer = z.infer<typeof transferSchema>;
+
+export const fileInfoSchema = z
+  .object({
+    id: fileIdSchema,
+    name: z.string().describe('File name, as the author had it'),
+    size: z.number().int().min(0).describe('Bytes'),
+    mime: z.string().describe('MIME type, from the name'),
+    sha256: z.string().describe('Base64url SHA-256 of the whole file'),
+    image: z
+      .object({
+        width: z.number().int(),
+        height: z.number().int(),
+        thumbnail: z.string().optional().describe('A small JPEG made by the author, as a `data:` URL'),
+      })
+      .optional()
+      .describe('For pictures: size in pixels and a thumbnail'),
+    transfer: transferSchema
+      .omit({ file: true })
+      .optional()
+      .describe("This peer's copy: absent until a download starts; the author's own file is `done`"),
+  })
+  .describe('A file attached to a message: its manifest travels in the signed message, its bytes from peer to peer');
+export type FileInfo = z.infer<typeof fileInfoSchema>;
+
 export const messageSchema = z
   .object({
     id: messageIdSchema,
@@ -112,6 +175,7 @@ export const messageSchema = z
     text: z.string().describe('The text, decrypted'),
     sentAt: z.number().describe("The author's clock when sent, ms since the epoch (display only: order is causal)"),
     replyTo: z.string().optional().describe('Id of the message this one answers'),
+    file: fileInfoSchema.optional().describe('An attached file (the text may then be empty)'),
     late: z.boolean().optional().describe('True when delivered after messages that sort after it (a healed partition, a catch-up)'),
   })
   .describe('A room message or a direct message');
@@ -220,6 +284,8 @@ export const API_TYPES = {
   WhoAmI: whoAmISchema,
   JoinResult: joinResultSchema,
   Stats: statsSchema,
+  FileInfo: fileInfoSchema,
+  Transfer: transferSchema,
 } as const;
 
 // ---- methods ------------------------------------------------------------------------------------
@@ -266,6 +332,26 @@ export const methodParams = {
     })
     .strict(),
   dm: z.object({ to: peerRefSchema, text: textSchema }).strict(),
+  sendFile: z
+    .object({
+      room: roomRefSchema.optional().describe('The room to send it to (or `to`)'),
+      to: peerRefSchema.optional().describe('The peer to send it to as a direct message (or `room`)'),
+      path: pathSchema.describe('The file to send, on the machine of this peer'),
+      text: textSchema.optional().describe('A message to go with it'),
+    })
+    .strict()
+    .refine((p) => (p.room === undefined) !== (p.to === undefined), { message: 'give exactly one of room and to', path: ['room'] }),
+  download: z
+    .object({
+      file: fileIdSchema,
+      path: pathSchema
+        .optional()
+        .describe(
+          "Where to save it: a file, or an existing folder (default: the data directory's downloads folder); a taken name gets ` (1)`",
+        ),
+    })
+    .strict(),
+  cancelTransfer: z.object({ file: fileIdSchema }).strict(),
   dmHistory: z.object({ peer: peerRefSchema, limit: limitSchema }).strict(),
   kick: z.object({ room: roomRefSchema, peer: peerRefSchema, reason: reasonSchema }).strict(),
   ban: z.object({ room: roomRefSchema, peer: peerRefSchema, reason: reasonSchema }).strict(),
@@ -300,6 +386,9 @@ export const methodResults = {
   history: z.array(messageSchema).describe('Messages, oldest first'),
   dm: messageSchema.describe('The direct message, durable on this peer'),
   dmHistory: z.array(messageSchema).describe('Direct messages with that peer, oldest first'),
+  sendFile: messageSchema.describe('The message with its `file`, durable on this peer'),
+  download: transferSchema.describe('The transfer, as it starts (`done` at once if this peer holds the file)'),
+  cancelTransfer: transferSchema.describe('The transfer, cancelled (a finished one is left as it is)'),
   kick: emptySchema,
   ban: emptySchema,
   unban: emptySchema,
@@ -359,12 +448,13 @@ export const eventPayloads = {
       knownPeerId: peerIdSchema.describe('The key that used the nick first'),
     })
     .describe('A nick already known appeared with another key'),
+  transfer: transferSchema,
 } as const;
 
 /** Notifications pushed by the peer. */
 export type EventPayloads = { [E in keyof typeof eventPayloads]: z.output<(typeof eventPayloads)[E]> };
 export type EventName = keyof EventPayloads;
-export const EVENT_NAMES: readonly EventName[] = ['ready', 'message', 'dm', 'member', 'peer', 'typing', 'identity'];
+export const EVENT_NAMES: readonly EventName[] = ['ready', 'message', 'dm', 'member', 'peer', 'typing', 'identity', 'transfer'];
 
 // ---- errors -------------------------------------------------------------------------------------
 
@@ -380,6 +470,7 @@ export const ERROR_CODES = {
   ambiguous: 1008,
   unreachable: 1009,
   shutting_down: 1010,
+  io_error: 1011,
 } as const;
 export type ErrorReason = keyof typeof ERROR_CODES;
 
@@ -396,6 +487,7 @@ export const ERROR_DOCS: Record<ErrorReason, string> = {
     'Several known peers have that nick, or several known rooms that name; `data.candidates` lists them (peers: `peerId`, `fingerprint`; rooms: `id`, `name`, `owner`, `members` count)',
   unreachable: 'The peer at that address could not be connected to',
   shutting_down: 'No peer is running to answer (over IPC: the app is starting or stopping)',
+  io_error: 'A file cannot be read or written: missing, unreadable, a folder, or the disk refused; `data.path` names it',
 };
 
 /** JSON-RPC 2.0's own errors, with the `data.reason` this API adds to them. */
@@ -472,6 +564,23 @@ export const METHOD_DOCS: { readonly [M in MethodName]: MethodDoc } = {
     errors: [...PEER_REF],
   },
   dmHistory: { summary: 'The direct messages with a peer, oldest first', errors: [...PEER_REF] },
+  sendFile: {
+    summary: 'Sends a file to a room or as a direct message',
+    description:
+      'Reads the file once to hash it (and, for a DM or an invite-only room, to encrypt it with a key of its own that travels sealed in the message), makes a thumbnail of a picture, then sends a message that carries the manifest. The bytes stay on this peer, which serves them to whoever downloads, and every downloader serves what it holds in turn. Returns once the message is durable.',
+    errors: [...MEMBERSHIP, ...PEER_REF, 'forbidden', 'too_large', 'io_error'],
+  },
+  download: {
+    summary: 'Fetches an attached file',
+    description:
+      'Returns at once; `transfer` events report progress. Chunks come from every peer that holds them, several at once, each checked against the manifest before it is written; a restart or a lost link resumes from the chunks already held. Pictures of a few MB are fetched on arrival anyway (within a disk quota).',
+    errors: ['not_found', 'io_error', 'too_large'],
+  },
+  cancelTransfer: {
+    summary: 'Stops fetching a file',
+    description: 'The chunks already held are kept, so a later `download` resumes.',
+    errors: ['not_found'],
+  },
   kick: {
     summary: 'Removes a member from a room (it may join again)',
     description: 'Owners, and moderators for plain members; nobody kicks the room creator.',
@@ -521,6 +630,10 @@ export const EVENT_DOCS: { readonly [E in EventName]: EventDoc } = {
   member: { summary: 'Someone joined, left, was kicked, banned, unbanned, invited or got a new role' },
   peer: { summary: 'A link to a peer came up or went down' },
   typing: { summary: 'A connected peer is typing in a room' },
+  transfer: {
+    summary: "A file's transfer to this peer progressed or ended",
+    description: 'At most about four a second per file while it runs, and one for every change of state.',
+  },
   identity: {
     summary: 'A known nick appeared with a different key',
     description: 'Trust on first use: the two are different peers, never merged.',

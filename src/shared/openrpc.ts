@@ -124,6 +124,28 @@ const DM = {
   text: 'hi bob',
   sentAt: 1_767_225_660_000,
 };
+const FILE_ID = 'fL9kQ2wE5rT8yU1iO4pA7sD0fG3hJ6kL-zX_cV9bN2m';
+const PHOTO = {
+  id: FILE_ID,
+  name: 'whiteboard.jpg',
+  size: 2_481_337,
+  mime: 'image/jpeg',
+  sha256: 'h4Sx1qW7eR0tY3uI6oP9aS2dF5gH8jK1lZ-xC_vB4nM',
+  image: { width: 4032, height: 3024, thumbnail: 'data:image/jpeg;base64,/9j/4AAQSkZJRgABAQ…' },
+};
+const FILE_MESSAGE = {
+  ...MESSAGE,
+  id: 'fM3nB6vC9xZ2lK5jH8gF1dS4aP7oI0uY-tR_eW3qAs',
+  text: 'the whiteboard after the meeting',
+  file: { ...PHOTO, transfer: { received: PHOTO.size, total: PHOTO.size, state: 'done' as const, path: '/home/alice/whiteboard.jpg' } },
+};
+const TRANSFER = {
+  file: FILE_ID,
+  received: 1_048_576,
+  total: PHOTO.size,
+  state: 'running' as const,
+  path: '/home/bob/.local/share/chatty/downloads/whiteboard.jpg',
+};
 const MEMBERS = [
   { ...ALICE, role: 'owner' as const, online: true },
   { ...BOB, role: 'member' as const, online: true },
@@ -157,6 +179,12 @@ export const METHOD_EXAMPLES: MethodExamples = {
   history: { params: { room: 'general', limit: 50 }, result: [MESSAGE] },
   dm: { params: { to: 'bob', text: 'hi bob' }, result: DM },
   dmHistory: { params: { peer: 'bob', limit: 50 }, result: [DM] },
+  sendFile: {
+    params: { room: 'general', path: '/home/alice/whiteboard.jpg', text: 'the whiteboard after the meeting' },
+    result: FILE_MESSAGE,
+  },
+  download: { params: { file: FILE_ID }, result: TRANSFER },
+  cancelTransfer: { params: { file: FILE_ID }, result: { ...TRANSFER, state: 'cancelled' } },
   kick: { params: { room: 'general', peer: 'bob', reason: 'flooding' }, result: {} },
   ban: { params: { room: 'general', peer: 'bob', reason: 'flooding' }, result: {} },
   unban: { params: { room: 'general', peer: 'bob' }, result: {} },
@@ -184,6 +212,7 @@ export const EVENT_EXAMPLES: { [E in EventName]: EventPayloads[E] } = {
   peer: { ...BOB, state: 'up' },
   typing: { room: GENERAL, ...BOB },
   identity: { nick: 'bob', peerId: 'Zz3xC6vB9nM2qW5eR8tY1uI4oP7aS0dF-gH_jK6lZxw', knownPeerId: BOB.peerId },
+  transfer: TRANSFER,
 };
 
 // ---- the document --------------------------------------------------------------------------------

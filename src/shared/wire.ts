@@ -4,14 +4,14 @@
  * network is parsed with these schemas before anything else looks at it.
  */
 import { z } from 'zod';
-import { LIMITS, nickSchema, peerIdSchema, roomSchema, ROLES } from './api.js';
+import { FILE_LIMITS, LIMITS, nickSchema, peerIdSchema, roomSchema, ROLES } from './api.js';
 
 /**
  * Version of the link protocol (frames, handshake, discovery records), bumped on any incompatible
  * change; peers refuse other versions with a clear `version` error. 3: the bounded overlay
- * (HyParView membership, Plumtree broadcast).
+ * (HyParView membership, Plumtree broadcast). 4: files (messages with a manifest, chunk frames).
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 /**
  * Version of the signed event format (each event's `v`, the database's schema version). Separate
  * from the link protocol so that a change of frames does not set aside everyone's history.
@@ -22,8 +22,10 @@ export const SERVICE_TYPE = 'chatty';
 export const DEFAULT_PORT = 7447;
 
 export const WIRE_LIMITS = {
-  /** Largest frame accepted on a link (bytes). */
+  /** Largest JSON frame accepted on a link (bytes). */
   maxFrameBytes: 4 * 1024 * 1024,
+  /** Largest frame of any kind: a chunk of a file travels whole in one binary frame. */
+  maxDataFrameBytes: FILE_LIMITS.maxChunkBytes + 64 * 1024,
   /** Events per `events` frame. */
   maxEventsPerFrame: 1000,
   /** Largest single event (bytes of JSON). */
@@ -34,8 +36,14 @@ export const WIRE_LIMITS = {
   maxIhave: 1000,
   /** Peers per HyParView shuffle (ka + kp + 1 is 8 by default). */
   maxShufflePeers: 32,
+  /** Chunks asked for in one `fget`. */
+  maxChunksPerRequest: 16,
+  /** Peers named in one `fhave` (the swarm of a file, as the sender knows it). */
+  maxSwarmPeers: 16,
 } as const;
 
+/** An event fits in this many bytes of JSON (`WIRE_LIMITS.maxEventBytes`). */
+const WIRE_LIMITS_EVENT_BYTES = 64 * 1024;
 const hashSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a sha256 hash (base64url)');
 const b64Schema = z.string().regex(/^[A-Za-z0-9_-]*$/, 'must be base64url');
 
@@ -68,6 +76,74 @@ const epochSchema = b64Schema.length(16);
 const sealedSchema = z.object({ iv: b64Schema.length(16), ct: b64Schema.max(200) }).strict();
 const sealedKeySchema = sealedSchema.extend({ epoch: epochSchema }).strict();
 
+/**
+ * A file's manifest: what a message carries instead of the file (docs/protocol.md, "Files").
+ * `hashes` lists the SHA-256 of every chunk as it travels (the ciphertext, for an encrypted file),
+ * so any peer that holds the manifest checks each chunk before it writes it; `sha256` is the
+ * hash of the whole file as the author had it. `key` (AES-256-GCM, one per file) only ever
+ * travels inside a sealed message: in DMs and invite-only rooms.
+ */
+export const fileManifestSchema = z
+  .object({
+    id: hashSchema,
+    name: z
+      .string()
+      .min(1)
+      .max(LIMITS.fileNameMax)
+      .regex(/^[^\p{Cc}/\\]+$/u, 'a file name has no path separators or control characters')
+      .refine((n) => n !== '.' && n !== '..', 'not a file name'),
+    size: z.number().int().min(0).max(FILE_LIMITS.maxSizeBytes),
+    mime: z
+      .string()
+      .regex(/^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/i, 'must be a MIME type')
+      .max(100),
+    sha256: hashSchema,
+    /** Bytes of the file per chunk (the last may be shorter): a power of two. */
+    chunk: z
+      .number()
+      .int()
+      .min(FILE_LIMITS.minChunkBytes)
+      .max(FILE_LIMITS.maxChunkBytes)
+      .refine((n) => (n & (n - 1)) === 0, 'chunk size is a power of two'),
+    /** The chunks' SHA-256 digests, 32 raw bytes each, concatenated, base64url. */
+    hashes: b64Schema.max(Math.ceil((FILE_LIMITS.maxChunks * 32 * 4) / 3)),
+    key: b64Schema.length(43).optional(),
+    image: z
+      .object({
+        width: z.number().int().min(1).max(1_000_000),
+        height: z.number().int().min(1).max(1_000_000),
+        thumbnail: z
+          .string()
+          .max(FILE_LIMITS.thumbnailMaxChars)
+          .regex(/^data:image\/(jpeg|png);base64,[A-Za-z0-9+/=]+$/, 'a thumbnail is a data: URL of a JPEG or PNG')
+          .optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .refine((m) => fromB64Length(m.hashes) === 32 * chunkCount(m.size, m.chunk), 'hashes must hold one digest per chunk');
+export type FileManifest = z.infer<typeof fileManifestSchema>;
+
+/** How many chunks a file of `size` bytes has. */
+export function chunkCount(size: number, chunk: number): number {
+  return Math.ceil(size / chunk);
+}
+
+/** Bytes a base64url string decodes to (no padding). */
+function fromB64Length(s: string): number {
+  return Math.floor((s.length * 3) / 4);
+}
+
+/** What a sealed message with an attachment holds once opened (`attachment: true` in the body). */
+export const sealedAttachmentSchema = z
+  .object({ text: z.string().min(1).max(LIMITS.textMax).optional(), file: fileManifestSchema })
+  .strict();
+
+/** Room for a sealed text, or a sealed attachment with its manifest (base64url characters). */
+const sealedCtMax = LIMITS.textMax * 6;
+const sealedAttachmentCtMax = WIRE_LIMITS_EVENT_BYTES - 2048;
+
 export const eventBodies = {
   /** First event of every author, repeated on nick change: display name and DM key. */
   profile: z.object({ nick: nickSchema, dh: b64Schema.length(43) }).strict(),
@@ -81,21 +157,36 @@ export const eventBodies = {
     .refine((b) => (b.private === true) === (b.epoch !== undefined), 'an invite-only room names its first epoch, an open one none'),
   join: z.object({ nick: nickSchema }).strict(),
   leave: z.object({}).strict(),
-  /** Plain `text` in open rooms; in invite-only rooms the text is sealed under the room key of `epoch`. */
+  /**
+   * Plain `text` and/or a `file` manifest in open rooms; in invite-only rooms the text is sealed
+   * under the room key of `epoch`, and `attachment` says the sealed content is a text and a file
+   * manifest (JSON, `sealedAttachmentSchema`) rather than a bare text.
+   */
   msg: z
     .object({
       nick: nickSchema,
       text: z.string().min(1).max(LIMITS.textMax).optional(),
+      file: fileManifestSchema.optional(),
       epoch: epochSchema.optional(),
       iv: b64Schema.length(16).optional(),
-      ct: b64Schema.max(LIMITS.textMax * 6).optional(),
+      ct: b64Schema.max(sealedAttachmentCtMax).optional(),
+      attachment: z.literal(true).optional(),
       replyTo: hashSchema.optional(),
     })
     .strict()
-    .refine(
-      (b) => (b.text !== undefined) !== (b.epoch !== undefined && b.iv !== undefined && b.ct !== undefined),
-      'a message has either text or a sealed text',
-    ),
+    .refine((b) => {
+      const sealed = b.epoch !== undefined && b.iv !== undefined && b.ct !== undefined;
+      if (!sealed)
+        return (
+          b.epoch === undefined &&
+          b.iv === undefined &&
+          b.ct === undefined &&
+          b.attachment === undefined &&
+          (b.text !== undefined || b.file !== undefined) &&
+          b.file?.key === undefined
+        );
+      return b.text === undefined && b.file === undefined && (b.attachment === true || b.ct!.length <= sealedCtMax);
+    }, 'a message has a text or a file in clear (a file without key), or a sealed content'),
   /** Lets `target` join an invite-only room, handing it every room key the inviter holds. */
   invite: z.object({ target: peerIdSchema, keys: z.array(sealedKeySchema).max(64) }).strict(),
   /** A new room key after someone was removed, sealed for each remaining member and invitee. */
@@ -105,7 +196,16 @@ export const eventBodies = {
   unban: z.object({ target: peerIdSchema, reason: z.string().max(LIMITS.reasonMax).optional() }).strict(),
   role: z.object({ target: peerIdSchema, role: z.enum(ROLES) }).strict(),
   /** End-to-end encrypted direct message: AES-256-GCM under an X25519-derived key. */
-  dm: z.object({ nick: nickSchema, to: peerIdSchema, iv: b64Schema.length(16), ct: b64Schema.max(LIMITS.textMax * 6) }).strict(),
+  dm: z
+    .object({
+      nick: nickSchema,
+      to: peerIdSchema,
+      iv: b64Schema.length(16),
+      ct: b64Schema.max(sealedAttachmentCtMax),
+      attachment: z.literal(true).optional(),
+    })
+    .strict()
+    .refine((b) => b.attachment === true || b.ct.length <= sealedCtMax, 'a sealed text is at most its limit'),
 } as const;
 
 export type EventType = keyof typeof eventBodies;
@@ -239,7 +339,59 @@ export const frameSchema = z.discriminatedUnion('t', [
       peers: z.array(z.object({ peerId: peerIdSchema, urls: z.array(z.string().max(200)).max(8) }).strict()).max(256),
     })
     .strict(),
+  /**
+   * Files (src/peer/files/swarm.ts). FWANT: the sender is fetching `file` and holds the chunks of
+   * `have`; the receiver answers with FHAVE. FHAVE: the chunks the sender holds (`have`: a bitfield,
+   * chunk i is bit i % 8 of byte i / 8; `all`: every chunk; `add`: chunks gained since), and peers
+   * it knows fetching or holding the file, with addresses. FGET asks for chunks, each answered by
+   * a binary chunk frame or listed in FNONE (not held after all).
+   */
+  z
+    .object({
+      t: z.literal('fwant'),
+      file: hashSchema,
+      have: b64Schema.max(Math.ceil(FILE_LIMITS.maxChunks / 6) + 4),
+    })
+    .strict(),
+  z
+    .object({
+      t: z.literal('fhave'),
+      file: hashSchema,
+      all: z.boolean().optional(),
+      have: b64Schema.max(Math.ceil(FILE_LIMITS.maxChunks / 6) + 4).optional(),
+      add: z.array(z.number().int().min(0).max(FILE_LIMITS.maxChunks)).max(WIRE_LIMITS.maxChunksPerRequest).optional(),
+      peers: z
+        .array(z.object({ peerId: peerIdSchema, urls: z.array(z.string().max(200)).max(4) }).strict())
+        .max(WIRE_LIMITS.maxSwarmPeers)
+        .optional(),
+    })
+    .strict(),
+  z
+    .object({
+      t: z.literal('fget'),
+      file: hashSchema,
+      chunks: z.array(z.number().int().min(0).max(FILE_LIMITS.maxChunks)).min(1).max(WIRE_LIMITS.maxChunksPerRequest),
+    })
+    .strict(),
+  z
+    .object({
+      t: z.literal('fnone'),
+      file: hashSchema,
+      chunks: z.array(z.number().int().min(0).max(FILE_LIMITS.maxChunks)).max(WIRE_LIMITS.maxChunksPerRequest),
+    })
+    .strict(),
   /** Sent before closing a link for a protocol violation. */
   z.object({ t: z.literal('error'), reason: z.string().max(64), message: z.string().max(500) }).strict(),
 ]);
 export type Frame = z.infer<typeof frameSchema>;
+
+/**
+ * The header of a binary chunk frame. A frame's plaintext is JSON (a `Frame`), or, when its first
+ * byte is DATA_FRAME_TAG, a data frame: a 4-byte big-endian header length, this header as JSON,
+ * then the chunk's bytes, never base64'd.
+ */
+export const DATA_FRAME_TAG = 0x01;
+export const chunkHeaderSchema = z
+  .object({ t: z.literal('chunk'), file: hashSchema, i: z.number().int().min(0).max(FILE_LIMITS.maxChunks) })
+  .strict();
+export type ChunkHeader = z.infer<typeof chunkHeaderSchema>;

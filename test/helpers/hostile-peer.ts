@@ -7,7 +7,7 @@
 import { WebSocket } from 'ws';
 import { generateKeyPair, LinkCipher, randomToken, signBytes, type KeyPair } from '../../src/peer/crypto.js';
 import { createEvent, type EventDraft } from '../../src/peer/events.js';
-import { PROTOCOL_VERSION, type SignedEvent } from '../../src/shared/wire.js';
+import { DATA_FRAME_TAG, PROTOCOL_VERSION, type ChunkHeader, type SignedEvent } from '../../src/shared/wire.js';
 
 export interface HandshakeTweaks {
   /** Claim this peer id in hello (default: our own key's). */
@@ -28,6 +28,8 @@ export class HostilePeer {
   cipher?: LinkCipher;
   /** Frames received after the handshake, decrypted. */
   readonly received: { t: string; reason?: string; [k: string]: unknown }[] = [];
+  /** Binary chunk frames received, decrypted. */
+  readonly chunksReceived: { header: ChunkHeader; bytes: Buffer }[] = [];
   closeCode?: number;
   closed!: Promise<number>;
   lastAuthFrame?: string;
@@ -52,9 +54,15 @@ export class HostilePeer {
     this.ws.on('error', () => undefined);
     // Attached before 'open': the server's hello can arrive in the same packet as the upgrade.
     this.ws.on('message', (data: Buffer, isBinary: boolean) => {
-      const text = isBinary ? (this.cipher?.open(data) ?? null) : data.toString();
-      if (text === null) return;
-      const frame = JSON.parse(text) as { t: string; [k: string]: unknown };
+      const plain = isBinary ? (this.cipher?.open(data) ?? null) : data;
+      if (plain === null) return;
+      if (plain[0] === DATA_FRAME_TAG) {
+        const headLength = plain.readUInt32BE(1);
+        const header = JSON.parse(plain.toString('utf8', 5, 5 + headLength)) as ChunkHeader;
+        this.chunksReceived.push({ header, bytes: plain.subarray(5 + headLength) });
+        return;
+      }
+      const frame = JSON.parse(plain.toString('utf8')) as { t: string; [k: string]: unknown };
       this.received.push(frame);
       this.onFrame?.(frame);
     });
@@ -140,6 +148,15 @@ export class HostilePeer {
 
   send(frame: unknown): void {
     this.ws.send(this.cipher!.seal(typeof frame === 'string' ? frame : JSON.stringify(frame)));
+  }
+
+  /** Sends a binary chunk frame, as a peer serving a file does (with whatever bytes we like). */
+  sendChunk(header: ChunkHeader, bytes: Buffer): void {
+    const head = Buffer.from(JSON.stringify(header));
+    const prefix = Buffer.alloc(5);
+    prefix[0] = DATA_FRAME_TAG;
+    prefix.writeUInt32BE(head.length, 1);
+    this.ws.send(this.cipher!.seal([prefix, head, bytes]));
   }
 
   sendSealed(buf: Buffer): void {

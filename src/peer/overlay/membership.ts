@@ -124,6 +124,15 @@ export class Membership extends EventEmitter<MembershipEvents> {
     return this.hv.isActive(peerId);
   }
 
+  /** Peers whose links serve something else (a file transfer): not closed as strays meanwhile. */
+  private readonly kept = new Set<string>();
+
+  /** Keeps the link to a peer that is no neighbour open (a file transfer uses it), or stops keeping it. */
+  keep(peerId: string, on: boolean): void {
+    if (on) this.kept.add(peerId);
+    else this.kept.delete(peerId);
+  }
+
   /** A peer the user asked to link to (`connect`): it becomes a neighbour, as a JOIN or with high priority. */
   adopt(peerId: string): void {
     if (!this.hv.active.length && !this.hv.pendingRequests.length) this.run(this.hv.join(peerId));
@@ -199,7 +208,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     const now = Date.now();
     const pending = new Set(this.hv.pendingRequests);
     for (const link of this.peers.links()) {
-      if (this.hv.isActive(link.peerId) || pending.has(link.peerId)) continue;
+      if (this.hv.isActive(link.peerId) || pending.has(link.peerId) || this.kept.has(link.peerId)) continue;
       if (now - (this.linkedAt.get(link) ?? now) >= this.config.graceMs) link.close('not a neighbour');
     }
   }
@@ -224,7 +233,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private onDigest(link: Link, have: VersionVector, reply: boolean): void {
     if (reply) void link.send({ t: 'digest', have: this.replica.vector(), reply: false }).catch(() => undefined);
     const wanted = this.replica.ahead(have);
-    const stranger = () => !this.hv.isActive(link.peerId) && !this.hv.pendingRequests.includes(link.peerId);
+    const stranger = () => !this.hv.isActive(link.peerId) && !this.hv.pendingRequests.includes(link.peerId) && !this.kept.has(link.peerId);
     // the prober's link served its purpose: nothing to fetch, so it goes now rather than at the grace sweep
     if (!Object.keys(wanted).length) {
       if (!reply && stranger()) link.close('probe done');
