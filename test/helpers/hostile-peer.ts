@@ -41,6 +41,12 @@ export class HostilePeer {
   }
 
   private onFrame?: (frame: { t: string; [k: string]: unknown }) => void;
+  /** Told of every frame after the handshake (a hostile peer that answers, e.g. serving bad chunks). */
+  private listeners: ((frame: { t: string; [k: string]: unknown }) => void)[] = [];
+
+  onFrames(listener: (frame: { t: string; [k: string]: unknown }) => void): void {
+    this.listeners.push(listener);
+  }
 
   /** Opens a socket without any handshake; every frame received is recorded (decrypted once a cipher exists). */
   async open(url: string): Promise<void> {
@@ -65,6 +71,7 @@ export class HostilePeer {
       const frame = JSON.parse(plain.toString('utf8')) as { t: string; [k: string]: unknown };
       this.received.push(frame);
       this.onFrame?.(frame);
+      for (const l of this.listeners) l(frame);
     });
     await new Promise<void>((resolve, reject) => {
       this.ws.once('open', () => resolve());

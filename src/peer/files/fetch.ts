@@ -44,7 +44,8 @@ export class Fetch {
   private readonly sources = new Map<string, Source>();
   private readonly pending = new Map<number, { peerId: string; at: number }>();
   private handle?: FileHandle;
-  private writes = 0;
+  /** Chunks checked and being written: neither held yet nor to be asked for again. */
+  private readonly writing = new Set<number>();
   private readonly start: number;
   private timer?: NodeJS.Timeout;
   stopped = false;
@@ -103,9 +104,11 @@ export class Fetch {
     this.pump();
   }
 
-  linkDown(peerId: string): void {
+  /** A link closed: what was asked over it is asked again (of whoever holds it; a duplicate link closing changes nothing). */
+  linkDown(link: Link): void {
+    const peerId = link.peerId;
     const source = this.sources.get(peerId);
-    if (!source) return;
+    if (source?.link !== link) return;
     this.sources.delete(peerId);
     for (const i of source.asked) this.release(i, peerId);
     this.pump();
@@ -137,7 +140,7 @@ export class Fetch {
     }
     source.asked.delete(i);
     if (this.pending.get(i)?.peerId === peerId) this.pending.delete(i);
-    if (this.have.has(i)) return this.pump();
+    if (this.have.has(i) || this.writing.has(i)) return this.pump();
     if (!this.file.layout.verify(i, bytes)) {
       source.bad = true;
       for (const j of source.asked) this.release(j, peerId);
@@ -145,10 +148,10 @@ export class Fetch {
       this.host.misbehaved(peerId, `chunk ${i} fails its hash`);
       return this.pump();
     }
-    this.writes++;
+    this.writing.add(i);
     this.handle!.write(bytes, 0, bytes.length, this.file.layout.wireOffset(i)).then(
       () => {
-        this.writes--;
+        this.writing.delete(i);
         if (this.stopped) return;
         this.have.set(i);
         this.host.gained(this, i);
@@ -156,7 +159,7 @@ export class Fetch {
         this.pump();
       },
       (err: Error) => {
-        this.writes--;
+        this.writing.delete(i);
         this.fail(`cannot write ${this.blobPath}: ${err.message}`);
       },
     );
@@ -165,7 +168,7 @@ export class Fetch {
 
   /** Every chunk is on disk. */
   get complete(): boolean {
-    return this.have.complete && this.writes === 0;
+    return this.have.complete && this.writing.size === 0;
   }
 
   /** Bytes of the file held, checked. */
@@ -191,7 +194,7 @@ export class Fetch {
     this.stopped = true;
     clearInterval(this.timer);
     // wait for writes under way, so the chunks recorded are the chunks on disk
-    while (this.writes > 0) await new Promise((r) => setTimeout(r, 5));
+    while (this.writing.size > 0) await new Promise((r) => setTimeout(r, 5));
     const handle = this.handle;
     this.handle = undefined;
     await handle?.sync().catch(() => undefined);
@@ -226,7 +229,7 @@ export class Fetch {
         source.asked.add(i);
         this.everAskedOf.add(`${source.link.peerId}|${i}`);
       }
-      void source.link.send({ t: 'fget', file: this.id, chunks: picks }).catch(() => this.linkDown(source.link.peerId));
+      void source.link.send({ t: 'fget', file: this.id, chunks: picks }).catch(() => this.linkDown(source.link));
     }
   }
 
@@ -236,7 +239,7 @@ export class Fetch {
     let bestRarity = Infinity;
     for (let k = 0; k < count; k++) {
       const i = (this.start + k) % count;
-      if (this.have.has(i) || this.pending.has(i) || !(source.have === 'all' || source.have.has(i))) continue;
+      if (this.have.has(i) || this.pending.has(i) || this.writing.has(i) || !(source.have === 'all' || source.have.has(i))) continue;
       const rarity = sources.reduce((r, s) => r + (s.have === 'all' || s.have.has(i) ? 1 : 0), 0);
       if (rarity < bestRarity) {
         bestRarity = rarity;

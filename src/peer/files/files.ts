@@ -250,6 +250,7 @@ export class Files extends EventEmitter<{ transfer: [Transfer] }> implements Fet
     await mkdir(dirname(file.blob!), { recursive: true });
     const fetch = new Fetch(file, file.blob!, this);
     this.fetches.set(file.id, fetch);
+    this.lastSeek.delete(file.id); // a download started again asks around at once
     try {
       await fetch.open();
     } catch (err) {
@@ -457,7 +458,7 @@ export class Files extends EventEmitter<{ transfer: [Transfer] }> implements Fet
     link.on('data', (header, bytes) => this.onChunk(link, header, bytes));
     link.on('close', () => {
       this.serving.delete(link);
-      for (const fetch of this.fetches.values()) fetch.linkDown(link.peerId);
+      for (const fetch of this.fetches.values()) fetch.linkDown(link);
     });
     for (const fetch of this.fetches.values()) {
       if (!fetch.supplied) void link.send({ t: 'fwant', file: fetch.id, have: fetch.have.toWire() }).catch(() => undefined);
