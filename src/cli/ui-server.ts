@@ -1,11 +1,16 @@
 /**
  * The browser UI of a headless peer: serves the built renderer (out/renderer)
  * and a WebSocket JSON-RPC endpoint at `/api` that speaks the control API.
+ * For files: `POST /upload` puts a file the user picked where the peer can
+ * send it from (the page then calls `sendFile` with the path it answers), and
+ * `GET /files/<file id>` serves a file the peer holds (pictures, "Open").
  *
  * Security model: listens on loopback only by default, every WebSocket needs
  * the per-start random token (`/api?token=...`, the page reads it from its own
  * URL) and an `Origin` equal to the server's own origin, and the `Host` header
- * must name the server (no DNS rebinding).
+ * must name the server (no DNS rebinding). Uploads need the same token (header
+ * `X-Chatty-Token` or `?token=`) and Origin; `/files/` needs the token (an
+ * `<img>` sends no Origin) and serves nothing the page could run.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -13,10 +18,12 @@ import { realpath, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { EVENT_NAMES, type ChattyService } from '../shared/api.js';
 import { handleRpc, notification, RPC } from '../shared/jsonrpc.js';
 import type { Logger } from '../peer/log.js';
+import { heldFile, isFileHost, UploadTooLargeError, writeUpload, type FileHost } from './file-host.js';
 
 export interface UiServerOptions {
   service: ChattyService;
@@ -28,6 +35,8 @@ export interface UiServerOptions {
   staticDir: string;
   /** Session token; a random one is generated when omitted. */
   token?: string;
+  /** Files for uploads and `/files/`: by default the service itself when it is a peer node; without, both answer 501. */
+  files?: FileHost;
   logger?: Logger;
 }
 
@@ -62,6 +71,8 @@ const MIME: Record<string, string> = {
 
 /** Largest JSON-RPC frame a UI client may send (bytes). */
 const MAX_FRAME = 256 * 1024;
+const UPLOAD_PATH = '/upload';
+const FILES_PREFIX = '/files/';
 
 const CSP = [
   "default-src 'self'",
@@ -98,6 +109,7 @@ function rejectUpgrade(socket: Socket, status: number, text: string): void {
 
 export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
   const { service, logger } = opts;
+  const files = opts.files ?? (isFileHost(service) ? service : undefined);
   const host = opts.host ?? '127.0.0.1';
   const token = opts.token ?? randomBytes(24).toString('base64url');
   const staticRoot = await realpath(path.resolve(opts.staticDir)).catch(() => path.resolve(opts.staticDir));
@@ -178,11 +190,87 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
     return true;
   };
 
+  const sendJson = (res: ServerResponse, status: number, body: unknown): void => {
+    res.writeHead(status, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'X-Content-Type-Options': 'nosniff',
+      'Cache-Control': 'no-store',
+    });
+    res.end(JSON.stringify(body));
+  };
+  /** An upload's error, as `{error: {reason, message}}` (the reasons of the control API). */
+  const refuse = (res: ServerResponse, status: number, reason: string, message: string): void =>
+    sendJson(res, status, { error: { reason, message } });
+
+  /** The session token of a plain HTTP request: the `X-Chatty-Token` header, else `?token=`. */
+  const hasToken = (req: IncomingMessage, url: URL): boolean => {
+    const header = req.headers['x-chatty-token'];
+    return sameSecret(typeof header === 'string' ? header : (url.searchParams.get('token') ?? ''), token);
+  };
+
+  /** `POST /upload`, header `X-File-Name` (percent-encoded): the body, streamed to the uploads folder; answers `{path}`. */
+  const upload = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST');
+      return refuse(res, 405, 'invalid_request', 'method not allowed');
+    }
+    const origin = req.headers.origin;
+    if (typeof origin !== 'string' || !allowedOrigins().has(origin.toLowerCase())) {
+      logger?.warn({ origin }, 'upload rejected: wrong origin');
+      return refuse(res, 403, 'forbidden', 'forbidden origin');
+    }
+    if (!hasToken(req, url)) return refuse(res, 401, 'forbidden', 'unauthorized');
+    if (!files) return refuse(res, 501, 'internal', 'This peer does not share files');
+    let name = '';
+    try {
+      name = decodeURIComponent(String(req.headers['x-file-name'] ?? ''));
+    } catch {
+      /* refused below */
+    }
+    if (!name) return refuse(res, 400, 'invalid_params', 'The X-File-Name header must name the file (percent-encoded UTF-8)');
+    const tooLarge = (): void => refuse(res, 413, 'too_large', new UploadTooLargeError(files.maxFileBytes).message);
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (declared > files.maxFileBytes) return tooLarge(); // the body is read and dropped once this is answered
+    try {
+      // Not destroyed when the write stops early: the answer still goes out on this connection.
+      const where = await writeUpload(files.dataDir, name, req.iterator({ destroyOnReturn: false }), files.maxFileBytes);
+      sendJson(res, 201, { path: where });
+    } catch (err) {
+      if (req.destroyed || res.destroyed) return; // the page went away mid-upload: nothing to answer, nothing kept
+      req.resume(); // drop the rest of the body, so the page reads the answer
+      if (err instanceof UploadTooLargeError) return tooLarge();
+      logger?.warn({ err }, 'upload failed');
+      refuse(res, 500, 'io_error', `The file could not be saved: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+
+  /** `GET /files/<file id>?token=…`: a file this peer holds, inline when harmless, else as a download. */
+  const serveHeld = async (req: IncomingMessage, res: ServerResponse, url: URL, fileId: string): Promise<void> => {
+    if (!hasToken(req, url)) return sendStatus(res, 401, 'unauthorized');
+    const held = await heldFile(files, fileId);
+    if (!held) {
+      res.setHeader('Cache-Control', 'no-store');
+      return sendStatus(
+        res,
+        files ? 404 : 501,
+        files ? 'not found: this peer does not hold that file (yet)' : 'this peer does not share files',
+      );
+    }
+    res.writeHead(200, held.headers);
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    await pipeline(held.open(), res).catch((err: unknown) => logger?.debug({ err }, 'file response ended early'));
+  };
+
   const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (!allowedHosts().has((req.headers.host ?? '').toLowerCase())) {
       sendStatus(res, 403, 'forbidden host');
       return;
     }
+    const url = new URL(req.url ?? '/', 'http://placeholder');
+    if (url.pathname === UPLOAD_PATH) return upload(req, res, url);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       sendStatus(res, 405, 'method not allowed');
@@ -193,6 +281,7 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
       sendStatus(res, 426, 'upgrade required');
       return;
     }
+    if (rawPath.startsWith(FILES_PREFIX)) return serveHeld(req, res, url, rawPath.slice(FILES_PREFIX.length));
     const file = resolveStatic(rawPath);
     if (file === null) {
       sendStatus(res, 403, 'forbidden');

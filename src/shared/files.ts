@@ -40,16 +40,16 @@ const utf8Length = (s: string): number => new TextEncoder().encode(s).length;
  */
 export function sanitizeFileName(raw: string, fallback = 'file'): string {
   const last = raw.normalize('NFC').split(/[/\\]/).pop() ?? '';
-  let name = Array.from(last.replace(BIDI, '').replace(UNSAFE, '_'))
-    .slice(0, FILE_NAME_MAX_BYTES)
-    .join('')
+  let name = last
+    .replace(BIDI, '')
+    .replace(UNSAFE, '_')
     .replace(/^[\s.]+|[\s.]+$/gu, '');
   if (!name) name = fallback;
   if (RESERVED.test(name)) name = `_${name}`;
   if (utf8Length(name) <= FILE_NAME_MAX_BYTES) return name;
   const dot = name.lastIndexOf('.');
   const ext = dot > 0 && name.length - dot <= 16 ? name.slice(dot) : '';
-  const stem = Array.from(name.slice(0, name.length - ext.length));
+  const stem = Array.from(name.slice(0, name.length - ext.length)).slice(0, FILE_NAME_MAX_BYTES);
   while (stem.length > 1 && utf8Length(stem.join('') + ext) > FILE_NAME_MAX_BYTES) stem.pop();
   return stem.join('') + ext;
 }
