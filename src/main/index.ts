@@ -11,7 +11,20 @@
  *   CHATTY_MDNS=0    no mDNS discovery (use CHATTY_PEERS)
  *   CHATTY_SMOKE=DIR self-check run for CI, then quit (see smoke.ts)
  */
-import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, nativeTheme, Notification, session, shell, Tray } from 'electron';
+import {
+  app,
+  BrowserWindow,
+  dialog,
+  ipcMain,
+  Menu,
+  nativeImage,
+  nativeTheme,
+  Notification,
+  protocol,
+  session,
+  shell,
+  Tray,
+} from 'electron';
 import type { IpcMainEvent, IpcMainInvokeEvent, WebContents } from 'electron';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -20,7 +33,8 @@ import { createLogger } from '../peer/log.js';
 import { EVENT_NAMES, type EventName, type EventPayloads, type Message } from '../shared/api.js';
 import { RPC } from '../shared/jsonrpc.js';
 import { handleIpcCall, mentionsNick } from './bridge.js';
-import { IPC, type IpcResult, type NavigateTarget } from '../shared/ipc.js';
+import { FILE_SCHEME, IPC, type IpcResult, type NavigateTarget } from '../shared/ipc.js';
+import { FILE_SCHEME_PRIVILEGES, fileResponse, revealFile, stageBytes } from './files.js';
 import { startSmoke } from './smoke.js';
 import iconPath from '../../resources/icon.png?asset';
 
@@ -30,6 +44,8 @@ const logger = createLogger('chatty-desktop');
 const smoke = startSmoke();
 
 if (process.env.CHATTY_DATA_DIR) app.setPath('userData', path.resolve(process.env.CHATTY_DATA_DIR));
+// Before the app is ready: the page loads the files this peer holds from chatty-file://file/<id>.
+protocol.registerSchemesAsPrivileged([FILE_SCHEME_PRIVILEGES]);
 
 let node: PeerNode | undefined;
 let win: BrowserWindow | undefined;
@@ -78,6 +94,18 @@ ipcMain.handle(IPC.call, async (event, method: unknown, params: unknown): Promis
   return res;
 });
 
+const untrusted = (): IpcResult<never> => ({
+  ok: false,
+  error: { code: RPC.invalidRequest, message: 'untrusted sender', data: { reason: 'forbidden' } },
+});
+
+// Files: bytes without a path (a pasted picture) to the uploads folder; a held file opened or shown.
+ipcMain.handle(IPC.stageFile, (event, name: unknown, bytes: unknown) =>
+  isTrustedSender(event) ? stageBytes(node, name, bytes) : untrusted(),
+);
+ipcMain.handle(IPC.openFile, (event, fileId: unknown) => (isTrustedSender(event) ? revealFile(node, fileId, 'open', shell) : untrusted()));
+ipcMain.handle(IPC.showFile, (event, fileId: unknown) => (isTrustedSender(event) ? revealFile(node, fileId, 'show', shell) : untrusted()));
+
 ipcMain.on(IPC.unread, (event, count: unknown) => {
   if (!isTrustedSender(event) || typeof count !== 'number' || !Number.isInteger(count) || count < 0) return;
   unread = Math.min(count, 99_999);
@@ -107,7 +135,8 @@ function onNodeEvent<E extends EventName>(event: E, payload: EventPayloads[E]): 
   if (win && !win.isDestroyed()) win.webContents.send(IPC.event, event, payload);
   if (event === 'dm') {
     const m = payload as Message;
-    if (m.from.peerId !== myPeerId) notify(`${m.from.nick} (direct message)`, m.text, { kind: 'dm', id: m.from.peerId });
+    const body = m.text || (m.file ? `sent ${m.file.name}` : '');
+    if (m.from.peerId !== myPeerId) notify(`${m.from.nick} (direct message)`, body, { kind: 'dm', id: m.from.peerId });
   } else if (event === 'message') {
     const m = payload as Message;
     if (m.from.peerId !== myPeerId && m.room && mentionsMe(m.text))
@@ -247,6 +276,7 @@ if (!app.requestSingleInstanceLock()) {
     // The renderer needs no browser permission (notifications are native, from here).
     session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
     session.defaultSession.setPermissionCheckHandler(() => false);
+    protocol.handle(FILE_SCHEME, (request) => fileResponse(node, request));
     try {
       node = await startNode();
     } catch (err) {

@@ -1,9 +1,11 @@
 /**
  * Preload (sandboxed, context-isolated): exposes exactly one object,
  * `window.chatty`, that forwards API calls to the main process and API
- * notifications to the renderer. It never hands ipcRenderer itself over.
+ * notifications to the renderer, and the few file operations only the desktop
+ * has (a picked file's path, staging pasted bytes, open / show a held file).
+ * It never hands ipcRenderer itself over.
  */
-import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
+import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
 import { IPC, type ChattyBridge, type NavigateTarget } from '../shared/ipc.js';
 import type { EventName } from '../shared/api.js';
 
@@ -49,6 +51,19 @@ const bridge: ChattyBridge = {
       navigateListeners.delete(listener);
     };
   },
+  pathForFile: (file) => {
+    try {
+      return webUtils.getPathForFile(file);
+    } catch {
+      return ''; // not a File of this page
+    }
+  },
+  stageFile: (name, bytes) => {
+    if (typeof name !== 'string' || !(bytes instanceof Uint8Array)) return Promise.reject(new TypeError('stageFile(name, bytes)'));
+    return ipcRenderer.invoke(IPC.stageFile, name, bytes);
+  },
+  openFile: (fileId) => ipcRenderer.invoke(IPC.openFile, String(fileId)),
+  showFile: (fileId) => ipcRenderer.invoke(IPC.showFile, String(fileId)),
 };
 
 contextBridge.exposeInMainWorld('chatty', bridge);

@@ -15,7 +15,26 @@ export const IPC = {
   unread: 'chatty:unread',
   /** main -> renderer: open a conversation (a notification was clicked) */
   navigate: 'chatty:navigate',
+  /** invoke(name, bytes) -> IpcResult<{ path }>: a file without a path on disk (a pasted picture) written to the uploads folder */
+  stageFile: 'chatty:stage-file',
+  /** invoke(fileId) -> IpcResult<{}>: opens a file this peer holds with the system's app for it */
+  openFile: 'chatty:open-file',
+  /** invoke(fileId) -> IpcResult<{}>: shows a file this peer holds in the system's file manager */
+  showFile: 'chatty:show-file',
 } as const;
+
+/**
+ * The desktop's URL scheme for the files this peer holds: `chatty-file://file/<file id>` (the id
+ * is in the path: a standard scheme lower-cases its host, and file ids are case-sensitive).
+ */
+export const FILE_SCHEME = 'chatty-file';
+
+export function fileSchemeUrl(fileId: string): string {
+  return `${FILE_SCHEME}://file/${encodeURIComponent(fileId)}`;
+}
+
+/** The most bytes `stageFile` carries over IPC (a pasted picture; a file picked from disk goes by its path). */
+export const STAGE_MAX_BYTES = 64 * 1024 * 1024;
 
 /** A JSON-RPC style error, serialized across IPC (Error objects lose their fields there). */
 export interface IpcError {
@@ -42,4 +61,12 @@ export interface ChattyBridge {
   setUnread(count: number): void;
   /** Called when the user clicked a native notification. */
   onNavigate(listener: (target: NavigateTarget) => void): () => void;
+  /** Where a File the user picked or dropped is on disk (Electron's `webUtils.getPathForFile`); '' when it has none (pasted). */
+  pathForFile(file: File): string;
+  /** Writes bytes (at most STAGE_MAX_BYTES) to the uploads folder; resolves with the path the peer can send. */
+  stageFile(name: string, bytes: Uint8Array): Promise<IpcResult<{ path: string }>>;
+  /** Opens a file this peer holds with the system's app for it. */
+  openFile(fileId: string): Promise<IpcResult<Record<string, never>>>;
+  /** Shows a file this peer holds in its folder. */
+  showFile(fileId: string): Promise<IpcResult<Record<string, never>>>;
 }

@@ -94,6 +94,33 @@ describe('desktop main process (Electron stubbed)', () => {
     expect(lines.filter((l) => l.what === 'open-external').map((l) => l.url)).toEqual(['https://example.com/']);
   });
 
+  it('serves the files the peer holds on chatty-file://, registered as privileged before the app is ready', () => {
+    expect(find('schemes')).toMatchObject({
+      schemes: [{ scheme: 'chatty-file', privileges: { standard: true, secure: true, supportFetchAPI: true, stream: true } }],
+      ready: false,
+    });
+    expect(find('file-scheme-missing').status).toBe(404);
+    expect(find('call', 'sendFile').res).toMatchObject({
+      ok: true,
+      result: { text: 'a picture', file: { name: 'pasted.png', mime: 'image/png' } },
+    });
+    expect(find('file-scheme')).toEqual({ what: 'file-scheme', status: 200, type: 'image/png', same: true });
+  });
+
+  it('stages a pasted picture for the app’s own page only, and opens or shows held files through the shell', () => {
+    const staged = find('stage').res as { ok: boolean; result: { path: string } };
+    expect(staged.ok).toBe(true);
+    expect(staged.result.path.startsWith(join(userData, 'peer', 'uploads'))).toBe(true);
+    expect(staged.result.path.endsWith('pasted.png')).toBe(true);
+    expect(find('stage-foreign').res).toMatchObject({ ok: false, error: { data: { reason: 'forbidden' } } });
+    expect(find('open-file').res).toEqual({ ok: true, result: {} });
+    expect(find('show-file').res).toEqual({ ok: true, result: {} });
+    expect(find('open-path').path).toBe(staged.result.path); // the author's copy is the file it sent
+    expect(find('show-item').path).toBe(staged.result.path);
+    expect(find('open-file-foreign').res).toMatchObject({ ok: false, error: { data: { reason: 'forbidden' } } });
+    expect(lines.filter((l) => l.what === 'open-path')).toHaveLength(1);
+  });
+
   it('loads no native addon (one built for Node would not load in Electron)', () => {
     expect(lines.some((l) => l.what === 'call' && l.label === 'send')).toBe(true); // the peer really ran, storage included
     expect(lines.filter((l) => l.what === 'native-addon')).toEqual([]);
