@@ -151,8 +151,8 @@ export const fileInfoSchema = z
     sha256: z.string().describe('Base64url SHA-256 of the whole file'),
     image: z
       .object({
-        width: z.number().int(),
-        height: z.number().int(),
+        width: z.number().int().describe('Width in pixels'),
+        height: z.number().int().describe('Height in pixels'),
         thumbnail: z.string().optional().describe('A small JPEG made by the author, as a `data:` URL'),
       })
       .optional()

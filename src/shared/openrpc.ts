@@ -135,7 +135,7 @@ const PHOTO = {
 };
 const FILE_MESSAGE = {
   ...MESSAGE,
-  id: 'fM3nB6vC9xZ2lK5jH8gF1dS4aP7oI0uY-tR_eW3qAs',
+  id: 'fM3nB6vC9xZ2lK5jH8gF1dS4aP7oI0uY-tR_eW3qAsD',
   text: 'the whiteboard after the meeting',
   file: { ...PHOTO, transfer: { received: PHOTO.size, total: PHOTO.size, state: 'done' as const, path: '/home/alice/whiteboard.jpg' } },
 };

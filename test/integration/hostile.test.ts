@@ -4,7 +4,7 @@
  * peers keep chatting and lose nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dmConversation, roomOfEvent, type SignedEvent } from '../../src/shared/wire.js';
+import { dmConversation, roomOfEvent, WIRE_LIMITS, type SignedEvent } from '../../src/shared/wire.js';
 import { HostilePeer } from '../helpers/hostile-peer.js';
 import { eventually, PeerProcess } from '../helpers/peer-process.js';
 
@@ -107,8 +107,13 @@ describe('hostile frames', () => {
   it('closes on an oversized frame', async () => {
     const h = hostile();
     expect(await h.handshake(alice.url)).toBe(true);
-    h.sendSealed(Buffer.alloc(5 * 1024 * 1024, 1));
+    h.sendSealed(Buffer.alloc(WIRE_LIMITS.maxDataFrameBytes + 1, 1));
     expect((await h.rejection()).code).toBe(1009);
+    // a JSON frame may not use the room a file's chunk may
+    const big = hostile();
+    expect(await big.handshake(alice.url)).toBe(true);
+    big.send(JSON.stringify({ t: 'peers', peers: [], pad: 'x'.repeat(WIRE_LIMITS.maxFrameBytes) }));
+    expect((await big.rejection()).reason).toBe('too_large');
     await honestStillChat();
   });
 
