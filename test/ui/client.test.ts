@@ -116,6 +116,10 @@ describe('IPC API client', () => {
       on: () => () => {},
       setUnread: vi.fn(),
       onNavigate: () => () => {},
+      pathForFile: () => '',
+      stageFile: async () => ({ ok: true, result: { path: '/x' } }),
+      openFile: async () => ({ ok: true, result: {} }),
+      showFile: async () => ({ ok: true, result: {} }),
     } as ChattyBridge;
     const client = new IpcApiClient(bridge);
     expect((await client.call('whoami')).nick).toBe('me');
@@ -124,5 +128,107 @@ describe('IPC API client', () => {
     expect((err as RpcCallError).reason).toBe('not_member');
     client.setUnread(4);
     expect(bridge.setUnread).toHaveBeenCalledWith(4);
+  });
+});
+
+/** An XMLHttpRequest double: records the request, answers when told. */
+class FakeXhr {
+  static last: FakeXhr | undefined;
+  method = '';
+  url = '';
+  headers: Record<string, string> = {};
+  body: unknown;
+  status = 0;
+  responseText = '';
+  upload: { onprogress: ((e: { loaded: number }) => void) | null } = { onprogress: null };
+  onload: (() => void) | null = null;
+  onerror: (() => void) | null = null;
+  onabort: (() => void) | null = null;
+  constructor() {
+    FakeXhr.last = this;
+  }
+  open(method: string, url: string): void {
+    this.method = method;
+    this.url = url;
+  }
+  setRequestHeader(name: string, value: string): void {
+    this.headers[name] = value;
+  }
+  send(body: unknown): void {
+    this.body = body;
+  }
+  answer(status: number, body: unknown): void {
+    this.status = status;
+    this.responseText = JSON.stringify(body);
+    this.onload?.();
+  }
+}
+
+describe('files through the clients', () => {
+  it('browser: uploads to the UI server with the session token, reports progress, and builds /files/ URLs', async () => {
+    const client = new WsApiClient('ws://127.0.0.1:7448/api?token=s3cret', {
+      WebSocketImpl: FakeSocket as unknown as typeof WebSocket,
+      XMLHttpRequestImpl: FakeXhr as unknown as typeof XMLHttpRequest,
+    });
+    expect(client.opensFiles).toBe(false);
+    expect(client.fileUrl('F'.repeat(43))).toBe(`http://127.0.0.1:7448/files/${'F'.repeat(43)}?token=s3cret`);
+    const file = new File(['hello'], 'été 1.txt');
+    const progress: number[] = [];
+    const staged = client.stageFile(file, (n) => progress.push(n));
+    const xhr = FakeXhr.last!;
+    expect([xhr.method, xhr.url]).toEqual(['POST', 'http://127.0.0.1:7448/upload']);
+    expect(xhr.headers).toMatchObject({ 'X-Chatty-Token': 's3cret', 'X-File-Name': '%C3%A9t%C3%A9%201.txt' });
+    expect(xhr.body).toBe(file); // the browser streams it from disk
+    xhr.upload.onprogress?.({ loaded: 3 });
+    xhr.answer(201, { path: '/data/uploads/ab/été 1.txt' });
+    expect(await staged).toBe('/data/uploads/ab/été 1.txt');
+    expect(progress).toEqual([3]);
+
+    const refused = client.stageFile(new File(['x'], 'big.iso'));
+    FakeXhr.last!.answer(413, { error: { reason: 'too_large', message: 'That file is over the limit of 2 GB for sending files' } });
+    await expect(refused).rejects.toThrow('That file is over the limit of 2 GB for sending files');
+    const broken = client.stageFile(new File(['x'], 'a.txt'));
+    FakeXhr.last!.onerror?.();
+    await expect(broken).rejects.toThrow('Could not upload a.txt to Chatty');
+    await expect(client.openFile('x')).rejects.toThrow();
+    client.close();
+  });
+
+  it('desktop: a file from disk goes by its path, a pasted one by its bytes; files load from chatty-file://', async () => {
+    const staged: [string, number[]][] = [];
+    const revealed: string[] = [];
+    const bridge = {
+      call: async () => ({ ok: true, result: {} }),
+      on: () => () => {},
+      setUnread: () => {},
+      onNavigate: () => () => {},
+      pathForFile: (f: File) => (f.name === 'on-disk.pdf' ? '/home/me/on-disk.pdf' : ''),
+      stageFile: async (name: string, bytes: Uint8Array) => {
+        staged.push([name, [...bytes]]);
+        return { ok: true as const, result: { path: `/data/uploads/x/${name}` } };
+      },
+      openFile: async (id: string) => {
+        revealed.push(`open ${id}`);
+        return {
+          ok: false as const,
+          error: { code: 1002, message: 'Chatty does not run programs it received', data: { reason: 'forbidden' } },
+        };
+      },
+      showFile: async (id: string) => {
+        revealed.push(`show ${id}`);
+        return { ok: true as const, result: {} };
+      },
+    } as unknown as ChattyBridge;
+    const client = new IpcApiClient(bridge);
+    expect(client.opensFiles).toBe(true);
+    expect(await client.stageFile(new File(['%PDF'], 'on-disk.pdf'))).toBe('/home/me/on-disk.pdf');
+    expect(staged).toEqual([]);
+    expect(await client.stageFile(new File([new Uint8Array([1, 2, 3])], 'Pasted image.png'))).toBe('/data/uploads/x/Pasted image.png');
+    expect(staged).toEqual([['Pasted image.png', [1, 2, 3]]]);
+    expect(client.fileUrl('F'.repeat(43))).toBe(`chatty-file://file/${'F'.repeat(43)}`);
+    await client.showFile('F'.repeat(43));
+    const err = await client.openFile('F'.repeat(43)).catch((e: unknown) => e);
+    expect((err as RpcCallError).reason).toBe('forbidden');
+    expect(revealed).toEqual([`show ${'F'.repeat(43)}`, `open ${'F'.repeat(43)}`]);
   });
 });

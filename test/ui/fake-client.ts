@@ -89,6 +89,14 @@ export class FakeClient implements ApiClient {
   state: ConnectionState = 'open';
   calls: { method: MethodName; params: unknown }[] = [];
   unread: number[] = [];
+  /** Whether files open in the system's apps (the desktop's client says yes). */
+  opensFiles = false;
+  /** Names of the files staged, in order. */
+  staged: string[] = [];
+  /** Stages a file: by default at once, at `/uploads/<name>`; replace to make it slow or fail. */
+  stager: (file: File, onProgress?: (sent: number) => void) => Promise<string> = async (file) => `/uploads/${file.name}`;
+  /** openFile / showFile calls, as [what, file id]. */
+  revealed: ['open' | 'show', string][] = [];
   private handlers = new Map<MethodName, Handler<MethodName>>();
   private listeners = new Map<EventName, Set<(p: unknown) => void>>();
   private stateListeners = new Set<(s: ConnectionState) => void>();
@@ -145,6 +153,23 @@ export class FakeClient implements ApiClient {
 
   onNavigate(): () => void {
     return () => {};
+  }
+
+  stageFile(file: File, onProgress?: (sent: number) => void): Promise<string> {
+    this.staged.push(file.name);
+    return this.stager(file, onProgress);
+  }
+
+  fileUrl(fileId: string): string {
+    return `/files/${fileId}`;
+  }
+
+  async openFile(fileId: string): Promise<void> {
+    this.revealed.push(['open', fileId]);
+  }
+
+  async showFile(fileId: string): Promise<void> {
+    this.revealed.push(['show', fileId]);
   }
 
   close(): void {}

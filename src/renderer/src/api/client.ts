@@ -3,10 +3,16 @@
  * - IPC through `window.chatty` (desktop, exposed by the preload);
  * - WebSocket JSON-RPC to `ws://<host>/api?token=...` (browser mode, served by
  *   a headless peer), reconnecting with backoff.
+ *
+ * Files differ too, and the client hides it: the API sends a file by its path on
+ * the peer's machine, so `stageFile` gives the path of a File the user picked
+ * (the desktop knows it, or main writes a pasted picture's bytes; the browser
+ * uploads it to the UI server), and `fileUrl` is where the page loads a file the
+ * peer holds (`chatty-file://…` on the desktop, `/files/…` of the UI server).
  */
 import type { EventName, EventPayloads, MethodName, MethodResults, ParamsOf } from '../../../shared/api.js';
 import { RpcCallError, RpcClient } from '../../../shared/jsonrpc.js';
-import type { ChattyBridge, NavigateTarget } from '../../../shared/ipc.js';
+import { fileSchemeUrl, STAGE_MAX_BYTES, type ChattyBridge, type IpcResult, type NavigateTarget } from '../../../shared/ipc.js';
 
 export type ConnectionState = 'connecting' | 'open' | 'closed';
 
@@ -21,20 +27,55 @@ export interface ApiClient {
   setUnread(count: number): void;
   /** Native notification clicks (desktop only). */
   onNavigate(listener: (target: NavigateTarget) => void): () => void;
+  /** Puts a file the user picked where this machine's peer can read it; resolves with that path (for `sendFile`). */
+  stageFile(file: File, onProgress?: (sentBytes: number) => void): Promise<string>;
+  /** Where the page loads a file this peer holds from (an `<img>`, a link). */
+  fileUrl(fileId: string): string;
+  /** Whether held files open in the system's apps (desktop): `openFile` and `showFile` work; else open `fileUrl`. */
+  readonly opensFiles: boolean;
+  openFile(fileId: string): Promise<void>;
+  showFile(fileId: string): Promise<void>;
   close(): void;
+}
+
+/** An IPC answer's value, or its error as an RpcCallError. */
+function unwrap<T>(res: IpcResult<T>): T {
+  if (res.ok) return res.result;
+  throw new RpcCallError(res.error.code, res.error.message, res.error.data);
 }
 
 /** Desktop: the preload's bridge. Errors come back as data and become RpcCallError here. */
 export class IpcApiClient implements ApiClient {
   readonly kind = 'ipc' as const;
   readonly state: ConnectionState = 'open';
+  readonly opensFiles = true;
 
   constructor(private readonly bridge: ChattyBridge) {}
 
   async call<M extends MethodName>(method: M, params?: ParamsOf<M>): Promise<MethodResults[M]> {
-    const res = await this.bridge.call(method, params);
-    if (res.ok) return res.result;
-    throw new RpcCallError(res.error.code, res.error.message, res.error.data);
+    return unwrap(await this.bridge.call(method, params));
+  }
+
+  /** A file from disk is sent where it is; one without a path (pasted) is written by main first. */
+  async stageFile(file: File, onProgress?: (sentBytes: number) => void): Promise<string> {
+    const path = this.bridge.pathForFile(file);
+    if (path) return path;
+    if (file.size > STAGE_MAX_BYTES) throw new Error(`${file.name} is too big to paste: attach it from its folder instead`);
+    const { path: staged } = unwrap(await this.bridge.stageFile(file.name, new Uint8Array(await file.arrayBuffer())));
+    onProgress?.(file.size);
+    return staged;
+  }
+
+  fileUrl(fileId: string): string {
+    return fileSchemeUrl(fileId);
+  }
+
+  async openFile(fileId: string): Promise<void> {
+    unwrap(await this.bridge.openFile(fileId));
+  }
+
+  async showFile(fileId: string): Promise<void> {
+    unwrap(await this.bridge.showFile(fileId));
   }
 
   on<E extends EventName>(event: E, listener: (payload: EventPayloads[E]) => void): () => void {
@@ -61,11 +102,19 @@ export interface WsOptions {
   minDelay?: number;
   maxDelay?: number;
   WebSocketImpl?: typeof WebSocket;
+  XMLHttpRequestImpl?: typeof XMLHttpRequest;
+}
+
+/** The UI server's answer to an upload: `{path}`, or `{error: {reason, message}}`. */
+interface UploadAnswer {
+  path?: unknown;
+  error?: { reason?: unknown; message?: unknown };
 }
 
 /** Browser: JSON-RPC over a WebSocket with automatic reconnection. */
 export class WsApiClient implements ApiClient {
   readonly kind = 'ws' as const;
+  readonly opensFiles = false;
   state: ConnectionState = 'connecting';
   private ws: WebSocket | undefined;
   private queue: string[] = [];
@@ -77,6 +126,10 @@ export class WsApiClient implements ApiClient {
   private readonly minDelay: number;
   private readonly maxDelay: number;
   private readonly WS: typeof WebSocket;
+  private readonly XHR: typeof XMLHttpRequest;
+  /** The UI server's origin and the session token, from the socket's URL. */
+  private readonly origin: string;
+  private readonly token: string;
 
   constructor(
     private readonly url: string,
@@ -85,6 +138,11 @@ export class WsApiClient implements ApiClient {
     this.minDelay = opts.minDelay ?? 500;
     this.maxDelay = opts.maxDelay ?? 10_000;
     this.WS = opts.WebSocketImpl ?? WebSocket;
+    this.XHR = opts.XMLHttpRequestImpl ?? XMLHttpRequest;
+    const http = new URL(url);
+    http.protocol = http.protocol === 'wss:' ? 'https:' : 'http:';
+    this.origin = http.origin;
+    this.token = http.searchParams.get('token') ?? '';
     this.rpc = new RpcClient((text) => this.transmit(text));
     this.connect();
   }
@@ -106,6 +164,44 @@ export class WsApiClient implements ApiClient {
 
   onNavigate(): () => void {
     return () => {};
+  }
+
+  /** Uploads the file to the UI server (streamed from disk by the browser), which answers its path on the peer's machine. */
+  stageFile(file: File, onProgress?: (sentBytes: number) => void): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const xhr = new this.XHR();
+      xhr.open('POST', `${this.origin}/upload`);
+      xhr.setRequestHeader('X-Chatty-Token', this.token);
+      xhr.setRequestHeader('X-File-Name', encodeURIComponent(file.name || 'file'));
+      xhr.setRequestHeader('Content-Type', 'application/octet-stream');
+      xhr.upload.onprogress = (e: ProgressEvent) => onProgress?.(e.loaded);
+      xhr.onload = () => {
+        let answer: UploadAnswer = {};
+        try {
+          answer = JSON.parse(String(xhr.responseText)) as UploadAnswer;
+        } catch {
+          /* not JSON: the status says it */
+        }
+        if (xhr.status >= 200 && xhr.status < 300 && typeof answer.path === 'string') return resolve(answer.path);
+        const message = typeof answer.error?.message === 'string' ? answer.error.message : `The upload failed (HTTP ${xhr.status})`;
+        reject(new Error(message));
+      };
+      xhr.onerror = () => reject(new Error(`Could not upload ${file.name} to Chatty: the connection failed`));
+      xhr.onabort = () => reject(new Error(`The upload of ${file.name} was stopped`));
+      xhr.send(file);
+    });
+  }
+
+  fileUrl(fileId: string): string {
+    return `${this.origin}/files/${encodeURIComponent(fileId)}?token=${encodeURIComponent(this.token)}`;
+  }
+
+  openFile(_fileId: string): Promise<void> {
+    return Promise.reject(new Error('Files open from their link in the browser'));
+  }
+
+  showFile(_fileId: string): Promise<void> {
+    return Promise.reject(new Error('Only the desktop app shows files in their folder'));
   }
 
   close(): void {
