@@ -3,7 +3,7 @@
  * each live event routed to the stores it concerns, in order (the directory before the
  * conversations, the timeline before the unread count). The one place that knows them all, so the
  * stores themselves stay layered: notices < session < peers < directory < conversations <
- * membership, unread.
+ * membership, unread; transfers (files coming in) beside them.
  */
 import { defineStore } from 'pinia';
 import type { EventPayloads, Message } from '../../../shared/api.js';
@@ -14,6 +14,7 @@ import { useMembershipStore } from './membership';
 import { useNoticesStore } from './notices';
 import { usePeersStore } from './peers';
 import { useSessionStore } from './session';
+import { useTransfersStore } from './transfers';
 import { useUnreadStore } from './unread';
 
 export const useSyncStore = defineStore('sync', () => {
@@ -24,6 +25,7 @@ export const useSyncStore = defineStore('sync', () => {
   const conversations = useConversationsStore();
   const membership = useMembershipStore();
   const unread = useUnreadStore();
+  const transfers = useTransfersStore();
   const unsubscribers: (() => void)[] = [];
 
   function init(c: ApiClient): void {
@@ -36,6 +38,7 @@ export const useSyncStore = defineStore('sync', () => {
       c.on('peer', onPeer),
       c.on('typing', onTyping),
       c.on('identity', peers.onIdentity),
+      c.on('transfer', transfers.apply),
       c.onNavigate((target) => conversations.openTarget(target)),
     );
     if (c.state === 'open') void sync();

@@ -1,7 +1,7 @@
 /** View state that is not chat data: open panels and dialogs. */
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
-import type { Member } from '../../../shared/api.js';
+import type { FileInfo, Member } from '../../../shared/api.js';
 
 export type RightPanel = 'members' | 'search' | null;
 
@@ -24,6 +24,8 @@ export const useUiStore = defineStore('ui', () => {
   /** Id of the room whose invite dialog is open. */
   const inviteRoom = ref<string | null>(null);
   const moderation = ref<ModerationRequest | null>(null);
+  /** The picture shown full size (ImageViewer). */
+  const viewing = ref<FileInfo | null>(null);
   /** Bumped to ask the composer to take the focus. */
   const composerFocus = ref(0);
 
@@ -49,6 +51,7 @@ export const useUiStore = defineStore('ui', () => {
     connectOpen,
     inviteRoom,
     moderation,
+    viewing,
     composerFocus,
     togglePanel,
     focusComposer,
