@@ -11,7 +11,8 @@
  *   BENCH_CATCHUP=100000            messages sent while a peer is offline (also the memory/UI data size)
  * and per scenario: BENCH_LATENCY_MSGS (200), BENCH_SCALING (2,4,8,16), BENCH_SCALING_MSGS (60),
  * BENCH_SCALING_SECONDS (2), BENCH_SCALING_REPEAT, BENCH_UI_MESSAGES (BENCH_CATCHUP),
- * BENCH_UI_SCROLL_SECONDS (30), BENCH_VERIFY_EVENTS (10000), BENCH_SWARM (30,60,100), BENCH_SWARM_MESH (30,60).
+ * BENCH_UI_SCROLL_SECONDS (30), BENCH_VERIFY_EVENTS (10000), BENCH_SWARM (30,60,100), BENCH_SWARM_MESH (30,60),
+ * BENCH_FILE_MB (1024), BENCH_FILE_PROFILE (unset).
  *
  * Benchmarks measure; they never fail on a figure. The peer is built first
  * (tsc -p tsconfig.build.json) so the figures are those of the current source.
@@ -26,6 +27,7 @@ import { Report } from './lib/report.js';
 import { envInt, envList, TempDirs } from './lib/util.js';
 import { runCatchup, runMemory } from './scenarios/catchup.js';
 import { destroyActiveLan, runDiscovery } from './scenarios/discovery.js';
+import { runFiles } from './scenarios/files.js';
 import { runMessaging, runScaling } from './scenarios/messaging.js';
 import { runProfile } from './scenarios/profile.js';
 import { runSwarm } from './scenarios/swarm.js';
@@ -41,6 +43,7 @@ const SCENARIOS: { names: string[]; run: (ctx: BenchContext) => Promise<void> }[
   { names: ['discovery'], run: runDiscovery },
   { names: ['scaling'], run: runScaling },
   { names: ['swarm'], run: runSwarm },
+  { names: ['files'], run: runFiles },
   { names: ['ui'], run: runUi },
   { names: ['verify'], run: runVerify },
   { names: ['profile'], run: runProfile },
