@@ -4,6 +4,8 @@
  * local notices. Appends are incremental so a 100k-message room stays cheap.
  */
 import type { ChatItem } from '../stores/timeline';
+import type { FileInfo } from '../../../shared/api.js';
+import { pictureBox } from './files';
 import { dayKey } from './format';
 
 export type Row =
@@ -78,6 +80,11 @@ export class RowBuilder {
   }
 }
 
+/** Height a file adds under its message: a picture at its on-screen size with its caption, else a card. */
+function fileHeight(file: FileInfo): number {
+  return file.image ? pictureBox(file).height + 30 : 70;
+}
+
 export function estimateRow(row: Row | undefined): number {
   if (!row) return 40;
   switch (row.kind) {
@@ -88,6 +95,6 @@ export function estimateRow(row: Row | undefined): number {
     case 'system':
       return 32;
     case 'msg':
-      return row.head ? (row.msg.replyTo ? 78 : 55) : 28;
+      return (row.head ? (row.msg.replyTo ? 78 : 55) : 28) + (row.msg.file ? fileHeight(row.msg.file) : 0);
   }
 }

@@ -7,6 +7,7 @@
 import { defineStore } from 'pinia';
 import { computed, watch } from 'vue';
 import type { Message } from '../../../shared/api.js';
+import { messageSummary } from '../lib/files';
 import { mentions } from '../lib/format';
 import { storageGet, storageSet } from '../lib/storage';
 import { useConversationsStore } from './conversations';
@@ -90,7 +91,7 @@ export const useUnreadStore = defineStore('unread', () => {
     }
     if (!mentioned) return;
     const title = dm ? `${m.from.nick} (direct message)` : `${m.from.nick} in #${conversations.label(conv)}`;
-    notices.notify(title, m.text, conv.key, () => conversations.open(conv.key));
+    notices.notify(title, messageSummary(m), conv.key, () => conversations.open(conv.key));
   }
 
   // Opening a conversation (or coming back to the page) reads it, at once: counts are shown right after.
