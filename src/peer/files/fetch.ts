@@ -13,9 +13,9 @@ import { Bitfield } from './manifest.js';
 
 export const FETCH_LIMITS = {
   /** Chunks asked of one peer at once. */
-  perSource: 4,
+  perSource: 8,
   /** Chunks asked at once in all. */
-  inFlight: 16,
+  inFlight: 32,
   /** A chunk asked for and not received in this time is asked again (of whoever has it). */
   requestTimeoutMs: 30_000,
 } as const;
@@ -141,15 +141,29 @@ export class Fetch {
     source.asked.delete(i);
     if (this.pending.get(i)?.peerId === peerId) this.pending.delete(i);
     if (this.have.has(i) || this.writing.has(i)) return this.pump();
-    if (!this.file.layout.verify(i, bytes)) {
-      source.bad = true;
-      for (const j of source.asked) this.release(j, peerId);
-      source.asked.clear();
-      this.host.misbehaved(peerId, `chunk ${i} fails its hash`);
-      return this.pump();
-    }
+    // checked off the main thread (WebCrypto hashes on the thread pool), then written
     this.writing.add(i);
-    this.handle!.write(bytes, 0, bytes.length, this.file.layout.wireOffset(i)).then(
+    this.file.layout.check(i, bytes).then(
+      (good) => {
+        if (good) return this.write(i, bytes);
+        this.writing.delete(i);
+        source.bad = true;
+        for (const j of source.asked) this.release(j, peerId);
+        source.asked.clear();
+        this.host.misbehaved(peerId, `chunk ${i} fails its hash`);
+        this.pump();
+      },
+      (err: Error) => {
+        this.writing.delete(i);
+        this.fail(`cannot check chunk ${i}: ${err.message}`);
+      },
+    );
+    this.pump();
+  }
+
+  private write(i: number, bytes: Buffer): void {
+    if (this.stopped || !this.handle) return void this.writing.delete(i);
+    this.handle.write(bytes, 0, bytes.length, this.file.layout.wireOffset(i)).then(
       () => {
         this.writing.delete(i);
         if (this.stopped) return;
@@ -163,7 +177,6 @@ export class Fetch {
         this.fail(`cannot write ${this.blobPath}: ${err.message}`);
       },
     );
-    this.pump();
   }
 
   /** Every chunk is on disk. */

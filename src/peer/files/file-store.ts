@@ -24,8 +24,10 @@ CREATE TABLE IF NOT EXISTS files (
   dest TEXT,
   -- fetched on arrival (a picture), counted in the automatic-download quota
   auto INTEGER NOT NULL DEFAULT 0,
-  -- shared by this peer: blob is the author's own file, checked chunk by chunk when served
+  -- shared by this peer: blob is the author's own file (or, encrypted, our copy of it)
   own INTEGER NOT NULL DEFAULT 0,
+  -- modification time of our own file when shared: a change since makes each chunk be checked before it is served
+  mtime REAL,
   error TEXT
 );
 CREATE TABLE IF NOT EXISTS file_messages (message TEXT PRIMARY KEY, file TEXT NOT NULL, manifest TEXT NOT NULL);
@@ -45,6 +47,7 @@ export interface FileRecord {
   dest: string | null;
   auto: boolean;
   own: boolean;
+  mtime: number | null;
   error: string | null;
 }
 
@@ -58,6 +61,7 @@ interface Row {
   dest: string | null;
   auto: number;
   own: number;
+  mtime: number | null;
   error: string | null;
 }
 
@@ -75,9 +79,9 @@ export class FileStore {
         `INSERT INTO files (id, manifest, author, own, blob, dest, state, have) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO NOTHING`,
       ),
-      own: prepare<[string | null, string | null, Uint8Array, string]>(
+      own: prepare<[string | null, string | null, Uint8Array, number, string]>(
         db,
-        "UPDATE files SET own = 1, state = 'done', blob = ?, dest = ?, have = ?, error = NULL WHERE id = ?",
+        "UPDATE files SET own = 1, state = 'done', blob = ?, dest = ?, have = ?, mtime = ?, error = NULL WHERE id = ?",
       ),
       link: prepare<[string, string, string]>(
         db,
@@ -108,12 +112,12 @@ export class FileStore {
     });
   }
 
-  /** A file this peer shares: every chunk held, served from `blob`. */
-  own(manifest: FileManifest, author: string, blob: string, dest: string): void {
+  /** A file this peer shares: every chunk held, served from `blob` (`mtime`: the blob's when it was read). */
+  own(manifest: FileManifest, author: string, blob: string, dest: string, mtime: number): void {
     const full = Bitfield.full(new Layout(manifest).count).bytes;
     this.store.transaction(() => {
       this.stmts.insert.run(manifest.id, JSON.stringify(manifest), author, 1, blob, dest, 'done', full);
-      this.stmts.own.run(blob, dest, full, manifest.id);
+      this.stmts.own.run(blob, dest, full, mtime, manifest.id);
     });
   }
 
@@ -162,6 +166,7 @@ export class FileStore {
       dest: row.dest,
       auto: row.auto === 1,
       own: row.own === 1,
+      mtime: row.mtime,
       error: row.error,
     };
   }

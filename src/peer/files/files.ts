@@ -55,7 +55,7 @@ const SEEK_EVERY_MS = 5000;
 /** A peer that sent this many bad chunks is disconnected (and refused a while, as for any protocol violation). */
 const BAD_CHUNKS_TO_DISCONNECT = 3;
 /** Chunk sends waiting on one link before its server waits for the socket. */
-const SERVE_AHEAD = 2;
+const SERVE_AHEAD = 4;
 /** Announcements of gained chunks are batched this long. */
 const ANNOUNCE_EVERY_MS = 100;
 /** Fault injection for tests: a pause before each chunk served (a slow disk or link), so a test can stop a transfer midway. */
@@ -124,7 +124,8 @@ export class Files extends EventEmitter<{ transfer: [Transfer] }> implements Fet
       throw ioError(path, `cannot read ${path}: ${(err as Error).message}`);
     }
     const { manifest, blob } = built;
-    this.store.own(manifest, this.selfId, blob ?? path, path);
+    const served = blob ?? path;
+    this.store.own(manifest, this.selfId, served, path, (await stat(served)).mtimeMs);
     return manifest;
   }
 
@@ -565,11 +566,20 @@ export class Files extends EventEmitter<{ transfer: [Transfer] }> implements Fet
       this.log.warn({ file: file.id, path, err: (err as Error).message }, 'cannot read a chunk to serve');
       return undefined;
     }
-    if (file.own && !file.layout.verify(i, buf)) {
+    if (file.own && (await this.changedSince(path, file)) && !(await file.layout.check(i, buf))) {
       this.log.warn({ file: file.id, path }, 'a shared file changed since it was sent; its changed chunks are not served');
       return undefined;
     }
     return buf;
+  }
+
+  /** Whether our own shared file was modified since we shared it (then each chunk is checked before it goes). */
+  private async changedSince(path: string, file: FileRecord): Promise<boolean> {
+    const info = await (await this.handleOf(path)).stat();
+    return (
+      info.mtimeMs !== file.mtime ||
+      info.size !== file.layout.wireOffset(file.layout.count - 1) + file.layout.wireLength(file.layout.count - 1)
+    );
   }
 
   private handleOf(path: string): Promise<FileHandle> {
