@@ -2,7 +2,7 @@
  * The interactive terminal chat (no --json), driven line by line like a person at a prompt.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -41,6 +41,22 @@ it('chats from the terminal with slash commands and readable output', async () =
   expect(m.roomName).toBe('general');
   await bob.call('send', { room: 'general', text: 'hi terminal' });
   await eventually(async () => /bob: hi terminal/.test(out), 10_000, 'incoming message printed');
+  // files: /send a path (quoted, with spaces) and a text; /get what bob sent by the first characters of its id
+  const shared = join(dir, 'meeting notes.txt');
+  writeFileSync(shared, 'agenda: files in the terminal\n');
+  type(`/send "${shared}" the notes`);
+  const withFile = await bob.waitFor('message', (x) => x.file?.name === 'meeting notes.txt');
+  expect(withFile.text).toBe('the notes');
+  await eventually(async () => out.includes('[file: meeting notes.txt, 30 bytes at '), 5000, 'own file shown');
+  const report = join(mkdtempSync(join(tmpdir(), 'chatty-term-bob-')), 'report.txt');
+  writeFileSync(report, 'numbers\n');
+  const sent = await bob.call('sendFile', { room: 'general', path: report });
+  await eventually(async () => out.includes(`[file: report.txt, 8 bytes — /get ${sent.file!.id.slice(0, 8)}]`), 10_000, 'file offered');
+  type(`/get ${sent.file!.id.slice(0, 8)}`);
+  await eventually(async () => out.includes('* report.txt saved to '), 10_000, 'download announced');
+  expect(readFileSync(join(dir, 'downloads', 'report.txt'), 'utf8')).toBe('numbers\n');
+  type('/send /no/such/file.txt');
+  await eventually(async () => out.includes('error: cannot read /no/such/file.txt: no such file'), 5000, 'clear file error');
   type('/kick bob');
   await eventually(async () => out.includes('error: you may not kick bob'), 5000, 'readable error');
   type('/who');
