@@ -12,10 +12,12 @@ import type { FileRecord } from './file-store.js';
 import { Bitfield } from './manifest.js';
 
 export const FETCH_LIMITS = {
-  /** Chunks asked of one peer at once. */
+  /** Chunks asked of one peer at once (fewer for big chunks: at most `perSourceBytes`). */
   perSource: 8,
-  /** Chunks asked at once in all. */
+  perSourceBytes: 16 * 1024 * 1024,
+  /** Chunks asked at once in all (at most `inFlightBytes`): what a download may hold in memory. */
   inFlight: 32,
+  inFlightBytes: 32 * 1024 * 1024,
   /** A chunk asked for and not received in this time is asked again (of whoever has it). */
   requestTimeoutMs: 30_000,
 } as const;
@@ -50,6 +52,10 @@ export class Fetch {
   private timer?: NodeJS.Timeout;
   stopped = false;
 
+  /** Chunks asked of one peer, and in all, for this file's chunk size. */
+  private readonly perSource: number;
+  private readonly inFlight: number;
+
   constructor(
     readonly file: FileRecord,
     /** Where the wire form is written. */
@@ -57,6 +63,9 @@ export class Fetch {
     private readonly host: FetchHost,
   ) {
     this.start = Math.floor(Math.random() * Math.max(1, file.layout.count));
+    const chunk = file.manifest.chunk;
+    this.perSource = Math.max(1, Math.min(FETCH_LIMITS.perSource, Math.floor(FETCH_LIMITS.perSourceBytes / chunk)));
+    this.inFlight = Math.max(2, Math.min(FETCH_LIMITS.inFlight, Math.floor(FETCH_LIMITS.inFlightBytes / chunk)));
   }
 
   get id(): string {
@@ -231,8 +240,8 @@ export class Fetch {
     const { count } = this.file.layout;
     const sources = [...this.sources.values()].filter((s) => !s.bad && !s.link.closed);
     for (const source of shuffle(sources)) {
-      if (this.pending.size >= FETCH_LIMITS.inFlight) break;
-      const room = Math.min(FETCH_LIMITS.perSource - source.asked.size, FETCH_LIMITS.inFlight - this.pending.size);
+      if (this.pending.size >= this.inFlight) break;
+      const room = Math.min(this.perSource - source.asked.size, this.inFlight - this.pending.size);
       if (room <= 0) continue;
       const picks = this.pick(source, Math.min(room, WIRE_LIMITS.maxChunksPerRequest), count, sources);
       if (!picks.length) continue;

@@ -56,6 +56,8 @@ const SEEK_EVERY_MS = 5000;
 const BAD_CHUNKS_TO_DISCONNECT = 3;
 /** Chunk sends waiting on one link before its server waits for the socket. */
 const SERVE_AHEAD = 4;
+/** Bytes queued on one link's socket before serving pauses (bounds the memory of serving many downloaders). */
+const SERVE_BUFFERED_BYTES = 8 * 1024 * 1024;
 /** Announcements of gained chunks are batched this long. */
 const ANNOUNCE_EVERY_MS = 100;
 /** Fault injection for tests: a pause before each chunk served (a slow disk or link), so a test can stop a transfer midway. */
@@ -548,7 +550,7 @@ export class Files extends EventEmitter<{ transfer: [Transfer] }> implements Fet
       }
       sends.push(link.sendData({ t: 'chunk', file: id, i }, bytes).catch(() => undefined));
       if (sends.length >= SERVE_AHEAD) await sends.shift();
-      while (link.bufferedAmount > 4 * FILE_LIMITS.maxChunkBytes && !link.closed) await new Promise((r) => setTimeout(r, 5));
+      while (link.bufferedAmount > SERVE_BUFFERED_BYTES && !link.closed) await new Promise((r) => setTimeout(r, 5));
     }
     await Promise.all(sends);
     if (queue && !queue.length) this.serving.delete(link);
