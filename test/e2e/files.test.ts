@@ -158,6 +158,30 @@ describe.skipIf(!chromiumAvailable())('files and pictures in the browser UI (ski
     await screenshot(bob.page, 'files-03-downloaded');
   });
 
+  it('sends a file in a direct message, which the addressee downloads', async () => {
+    const secret = randomBytes(300 * 1024);
+    const file = join(work, 'for-bob-only.bin');
+    writeFileSync(file, secret);
+    await alice.page.locator(`${tid('peer-item')}[data-peer="${bob.peer.peerId}"]`).click();
+    await alice.page.locator(tid('conversation-title')).filter({ hasText: 'bob' }).waitFor({ timeout: WAIT });
+    await alice.page.locator(tid('file-input')).setInputFiles(file);
+
+    const dmItem = bob.page.locator(`${tid('dm-item')}[data-peer="${alice.peer.peerId}"]`);
+    await dmItem.click({ timeout: WAIT });
+    const card = message(bob.page, 'for-bob-only.bin').locator(tid('file-attachment'));
+    await card.waitFor({ timeout: WAIT });
+    const fileId = (await card.getAttribute('data-file'))!;
+    await card.locator(tid('file-download')).click();
+    await expect.poll(() => card.getAttribute('data-state'), { timeout: WAIT }).toBe('done');
+    const done = await bob.peer.waitFor('transfer', (t) => t.file === fileId && t.state === 'done', WAIT);
+    expect(sha256(readFileSync(done.path!))).toBe(sha256(secret));
+    for (const u of [alice, bob])
+      await u.page
+        .locator(`${tid('room-item')}`)
+        .first()
+        .click();
+  });
+
   it('sends a file dropped on the conversation, showing a drop zone while it is dragged', async () => {
     await alice.page.evaluate(() => {
       const data = new DataTransfer();
