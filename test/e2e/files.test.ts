@@ -35,6 +35,44 @@ let work: string;
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
+// Scripts run in the page (this project's Node code is type-checked without the DOM).
+/** Pastes a real PNG, drawn by the page, into the composer as a screenshot would be. */
+const PASTE_PICTURE = `(async () => {
+  const canvas = document.createElement('canvas');
+  canvas.width = 160;
+  canvas.height = 90;
+  const g = canvas.getContext('2d');
+  const gradient = g.createLinearGradient(0, 0, 160, 90);
+  gradient.addColorStop(0, '#4f46e5');
+  gradient.addColorStop(1, '#f2b61b');
+  g.fillStyle = gradient;
+  g.fillRect(0, 0, 160, 90);
+  const blob = await new Promise((r) => canvas.toBlob(r, 'image/png'));
+  const data = new DataTransfer();
+  data.items.add(new File([blob], 'image.png', { type: 'image/png' }));
+  const paste = new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true });
+  document.querySelector('[data-testid="composer-input"]').dispatchEvent(paste);
+})()`;
+/** Drags a text file over the conversation (the drop comes with DROP_FILE). */
+const DRAG_FILE = `(() => {
+  const data = new DataTransfer();
+  data.items.add(new File(['dropped notes\\n'], 'notes.txt', { type: 'text/plain' }));
+  const target = document.querySelector('[data-testid="message-list"]');
+  target.dispatchEvent(new DragEvent('dragenter', { dataTransfer: data, bubbles: true, cancelable: true }));
+  target.dispatchEvent(new DragEvent('dragover', { dataTransfer: data, bubbles: true, cancelable: true }));
+  window.dropData = data;
+})()`;
+const DROP_FILE = `document.querySelector('[data-testid="composer-input"]')
+  .dispatchEvent(new DragEvent('drop', { dataTransfer: window.dropData, bubbles: true, cancelable: true }))`;
+const FOCUS_IN_VIEWER = `document.querySelector('[data-testid="image-viewer"]').contains(document.activeElement)`;
+const FOCUSED_TESTID = `document.activeElement && document.activeElement.getAttribute('data-testid')`;
+
+/** What an <img> says of its loading. */
+interface Picture {
+  complete: boolean;
+  naturalWidth: number;
+}
+
 /** A page on the peer's UI, past the first-run nick dialog, showing the room. */
 async function openUi(peer: PeerProcess): Promise<Page> {
   const url = (peer.ready as { ui?: string }).ui;
@@ -75,22 +113,7 @@ describe.skipIf(!chromiumAvailable())('files and pictures in the browser UI (ski
   it('sends a pasted picture, which shows on the other page as its thumbnail and opens full size', async () => {
     await alice.page.locator(tid('composer-input')).fill('a picture for you');
     // A real PNG, made by the page, pasted into the composer as a screenshot would be.
-    await alice.page.evaluate(async () => {
-      const canvas = document.createElement('canvas');
-      canvas.width = 160;
-      canvas.height = 90;
-      const g = canvas.getContext('2d')!;
-      const gradient = g.createLinearGradient(0, 0, 160, 90);
-      gradient.addColorStop(0, '#4f46e5');
-      gradient.addColorStop(1, '#f2b61b');
-      g.fillStyle = gradient;
-      g.fillRect(0, 0, 160, 90);
-      const blob = await new Promise<Blob>((r) => canvas.toBlob((b) => r(b!), 'image/png'));
-      const data = new DataTransfer();
-      data.items.add(new File([blob], 'image.png', { type: 'image/png' }));
-      const paste = new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true });
-      document.querySelector('[data-testid="composer-input"]')!.dispatchEvent(paste);
-    });
+    await alice.page.evaluate(PASTE_PICTURE);
     await expect.poll(() => alice.page.locator(tid('composer-input')).inputValue()).toBe('');
 
     const onBob = bob.page.locator(tid('message'), { hasText: 'a picture for you' });
@@ -104,7 +127,7 @@ describe.skipIf(!chromiumAvailable())('files and pictures in the browser UI (ski
     const box = await onBob.locator(tid('picture-button')).boundingBox();
     expect(Math.round(box!.width)).toBe(160);
     expect(Math.round(box!.height)).toBe(90);
-    expect(await thumb.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true);
+    expect(await thumb.evaluate((img) => (img as unknown as Picture).complete && (img as unknown as Picture).naturalWidth > 0)).toBe(true);
 
     // A picture of a few MB is fetched on arrival: a click shows it full size, from bob's own peer.
     await expect.poll(() => onBob.locator(tid('picture-attachment')).getAttribute('data-state'), { timeout: WAIT }).toBe('done');
@@ -114,12 +137,16 @@ describe.skipIf(!chromiumAvailable())('files and pictures in the browser UI (ski
     const full = viewer.locator(tid('image-viewer-picture'));
     expect(await full.getAttribute('alt')).toBe(name);
     expect(await full.getAttribute('src')).toMatch(/\/files\/[A-Za-z0-9_-]{43}\?token=/);
-    await expect.poll(() => full.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth), { timeout: WAIT }).toBe(160);
-    expect(await viewer.evaluate((el) => el.contains(document.activeElement))).toBe(true);
+    await expect
+      .poll(() => full.evaluate((img) => (img as unknown as Picture).complete && (img as unknown as Picture).naturalWidth), {
+        timeout: WAIT,
+      })
+      .toBe(160);
+    expect(await bob.page.evaluate(FOCUS_IN_VIEWER)).toBe(true);
     await screenshot(bob.page, 'files-01-picture-viewer');
     await bob.page.keyboard.press('Escape');
     await viewer.waitFor({ state: 'detached', timeout: WAIT });
-    expect(await bob.page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('picture-button');
+    expect(await bob.page.evaluate(FOCUSED_TESTID)).toBe('picture-button');
   });
 
   it('attaches a file with the file input; the other page downloads it with progress, byte for byte', async () => {
@@ -183,23 +210,12 @@ describe.skipIf(!chromiumAvailable())('files and pictures in the browser UI (ski
   });
 
   it('sends a file dropped on the conversation, showing a drop zone while it is dragged', async () => {
-    await alice.page.evaluate(() => {
-      const data = new DataTransfer();
-      data.items.add(new File(['dropped notes\n'], 'notes.txt', { type: 'text/plain' }));
-      const target = document.querySelector('[data-testid="message-list"]') ?? document.querySelector('[data-testid="composer-input"]')!;
-      target.dispatchEvent(new DragEvent('dragenter', { dataTransfer: data, bubbles: true, cancelable: true }));
-      target.dispatchEvent(new DragEvent('dragover', { dataTransfer: data, bubbles: true, cancelable: true }));
-      (window as unknown as { dropData: DataTransfer }).dropData = data;
-    });
+    await alice.page.evaluate(DRAG_FILE);
     const zone = alice.page.locator(tid('drop-zone'));
     await zone.waitFor({ timeout: WAIT });
     expect(await zone.textContent()).toContain(`Drop files to send them to #${ROOM}`);
     await screenshot(alice.page, 'files-04-drop-zone');
-    await alice.page.evaluate(() => {
-      const data = (window as unknown as { dropData: DataTransfer }).dropData;
-      const target = document.querySelector('[data-testid="composer-input"]')!;
-      target.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
-    });
+    await alice.page.evaluate(DROP_FILE);
     await zone.waitFor({ state: 'detached', timeout: WAIT });
     await message(bob.page, 'notes.txt').locator(tid('file-download')).waitFor({ timeout: WAIT });
   });
