@@ -22,7 +22,8 @@ describe('chunk sizes', () => {
     expect(chunkSizeFor(128 * 1024 ** 2 + 1)).toBe(512 * 1024);
     expect(chunkSizeFor(1024 ** 3)).toBe(2 * 1024 ** 2);
     expect(chunkSizeFor(FILE_LIMITS.maxSizeBytes)).toBe(FILE_LIMITS.maxChunkBytes);
-    for (const size of [1, 1e6, 3e8, 2 ** 31, FILE_LIMITS.maxSizeBytes]) expect(chunkCount(size, chunkSizeFor(size))).toBeLessThanOrEqual(512);
+    for (const size of [1, 1e6, 3e8, 2 ** 31, FILE_LIMITS.maxSizeBytes])
+      expect(chunkCount(size, chunkSizeFor(size))).toBeLessThanOrEqual(512);
   });
 });
 
@@ -41,7 +42,7 @@ describe('a manifest', () => {
     expect(layout.verify(0, data.subarray(0, 256 * 1024))).toBe(true);
     expect(layout.verify(2, data.subarray(512 * 1024))).toBe(true);
     const tampered = Buffer.from(data.subarray(0, 256 * 1024));
-    tampered[100] ^= 1;
+    tampered[100] = tampered[100]! ^ 1;
     expect(layout.verify(0, tampered)).toBe(false);
     expect(layout.verify(1, data.subarray(0, 256 * 1024))).toBe(false); // right bytes, wrong place
     expect(layout.verify(2, data.subarray(512 * 1024, 600_000 - 1))).toBe(false); // short
