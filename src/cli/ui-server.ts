@@ -16,6 +16,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { PassThrough } from 'node:stream';
 import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -232,11 +233,16 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (declared > files.maxFileBytes) return tooLarge(); // the body is read and dropped once this is answered
     try {
-      // Not destroyed when the write stops early: the answer still goes out on this connection.
-      const where = await writeUpload(files.dataDir, name, req.iterator({ destroyOnReturn: false }), files.maxFileBytes);
+      // through a stream of its own: the write stopping early (over the limit) must not destroy the
+      // request, so that the rest of the body is read and dropped and the 413 still reaches the page
+      const body = new PassThrough();
+      req.pipe(body);
+      const where = await writeUpload(files.dataDir, name, body, files.maxFileBytes).finally(() => req.unpipe(body));
       sendJson(res, 201, { path: where });
     } catch (err) {
-      if (req.destroyed || res.destroyed) return; // the page went away mid-upload: nothing to answer, nothing kept
+      // the page went away mid-upload: nothing to answer, nothing kept (a request read to its end is
+      // destroyed too, by autoDestroy, and still gets its answer: the socket tells)
+      if (res.destroyed || req.socket.destroyed) return;
       req.resume(); // drop the rest of the body, so the page reads the answer
       if (err instanceof UploadTooLargeError) return tooLarge();
       logger?.warn({ err }, 'upload failed');
