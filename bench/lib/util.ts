@@ -71,8 +71,9 @@ export function spread(runs: readonly number[]): Spread {
 /** A temporary directory removed by `cleanup()`; every run keeps its files under one root. */
 export class TempDirs {
   private readonly dirs: string[] = [];
-  make(prefix = 'chatty-bench-'): string {
-    const dir = mkdtempSync(join(tmpdir(), prefix));
+  /** A new directory in `base` (the system's temporary directory by default). */
+  make(prefix = 'chatty-bench-', base = tmpdir()): string {
+    const dir = mkdtempSync(join(base, prefix));
     this.dirs.push(dir);
     return dir;
   }

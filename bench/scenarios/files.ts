@@ -28,7 +28,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import { createReadStream, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { loadavg } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FILE_LIMITS, type Message, type Transfer } from '../../src/shared/api.js';
 import { forEachLine } from '../../test/helpers/lines.js';
@@ -46,10 +46,12 @@ import {
   stopPeer,
 } from '../lib/peers.js';
 import { fmtNum } from '../lib/report.js';
-import { envInt, rssMb, sleep, wallNow, withTimeout } from '../lib/util.js';
+import { envInt, rssMb, sleep, spread, wallNow, withTimeout } from '../lib/util.js';
 import { formatSummary, summarizeProfile } from '../profile-summary.js';
 
 const MiB = 1024 * 1024;
+/** Where the file, the copies and the peers' data go: BENCH_FILE_DIR (e.g. /dev/shm, to take the disk out), else the system's temporary directory. */
+const tempDir = (ctx: BenchContext, prefix: string): string => ctx.tmp.make(prefix, process.env.BENCH_FILE_DIR || undefined);
 /** A transfer whose `received` has not grown for this long is failed as stalled. */
 const STALL_MS = 60_000;
 const RSS_EVERY_MS = 200;
@@ -289,7 +291,7 @@ interface BaselineRun {
 }
 
 async function baselineRun(ctx: BenchContext, file: TestFile, receivers: number): Promise<BaselineRun> {
-  const dir = ctx.tmp.make('chatty-bench-files-base-');
+  const dir = tempDir(ctx, 'chatty-bench-files-base-');
   const procs: BaselineProc[] = [];
   try {
     const holder = await BaselineProc.start(['serve', '--file', file.path]);
@@ -357,7 +359,7 @@ interface ChattyRun {
 
 /** Starts `n` linked peers in room ROOM on data dirs of their own (removed by `removeDirs`). */
 async function startPeers(ctx: BenchContext, n: number, args: string[], wrap: (i: number) => string[] | undefined = () => undefined) {
-  const dirs = Array.from({ length: n }, () => ctx.tmp.make('chatty-bench-files-peer-'));
+  const dirs = Array.from({ length: n }, () => tempDir(ctx, 'chatty-bench-files-peer-'));
   const peers = (await startCluster('chatty', n, { extraArgs: args }, (i) => ({ dataDir: dirs[i], wrap: wrap(i) }))) as ChattyPeer[];
   return { peers, dirs };
 }
@@ -425,7 +427,7 @@ async function chattyRun(
     const [author, ...rest] = peers as [ChattyPeer, ...ChattyPeer[]];
     const sent = await sendTheFile(author, rest, file);
     const id = sent.message.file!.id;
-    folders.push(...rest.map(() => ctx.tmp.make('chatty-bench-files-dl-')));
+    folders.push(...rest.map(() => tempDir(ctx, 'chatty-bench-files-dl-')));
     const watches = rest.map((r) => watchTransfer(r, id));
     const rss = new RssSampler(peers.map((p) => p.pid!));
     const t0 = wallNow();
@@ -479,7 +481,7 @@ interface ResumeRun {
 async function resumeRun(ctx: BenchContext, file: TestFile): Promise<ResumeRun> {
   const args = fileArgs(file.size, true);
   const { peers, dirs } = await startPeers(ctx, 2, args);
-  const folder = ctx.tmp.make('chatty-bench-files-dl-');
+  const folder = tempDir(ctx, 'chatty-bench-files-dl-');
   const all: ChattyPeer[] = [...peers];
   try {
     const [author, b] = peers as [ChattyPeer, ChattyPeer];
@@ -567,7 +569,7 @@ export async function runFiles(ctx: BenchContext): Promise<void> {
     throw new Error(`BENCH_FILE_MB=${mib}: the protocol's largest file is ${FILE_LIMITS.maxSizeBytes / MiB} MiB`);
   const load: { start: number[]; end?: number[] } = { start: loadavg() };
   const t = wallNow();
-  const file = await makeFile(ctx.tmp.make('chatty-bench-files-'), mib);
+  const file = await makeFile(tempDir(ctx, 'chatty-bench-files-'), mib);
   ctx.log(
     `files: ${mib} MiB of random bytes written in ${((wallNow() - t) / 1000).toFixed(1)} s (load average ${load.start.map((l) => l.toFixed(2)).join(' ')})`,
   );
@@ -641,9 +643,9 @@ function report(ctx: BenchContext, mib: number, file: TestFile, f: Figures, load
   };
   const secs = (runs: { seconds: number }[]) => runs.map((x) => x.seconds);
   const mibs = (runs: { seconds: number }[]) => runs.map((x) => mib / x.seconds);
-  /** Each repeat's 1→5 time over the same repeat's 1→1 time. */
+  /** The median 1→5 time over the median 1→1 time (one 1→1 stall would make a per-repeat ratio meaningless). */
   const per = (five: { seconds: number }[], one: { seconds: number }[]) =>
-    five.map((x, i) => (one[i] ? x.seconds / one[i].seconds : NaN)).filter((v) => Number.isFinite(v));
+    five.length && one.length ? [spread(secs(five)).median / spread(secs(one)).median] : [];
   const maxOf = (runs: { rssReceivers: number[] }[]) => runs.map((x) => Math.max(...x.rssReceivers));
 
   add('1→1: download → done', 's', secs(f.one), 'lower', { baseline: secs(f.base1) });
@@ -655,12 +657,12 @@ function report(ctx: BenchContext, mib: number, file: TestFile, f: Figures, load
     'lower',
   );
   add('1→5: download → all five done', 's', secs(f.five), 'lower', { baseline: secs(f.base5) });
-  add('1→5 ÷ 1→1 time (baseline: plain ws, five copies)', '×', per(f.five, f.one), 'lower', {
+  add('1→5 ÷ 1→1, medians (baseline: plain ws, five copies)', '×', per(f.five, f.one), 'lower', {
     baseline: per(f.base5, f.base1),
     target: '≤ 1.5×',
   });
   add('1→5 --no-file-swarm: download → all five done', 's', secs(f.fiveNoSwarm), 'lower', { baseline: secs(f.base5) });
-  add('1→5 --no-file-swarm ÷ 1→1 time', '×', per(f.fiveNoSwarm, f.one), 'lower', { baseline: per(f.base5, f.base1) });
+  add('1→5 --no-file-swarm ÷ 1→1, medians', '×', per(f.fiveNoSwarm, f.one), 'lower', { baseline: per(f.base5, f.base1) });
   add(
     "1→5: author's bytes sent, in copies of the file",
     'copies',
@@ -735,11 +737,18 @@ function report(ctx: BenchContext, mib: number, file: TestFile, f: Figures, load
       `files resume: the restarted peer did not resume on its own in ${f.resume.filter((x) => !x.resumedOnItsOwn).length} of ${f.resume.length} runs; download was called again`,
     );
   }
+  const stalls = [...f.one, ...f.five, ...f.fiveNoSwarm].flatMap((x) => x.longestStall);
+  const long = stalls.filter((s) => s >= 10);
+  if (long.length) {
+    ctx.report.note(
+      `files: ${long.length} of ${stalls.length} downloads stood still for 10 s or more (longest ${Math.max(...long).toFixed(1)} s; raw.files.*.progress has each one's course)`,
+    );
+  }
   const warned =
     [...f.one, ...f.five, ...f.fiveNoSwarm].reduce((n, x) => n + x.warnings.length, 0) +
     f.resume.reduce((n, x) => n + x.warnings.length, 0);
   if (warned) ctx.report.note(`files: the peers wrote ${warned} lines to stderr (warnings or errors; see raw.files in the JSON)`);
-  ctx.report.raw.files = { fileMiB: mib, sha256: file.sha256Hex, loadAverage: load, ...f };
+  ctx.report.raw.files = { fileMiB: mib, dir: process.env.BENCH_FILE_DIR || tmpdir(), sha256: file.sha256Hex, loadAverage: load, ...f };
 }
 
 /** BENCH_FILE_PROFILE: one 1→1 and one 1→5 run with the author and the first receiver under `--cpu-prof`. */
