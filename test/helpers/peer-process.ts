@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { EventName, EventPayloads, MethodName, MethodResults, ParamsOf } from '../../src/shared/api.js';
-import type { RpcClient } from '../../src/shared/jsonrpc.js';
+import { RpcCallError, type RpcClient } from '../../src/shared/jsonrpc.js';
 import { rpcOverChild } from './child-rpc.js';
 import { forEachLine } from './lines.js';
 
@@ -186,4 +186,20 @@ export async function eventually<T>(
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/** The error a call must fail with (a call that succeeds, or fails otherwise, fails the test). */
+export async function rejection(promise: Promise<unknown>): Promise<RpcCallError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof RpcCallError) return err;
+    throw err;
+  }
+  throw new Error('expected the call to fail');
+}
+
+/** The `data.reason` a call must fail with. */
+export async function reason(promise: Promise<unknown>): Promise<string | undefined> {
+  return (await rejection(promise)).reason;
 }

@@ -3,25 +3,14 @@
  * control API exactly as scripts use it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RpcCallError } from '../../src/shared/jsonrpc.js';
 import { forEachLine } from '../helpers/lines.js';
-import { eventually, PeerProcess } from '../helpers/peer-process.js';
+import { eventually, PeerProcess, rejection } from '../helpers/peer-process.js';
 
 const peers: PeerProcess[] = [];
 async function start(nick: string, connectTo?: PeerProcess): Promise<PeerProcess> {
   const p = await PeerProcess.start({ nick, peers: connectTo ? [connectTo.url] : [] });
   peers.push(p);
   return p;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<RpcCallError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof RpcCallError) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
 }
 
 async function connectedTo(p: PeerProcess, others: PeerProcess[]): Promise<void> {

@@ -3,20 +3,9 @@
  * for members, and a removed member reads nothing written after its removal.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RpcCallError } from '../../src/shared/jsonrpc.js';
-import { eventually, PeerProcess } from '../helpers/peer-process.js';
+import { eventually, PeerProcess, reason } from '../helpers/peer-process.js';
 
 let alice: PeerProcess, bob: PeerProcess, carol: PeerProcess;
-
-async function reason(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof RpcCallError) return err.reason;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
 
 beforeAll(async () => {
   alice = await PeerProcess.start({ nick: 'alice' });
