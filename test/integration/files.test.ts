@@ -240,6 +240,37 @@ describe('a download cut off midway', () => {
   });
 });
 
+describe('a download whose link is lost', () => {
+  it('goes on when the link comes back', async () => {
+    const cut = join(dir, 'partition.json');
+    writeFileSync(cut, '[]');
+    const kim = await start('kim', { env: { CHATTY_TEST_SERVE_DELAY_MS: '40' } });
+    const lea = await start('lea', { peers: [kim.url], env: { CHATTY_TEST_PARTITION_FILE: cut } });
+    await linked(lea, kim);
+    const id = (await kim.call('join', { room: 'flaky' })).id;
+    await joinRoom(lea, id);
+    const size = 12 * 1024 * 1024;
+    const path = randomFile('backup.bin', size);
+    const sent = await kim.call('sendFile', { room: id, path });
+    await lea.waitFor('message', (m) => m.id === sent.id);
+    await lea.call('download', { file: sent.file!.id });
+    const before = await lea.waitFor('transfer', (t) => t.file === sent.file!.id && t.received >= size / 4, 30_000);
+    writeFileSync(cut, JSON.stringify([kim.peerId])); // the link goes down, and no new one comes up
+    await eventually(async () => !(await lea.call('peers')).some((p) => p.peerId === kim.peerId && p.connected), 10_000, 'cut off');
+    const stalled = lea
+      .eventsOf('transfer')
+      .filter((t) => t.file === sent.file!.id)
+      .at(-1)!;
+    expect(stalled.state).toBe('running');
+    expect(stalled.received).toBeLessThan(size);
+    writeFileSync(cut, '[]');
+    const t = await done(lea, sent.file!.id, 60_000);
+    expect(t.state).toBe('done');
+    expect(sha256(t.path!)).toBe(sha256(path));
+    expect(before.received).toBeGreaterThan(0);
+  });
+});
+
 describe('bad input', () => {
   it('says clearly why a file cannot be sent or fetched', async () => {
     const missing = await rejection(alice.call('sendFile', { room: 'share', path: join(dir, 'nope.bin') }));
