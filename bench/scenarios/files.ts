@@ -26,7 +26,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
-import { createReadStream, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,13 +99,18 @@ function sha256OfFile(path: string): Promise<string> {
 
 // ---- measuring --------------------------------------------------------------------------------------
 
-/** Max VmRSS per process, sampled every 200 ms until `stop()`. */
-class RssSampler {
+/**
+ * Max VmRSS of each process, sampled every 200 ms, and the CPU time (utime + stime) each used, from
+ * construction to `stop()`. CPU time is the figure the machine's other load inflates least.
+ */
+class ProcSampler {
   private readonly max = new Map<number, number>();
+  private readonly cpu0: number[];
   private readonly timer: NodeJS.Timeout;
   private busy = false;
 
   constructor(private readonly pids: readonly number[]) {
+    this.cpu0 = pids.map(cpuSeconds);
     void this.sample();
     this.timer = setInterval(() => void this.sample(), RSS_EVERY_MS);
   }
@@ -123,14 +128,28 @@ class RssSampler {
     }
   }
 
-  /** Stops sampling (after one last sample); max VmRSS in MB (kB / 1024) per pid, in the order given. */
-  async stop(): Promise<number[]> {
+  /** Stops (after one last sample): max VmRSS in MB (kB / 1024) and CPU seconds, per pid in the order given. */
+  async stop(): Promise<{ rss: number[]; cpu: number[] }> {
     clearInterval(this.timer);
     while (this.busy) await sleep(5);
     await this.sample();
-    return this.pids.map((pid) => this.max.get(pid) ?? NaN);
+    return { rss: this.pids.map((pid) => this.max.get(pid) ?? NaN), cpu: this.pids.map((pid, i) => cpuSeconds(pid) - this.cpu0[i]!) };
   }
 }
+
+/** utime + stime of a process so far (/proc/PID/stat, in ticks of 1/100 s), s; NaN when unavailable. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the fields after the command name (which may hold spaces) start with state, field 3; utime is 14, stime 15
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+const sum = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0);
 
 type TimedTransfer = Transfer & { at: number };
 
@@ -288,6 +307,10 @@ interface BaselineRun {
   fsyncMs: number[];
   rssSender: number;
   rssReceivers: number[];
+  /** CPU seconds of each process during the transfers, sender first. */
+  cpu: number[];
+  /** 1-minute load average of the machine as the transfers ended. */
+  load: number;
 }
 
 async function baselineRun(ctx: BenchContext, file: TestFile, receivers: number): Promise<BaselineRun> {
@@ -300,11 +323,12 @@ async function baselineRun(ctx: BenchContext, file: TestFile, receivers: number)
     const outs = Array.from({ length: receivers }, (_, i) => join(dir, `r${i}.bin`));
     const fetchers = await Promise.all(outs.map((out) => BaselineProc.start(['fetch', '--url', url, '--out', out])));
     procs.push(...fetchers);
-    const rss = new RssSampler(procs.map((p) => p.pid));
+    const sampler = new ProcSampler(procs.map((p) => p.pid));
     const t0 = wallNow();
     for (const f of fetchers) f.send('get');
     const dones = await Promise.all(fetchers.map((f) => f.next('done', transferCapMs(file.size, receivers))));
-    const [rssSender, ...rssReceivers] = await rss.stop();
+    const { rss, cpu } = await sampler.stop();
+    const [rssSender, ...rssReceivers] = rss;
     for (const [i, out] of outs.entries()) {
       if (statSync(out).size !== file.size) throw new Error(`baseline receiver ${i} wrote ${statSync(out).size} of ${file.size} bytes`);
     }
@@ -315,6 +339,8 @@ async function baselineRun(ctx: BenchContext, file: TestFile, receivers: number)
       fsyncMs: dones.map((d) => d.syncedAt! - d.writtenAt!),
       rssSender: rssSender!,
       rssReceivers,
+      cpu,
+      load: loadavg()[0]!,
     };
   } finally {
     await Promise.all(procs.map((p) => p.stop()));
@@ -343,6 +369,10 @@ interface ChattyRun {
   perReceiver: number[];
   rssSender: number;
   rssReceivers: number[];
+  /** CPU seconds of each peer during the transfers, author first. */
+  cpu: number[];
+  /** 1-minute load average of the machine as the transfers ended. */
+  load: number;
   /** VmRSS of the author while it hashed the file in `sendFile`. */
   rssSenderDuringSendFile: number;
   /** From `stats` after the transfers: bytes each peer sent and received over its links (author first). */
@@ -374,11 +404,11 @@ async function sendTheFile(
   receivers: readonly ChattyPeer[],
   file: TestFile,
 ): Promise<{ message: Message; seconds: number; rss: number }> {
-  const rss = new RssSampler([author.pid!]);
+  const sampler = new ProcSampler([author.pid!]);
   const t0 = wallNow();
   const message = await withTimeout(author.proc.call('sendFile', { room: ROOM, path: file.path }), 600_000, 'sendFile');
   const seconds = (wallNow() - t0) / 1000;
-  const [rssMax] = await rss.stop();
+  const rssMax = (await sampler.stop()).rss[0];
   const info = message.file;
   if (!info) throw new Error('sendFile answered a message without a file');
   if (info.size !== file.size) throw new Error(`the manifest says ${info.size} bytes, the file has ${file.size}`);
@@ -429,12 +459,13 @@ async function chattyRun(
     const id = sent.message.file!.id;
     folders.push(...rest.map(() => tempDir(ctx, 'chatty-bench-files-dl-')));
     const watches = rest.map((r) => watchTransfer(r, id));
-    const rss = new RssSampler(peers.map((p) => p.pid!));
+    const sampler = new ProcSampler(peers.map((p) => p.pid!));
     const t0 = wallNow();
     try {
       await Promise.all(rest.map((r, i) => withTimeout(r.proc.call('download', { file: id, path: folders[i] }), 60_000, 'download')));
       const dones = await withTimeout(Promise.all(watches.map((w) => w.done)), transferCapMs(file.size, receivers), 'transfers done');
-      const [rssSender, ...rssReceivers] = await rss.stop();
+      const { rss, cpu } = await sampler.stop();
+      const [rssSender, ...rssReceivers] = rss;
       const stats = await Promise.all(peers.map((p) => p.proc.call('stats')));
       await verifyCopies(file, dones, folders);
       const perReceiver = dones.map((d) => (d.at - t0) / 1000);
@@ -444,6 +475,8 @@ async function chattyRun(
         perReceiver,
         rssSender: rssSender!,
         rssReceivers,
+        cpu,
+        load: loadavg()[0]!,
         rssSenderDuringSendFile: sent.rss,
         bytesSent: stats.map((s) => s.bytes.sent),
         bytesReceived: stats.map((s) => s.bytes.received),
@@ -454,7 +487,7 @@ async function chattyRun(
       };
     } finally {
       for (const w of watches) w.stop();
-      await rss.stop();
+      await sampler.stop();
     }
   } finally {
     await stopAll(peers);
@@ -591,10 +624,10 @@ export async function runFiles(ctx: BenchContext): Promise<void> {
   };
   const rate = (s: number) => `${fmtNum(mib / s)} MiB/s`;
   const describeBase = (b: BaselineRun) =>
-    `${b.seconds.toFixed(2)} s (${rate(b.seconds)} per copy; fsync ${b.fsyncMs.map((f) => f.toFixed(0)).join('/')} ms), VmRSS sender ${b.rssSender.toFixed(0)} MB, receivers ≤ ${Math.max(...b.rssReceivers).toFixed(0)} MB`;
+    `${b.seconds.toFixed(2)} s (${rate(b.seconds)} per copy; fsync ${b.fsyncMs.map((f) => f.toFixed(0)).join('/')} ms), CPU ${sum(b.cpu).toFixed(1)} s, load ${b.load.toFixed(1)}, VmRSS sender ${b.rssSender.toFixed(0)} MB, receivers ≤ ${Math.max(...b.rssReceivers).toFixed(0)} MB`;
   const describeChatty = (c: ChattyRun) =>
     `sendFile ${c.sendFile.toFixed(2)} s; download → done ${c.seconds.toFixed(2)} s (${rate(c.seconds)} per copy; receivers ${c.perReceiver.map((s) => s.toFixed(1)).join(', ')} s), ` +
-    `author sent ${(c.bytesSent[0]! / file.size).toFixed(2)} copies, longest stall ${Math.max(...c.longestStall).toFixed(1)} s, VmRSS author ${c.rssSender.toFixed(0)} MB, receivers ≤ ${Math.max(...c.rssReceivers).toFixed(0)} MB` +
+    `CPU ${sum(c.cpu).toFixed(1)} s (author ${c.cpu[0]!.toFixed(1)}), load ${c.load.toFixed(1)}, author sent ${(c.bytesSent[0]! / file.size).toFixed(2)} copies, longest stall ${Math.max(...c.longestStall).toFixed(1)} s, VmRSS author ${c.rssSender.toFixed(0)} MB, receivers ≤ ${Math.max(...c.rssReceivers).toFixed(0)} MB` +
     `${c.warnings.length ? `; ${c.warnings.length} lines on the peers' stderr` : ''}`;
 
   for (let r = 0; r < ctx.repeat; r++) {
@@ -656,6 +689,8 @@ function report(ctx: BenchContext, mib: number, file: TestFile, f: Figures, load
     f.one.map((x) => x.sendFile),
     'lower',
   );
+  const cpu = (runs: { cpu: number[] }[]) => runs.map((x) => sum(x.cpu));
+  add('1→1: CPU time, sender + receiver', 's', cpu(f.one), 'lower', { baseline: cpu(f.base1) });
   add('1→5: download → all five done', 's', secs(f.five), 'lower', { baseline: secs(f.base5) });
   add('1→5 ÷ 1→1, medians (baseline: plain ws, five copies)', '×', per(f.five, f.one), 'lower', {
     baseline: per(f.base5, f.base1),
@@ -663,6 +698,8 @@ function report(ctx: BenchContext, mib: number, file: TestFile, f: Figures, load
   });
   add('1→5 --no-file-swarm: download → all five done', 's', secs(f.fiveNoSwarm), 'lower', { baseline: secs(f.base5) });
   add('1→5 --no-file-swarm ÷ 1→1, medians', '×', per(f.fiveNoSwarm, f.one), 'lower', { baseline: per(f.base5, f.base1) });
+  add('1→5: CPU time, all six processes', 's', cpu(f.five), 'lower', { baseline: cpu(f.base5) });
+  add('1→5 --no-file-swarm: CPU time, all six processes', 's', cpu(f.fiveNoSwarm), 'lower', { baseline: cpu(f.base5) });
   add(
     "1→5: author's bytes sent, in copies of the file",
     'copies',
