@@ -85,7 +85,7 @@ export class Fetch {
     this.host.seek(this);
   }
 
-  /** A peer told what it holds of this file. */
+  /** A peer told what it holds of this file (maybe nothing yet: what it gains comes later). */
   holds(link: Link, have: Bitfield | 'all'): void {
     const known = this.sources.get(link.peerId);
     if (known?.bad) return;
@@ -150,23 +150,16 @@ export class Fetch {
     source.asked.delete(i);
     if (this.pending.get(i)?.peerId === peerId) this.pending.delete(i);
     if (this.have.has(i) || this.writing.has(i)) return this.pump();
-    // checked off the main thread (WebCrypto hashes on the thread pool), then written
+    // checked before it is written (SHA-256 here: WebCrypto's would copy the chunk on this thread and cost it more)
+    if (!this.file.layout.verify(i, bytes)) {
+      source.bad = true;
+      for (const j of source.asked) this.release(j, peerId);
+      source.asked.clear();
+      this.host.misbehaved(peerId, `chunk ${i} fails its hash`);
+      return this.pump();
+    }
     this.writing.add(i);
-    this.file.layout.check(i, bytes).then(
-      (good) => {
-        if (good) return this.write(i, bytes);
-        this.writing.delete(i);
-        source.bad = true;
-        for (const j of source.asked) this.release(j, peerId);
-        source.asked.clear();
-        this.host.misbehaved(peerId, `chunk ${i} fails its hash`);
-        this.pump();
-      },
-      (err: Error) => {
-        this.writing.delete(i);
-        this.fail(`cannot check chunk ${i}: ${err.message}`);
-      },
-    );
+    this.write(i, bytes);
     this.pump();
   }
 

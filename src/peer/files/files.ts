@@ -73,6 +73,9 @@ export class Files extends EventEmitter<{ transfer: [Transfer] }> implements Fet
   private readonly handles = new Map<string, { handle: Promise<FileHandle>; used: number }>();
   private readonly lastProgress = new Map<string, number>();
   private readonly lastSeek = new Map<string, number>();
+  private readonly servedCache = new Map<string, { file: FileRecord; at: number }>();
+  /** When we last asked a peer named in an FHAVE about a file (`file|peer`). */
+  private readonly wanted = new Map<string, number>();
   private readonly badChunks = new Map<string, number>();
   private readonly announce = new Map<string, Set<number>>();
   private announceTimer?: NodeJS.Timeout;
@@ -283,6 +286,16 @@ export class Files extends EventEmitter<{ transfer: [Transfer] }> implements Fet
     for (const peerId of [...candidates].slice(0, 32)) this.ask(peerId, want);
   }
 
+  /** Asks a peer named by another what it holds of a file we fetch, at most once per SEEK_EVERY_MS. */
+  private want(fetch: Fetch, peerId: string): void {
+    const key = `${fetch.id}|${peerId}`;
+    const now = Date.now();
+    if (now - (this.wanted.get(key) ?? 0) < SEEK_EVERY_MS) return;
+    if (this.wanted.size > 10_000) this.wanted.clear();
+    this.wanted.set(key, now);
+    this.ask(peerId, { t: 'fwant', file: fetch.id, have: fetch.have.toWire() });
+  }
+
   private ask(peerId: string, frame: Frame): void {
     const linked = this.net.link(peerId);
     const send = (link: Link) => {
@@ -469,7 +482,7 @@ export class Files extends EventEmitter<{ transfer: [Transfer] }> implements Fet
   }
 
   private onFrame(link: Link, frame: FileFrame): void {
-    const file = this.store.get(frame.file);
+    const file = this.served(frame.file);
     switch (frame.t) {
       case 'fwant': {
         if (file) this.noteHolder(frame.file, link.peerId, Bitfield.fromWire(file.layout.count, frame.have));
@@ -487,13 +500,13 @@ export class Files extends EventEmitter<{ transfer: [Transfer] }> implements Fet
           fetch?.gainedBy(link.peerId, frame.add);
         } else {
           this.noteHolder(frame.file, link.peerId, have);
-          if (fetch && (have === 'all' || have.count > 0)) fetch.holds(link, have);
+          // a peer holding nothing yet is a source too: the chunks it gains come as `add`
+          fetch?.holds(link, have);
         }
-        // peers it named may hold chunks too
+        // peers it named may hold chunks too (each asked once in a while: swarms name each other)
         if (fetch)
           for (const p of frame.peers ?? [])
-            if (p.peerId !== this.selfId && !fetch.sourceIds.includes(p.peerId))
-              this.ask(p.peerId, { t: 'fwant', file: frame.file, have: fetch.have.toWire() });
+            if (p.peerId !== this.selfId && !fetch.sourceIds.includes(p.peerId)) this.want(fetch, p.peerId);
         return;
       }
       case 'fnone':
@@ -508,6 +521,23 @@ export class Files extends EventEmitter<{ transfer: [Transfer] }> implements Fet
         return;
       }
     }
+  }
+
+  /**
+   * A file as the serving side needs it, for every frame and chunk: a download's own record (its
+   * chunks held, to the moment), else the stored one, kept a second (parsing a manifest per chunk
+   * served would cost more than the chunk's hash).
+   */
+  private served(id: string): FileRecord | undefined {
+    const fetching = this.fetches.get(id)?.file;
+    if (fetching) return fetching;
+    const now = Date.now();
+    const cached = this.servedCache.get(id);
+    if (cached && now - cached.at < 1000) return cached.file;
+    const file = this.store.get(id);
+    if (this.servedCache.size > 64) this.servedCache.clear();
+    if (file) this.servedCache.set(id, { file, at: now });
+    return file;
   }
 
   /** What we hold of a file, and up to 16 other peers of its swarm with their addresses. */
@@ -540,7 +570,7 @@ export class Files extends EventEmitter<{ transfer: [Transfer] }> implements Fet
     const sends: Promise<void>[] = [];
     while (queue?.length && !link.closed && !this.closed) {
       const { file: id, i } = queue[0]!;
-      const file = this.store.get(id);
+      const file = this.served(id);
       const bytes = file && (this.config.swarm || file.own) && file.have.has(i) ? await this.readChunk(file, i) : undefined;
       queue.shift();
       if (TEST_SERVE_DELAY_MS) await new Promise((r) => setTimeout(r, TEST_SERVE_DELAY_MS));
@@ -568,7 +598,7 @@ export class Files extends EventEmitter<{ transfer: [Transfer] }> implements Fet
       this.log.warn({ file: file.id, path, err: (err as Error).message }, 'cannot read a chunk to serve');
       return undefined;
     }
-    if (file.own && (await this.changedSince(path, file)) && !(await file.layout.check(i, buf))) {
+    if (file.own && (await this.changedSince(path, file)) && !file.layout.verify(i, buf)) {
       this.log.warn({ file: file.id, path }, 'a shared file changed since it was sent; its changed chunks are not served');
       return undefined;
     }
@@ -607,7 +637,7 @@ export class Files extends EventEmitter<{ transfer: [Transfer] }> implements Fet
   private onChunk(link: Link, header: ChunkHeader, bytes: Buffer): void {
     const fetch = this.fetches.get(header.file);
     if (fetch) fetch.receive(link.peerId, header.i, bytes);
-    else if (!this.store.get(header.file)) this.misbehaved(link.peerId, 'sent a chunk of a file we never asked for');
+    else if (!this.served(header.file)) this.misbehaved(link.peerId, 'sent a chunk of a file we never asked for');
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@
  * with a key of its own into a copy that is what travels. Also the chunk arithmetic and the
  * bitfields of held chunks that peers exchange.
  */
-import { createHash, randomBytes, webcrypto } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import mime from 'mime-types';
@@ -61,12 +61,6 @@ export class Layout {
   verify(i: number, bytes: Buffer): boolean {
     if (i >= this.count || bytes.length !== this.wireLength(i)) return false;
     return createHash('sha256').update(bytes).digest().equals(this.digest(i));
-  }
-
-  /** The same check, hashing on libuv's thread pool (WebCrypto), so a download's main thread keeps receiving meanwhile. */
-  async check(i: number, bytes: Buffer): Promise<boolean> {
-    if (i >= this.count || bytes.length !== this.wireLength(i)) return false;
-    return Buffer.from(await webcrypto.subtle.digest('SHA-256', bytes)).equals(this.digest(i));
   }
 
   private digest(i: number): Buffer {
