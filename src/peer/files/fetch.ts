@@ -14,10 +14,10 @@ import { Bitfield } from './manifest.js';
 export const FETCH_LIMITS = {
   /** Chunks asked of one peer at once (fewer for big chunks: at most `perSourceBytes`). */
   perSource: 8,
-  perSourceBytes: 16 * 1024 * 1024,
+  perSourceBytes: 8 * 1024 * 1024,
   /** Chunks asked at once in all (at most `inFlightBytes`): what a download may hold in memory. */
   inFlight: 32,
-  inFlightBytes: 32 * 1024 * 1024,
+  inFlightBytes: 16 * 1024 * 1024,
   /** A chunk asked for and not received in this time is asked again (of whoever has it). */
   requestTimeoutMs: 30_000,
 } as const;

@@ -57,7 +57,7 @@ const BAD_CHUNKS_TO_DISCONNECT = 3;
 /** Chunk sends waiting on one link before its server waits for the socket. */
 const SERVE_AHEAD = 4;
 /** Bytes queued on one link's socket before serving pauses (bounds the memory of serving many downloaders). */
-const SERVE_BUFFERED_BYTES = 8 * 1024 * 1024;
+const SERVE_BUFFERED_BYTES = 4 * 1024 * 1024;
 /** Announcements of gained chunks are batched this long. */
 const ANNOUNCE_EVERY_MS = 100;
 /** Fault injection for tests: a pause before each chunk served (a slow disk or link), so a test can stop a transfer midway. */

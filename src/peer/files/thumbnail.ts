@@ -6,7 +6,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { imageSize } from 'image-size';
-import { Jimp } from 'jimp';
 import { FILE_LIMITS } from '../../shared/api.js';
 
 /** Pictures larger than this are not decoded for a thumbnail (a decode holds every pixel in memory). */
@@ -46,6 +45,8 @@ export async function describeImage(path: string, mime: string, size: number): P
 }
 
 async function thumbnailOf(bytes: Buffer): Promise<ImageInfo> {
+  // loaded on the first picture: a peer that never sends one does not carry jimp in memory
+  const { Jimp } = await import('jimp');
   const image = await Jimp.read(bytes);
   const { width, height } = image.bitmap;
   for (const side of SIDES) {
