@@ -16,9 +16,12 @@
  *
  * Every transfer is timed on the bench's clock the same way: from writing the request (`download`,
  * or `get` to the baseline receiver) to reading the line that says the file is complete (the
- * `transfer` event with state `done`, or the baseline's `done`, written after its fsync). Every
+ * `transfer` event with state `done`, or the baseline's `done`; both fsync the file first). Every
  * Chatty copy is checked: its SHA-256, read streaming, equals the original's. VmRSS of every
- * process is sampled every 200 ms from /proc/PID/status while the transfers run.
+ * process is sampled every 200 ms from /proc/PID/status while the transfers run, and its CPU time
+ * (utime + stime) is taken before and after. Baseline and Chatty alternate which goes first; one
+ * untimed plain-ws transfer comes before everything (the first GiB written is slow on this disk).
+ * BENCH_FILE_DIR puts the file, the copies and the peers' data elsewhere (/dev/shm: no disk).
  *
  * BENCH_FILE_PROFILE=1 adds, after the repeats, one 1→1 and one 1→5 run with `--cpu-prof` on the
  * author and the first receiver (figures logged, not tabled; summaries printed, profiles kept under
@@ -606,6 +609,13 @@ export async function runFiles(ctx: BenchContext): Promise<void> {
   ctx.log(
     `files: ${mib} MiB of random bytes written in ${((wallNow() - t) / 1000).toFixed(1)} s (load average ${load.start.map((l) => l.toFixed(2)).join(' ')})`,
   );
+  // On this VM's disk the first GiB written after the file was made (and after the last run's deletions)
+  // takes 2–3× as long as the next ones, whoever writes it: one untimed transfer first.
+  const warm = await baselineRun(ctx, file, 1).then(
+    (b) => `${b.seconds.toFixed(2)} s`,
+    (err: unknown) => `failed: ${String(err)}`,
+  );
+  ctx.log(`files: warm-up, plain ws 1→1, untimed: ${warm}`);
 
   const figs: Figures = { base1: [], base5: [], one: [], five: [], fiveNoSwarm: [], resume: [] };
   const broken = new Set<Phase>();
