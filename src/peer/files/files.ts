@@ -70,6 +70,10 @@ export class Files extends EventEmitter<{ transfer: [Transfer] }> implements Fet
   /** Who holds (or is fetching) each file, as they told us: the swarm we point other downloaders to. */
   private readonly swarms = new Map<string, Map<string, Bitfield | 'all'>>();
   private readonly serving = new Map<Link, { file: string; i: number }[]>();
+  /** Links whose queue a server is working through. */
+  private readonly servingBusy = new Set<Link>();
+  /** Whether our own shared files changed, looked up at most once a second (a stat per chunk served cost 2–5 %). */
+  private readonly checkedAt = new Map<string, { at: number; changed: boolean }>();
   private readonly handles = new Map<string, { handle: Promise<FileHandle>; used: number }>();
   private readonly lastProgress = new Map<string, number>();
   private readonly lastSeek = new Map<string, number>();
@@ -514,10 +518,10 @@ export class Files extends EventEmitter<{ transfer: [Transfer] }> implements Fet
         return;
       case 'fget': {
         const queue = this.serving.get(link) ?? [];
-        const idle = queue.length === 0;
         for (const i of frame.chunks) queue.push({ file: frame.file, i });
         this.serving.set(link, queue);
-        if (idle) void this.serve(link);
+        // one server per link: a second one on the same queue would send a chunk twice and skip the next
+        if (!this.servingBusy.has(link)) void this.serve(link);
         return;
       }
     }
@@ -566,24 +570,30 @@ export class Files extends EventEmitter<{ transfer: [Transfer] }> implements Fet
 
   /** Sends the chunks a link asked for, in order, reading ahead a little, pausing while its socket is full. */
   private async serve(link: Link): Promise<void> {
-    const queue = this.serving.get(link);
+    this.servingBusy.add(link);
     const sends: Promise<void>[] = [];
-    while (queue?.length && !link.closed && !this.closed) {
-      const { file: id, i } = queue[0]!;
-      const file = this.served(id);
-      const bytes = file && (this.config.swarm || file.own) && file.have.has(i) ? await this.readChunk(file, i) : undefined;
-      queue.shift();
-      if (TEST_SERVE_DELAY_MS) await new Promise((r) => setTimeout(r, TEST_SERVE_DELAY_MS));
-      if (!bytes) {
-        void link.send({ t: 'fnone', file: id, chunks: [i] }).catch(() => undefined);
-        continue;
+    try {
+      let queue: { file: string; i: number }[] | undefined;
+      while ((queue = this.serving.get(link))?.length && !link.closed && !this.closed) {
+        const { file: id, i } = queue.shift()!;
+        const file = this.served(id);
+        const bytes = file && (this.config.swarm || file.own) && file.have.has(i) ? await this.readChunk(file, i) : undefined;
+        if (TEST_SERVE_DELAY_MS) await new Promise((r) => setTimeout(r, TEST_SERVE_DELAY_MS));
+        if (!bytes) {
+          void link.send({ t: 'fnone', file: id, chunks: [i] }).catch(() => undefined);
+          continue;
+        }
+        sends.push(link.sendData({ t: 'chunk', file: id, i }, bytes).catch(() => undefined));
+        if (sends.length >= SERVE_AHEAD) await sends.shift();
+        while (link.bufferedAmount > SERVE_BUFFERED_BYTES && !link.closed) await new Promise((r) => setTimeout(r, 5));
       }
-      sends.push(link.sendData({ t: 'chunk', file: id, i }, bytes).catch(() => undefined));
-      if (sends.length >= SERVE_AHEAD) await sends.shift();
-      while (link.bufferedAmount > SERVE_BUFFERED_BYTES && !link.closed) await new Promise((r) => setTimeout(r, 5));
+      await Promise.all(sends);
+    } finally {
+      this.servingBusy.delete(link);
     }
-    await Promise.all(sends);
-    if (queue && !queue.length) this.serving.delete(link);
+    // asked for more while the last sends were finishing
+    if (this.serving.get(link)?.length && !link.closed && !this.closed) void this.serve(link);
+    else this.serving.delete(link);
   }
 
   /** Chunk i as it travels; our own file is checked first (it may have changed since it was shared). */
@@ -607,11 +617,16 @@ export class Files extends EventEmitter<{ transfer: [Transfer] }> implements Fet
 
   /** Whether our own shared file was modified since we shared it (then each chunk is checked before it goes). */
   private async changedSince(path: string, file: FileRecord): Promise<boolean> {
+    const now = Date.now();
+    const known = this.checkedAt.get(path);
+    if (known && now - known.at < 1000) return known.changed;
     const info = await (await this.handleOf(path)).stat();
-    return (
+    const changed =
       info.mtimeMs !== file.mtime ||
-      info.size !== file.layout.wireOffset(file.layout.count - 1) + file.layout.wireLength(file.layout.count - 1)
-    );
+      info.size !== file.layout.wireOffset(file.layout.count - 1) + file.layout.wireLength(file.layout.count - 1);
+    if (this.checkedAt.size > 64) this.checkedAt.clear();
+    this.checkedAt.set(path, { at: now, changed });
+    return changed;
   }
 
   private handleOf(path: string): Promise<FileHandle> {
