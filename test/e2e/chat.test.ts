@@ -5,17 +5,12 @@
  *
  * Needs `npm run build` (out/node and out/renderer) and /usr/bin/chromium.
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fingerprint } from '../../src/shared/api.js';
 import { eventually, PeerProcess } from '../helpers/peer-process.js';
-import { chromiumAvailable, launchBrowser, openPage, screenshot, tid, type OpenedPage } from '../helpers/browser.js';
+import { chromiumAvailable, launchBrowser, openPage, screenshot, tid, UI_BUILT, type OpenedPage } from '../helpers/browser.js';
 
-const built =
-  existsSync(resolve(import.meta.dirname, '../../out/renderer/index.html')) &&
-  existsSync(resolve(import.meta.dirname, '../../out/node/cli/index.js'));
 const ROOM = 'lobby';
 const WAIT = 20_000;
 
@@ -85,7 +80,7 @@ async function peersConnected(a: PeerProcess, others: PeerProcess[]): Promise<vo
 
 describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when /usr/bin/chromium is missing)', () => {
   beforeAll(async () => {
-    if (!built) throw new Error('the app is not built: run `npm run build` before the e2e tests');
+    if (!UI_BUILT) throw new Error('the app is not built: run `npm run build` before the e2e tests');
     browser = await launchBrowser();
     alice = await startUser('alice');
     bob = await startUser('bob', alice.peer);

@@ -8,17 +8,14 @@
  * Needs `npm run build` (out/node and out/renderer) and /usr/bin/chromium.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, PeerProcess } from '../helpers/peer-process.js';
-import { chromiumAvailable, launchBrowser, openPage, screenshot, tid } from '../helpers/browser.js';
+import { chromiumAvailable, launchBrowser, openPage, screenshot, tid, UI_BUILT } from '../helpers/browser.js';
 
-const built =
-  existsSync(resolve(import.meta.dirname, '../../out/renderer/index.html')) &&
-  existsSync(resolve(import.meta.dirname, '../../out/node/cli/index.js'));
 const ROOM = 'files';
 const WAIT = 30_000;
 
@@ -88,7 +85,7 @@ const message = (page: Page, name: string) =>
 
 describe.skipIf(!chromiumAvailable())('files and pictures in the browser UI (skipped only when /usr/bin/chromium is missing)', () => {
   beforeAll(async () => {
-    if (!built) throw new Error('the app is not built: run `npm run build` before the e2e tests');
+    if (!UI_BUILT) throw new Error('the app is not built: run `npm run build` before the e2e tests');
     work = mkdtempSync(join(tmpdir(), 'chatty-files-e2e-'));
     browser = await launchBrowser();
     // Alice serves each chunk a little slowly, so bob's progress bar is there to be seen.

@@ -23,6 +23,11 @@ export const CHROMIUM_ARGS = [
   '--disable-backgrounding-occluded-windows',
 ];
 
+/** Whether the browser UI and the headless peer are built (`npm run build`): the e2e tests need both. */
+export const UI_BUILT =
+  existsSync(resolve(import.meta.dirname, '../../out/renderer/index.html')) &&
+  existsSync(resolve(import.meta.dirname, '../../out/node/cli/index.js'));
+
 export function chromiumAvailable(): boolean {
   return existsSync(CHROMIUM_PATH);
 }
