@@ -107,7 +107,7 @@ export class Fetch {
     if (!source) return;
     if (source.have === 'all') source.have = Bitfield.full(this.file.layout.count);
     for (const i of chunks) {
-      source.have = dropBit(source.have, i);
+      source.have.unset(i);
       this.release(i, peerId);
     }
     this.pump();
@@ -188,10 +188,7 @@ export class Fetch {
 
   /** Bytes of the file held, checked. */
   get received(): number {
-    const { layout } = this.file;
-    const last = layout.count - 1;
-    if (last < 0) return 0;
-    return this.have.count * this.file.manifest.chunk - (this.have.has(last) ? this.file.manifest.chunk - layout.plainLength(last) : 0);
+    return this.file.layout.heldBytes(this.have);
   }
 
   error?: string;
@@ -270,13 +267,6 @@ export class Fetch {
     this.pump();
     if (!this.supplied && !this.complete) this.host.seek(this);
   }
-}
-
-function dropBit(field: Bitfield, i: number): Bitfield {
-  if (!field.has(i)) return field;
-  const copy = new Bitfield(field.size, field.bytes);
-  copy.bytes[i >> 3]! &= ~(1 << (i & 7));
-  return new Bitfield(field.size, copy.bytes);
 }
 
 function shuffle<T>(items: T[]): T[] {

@@ -418,7 +418,7 @@ export class Files extends EventEmitter<{ transfer: [Transfer] }> implements Fet
   }
 
   transferOf(file: FileRecord, fetch = this.fetches.get(file.id)): Transfer {
-    const received = fetch ? fetch.received : file.state === 'done' ? file.manifest.size : heldBytes(file);
+    const received = file.state === 'done' ? file.manifest.size : file.layout.heldBytes(fetch?.have ?? file.have);
     const state = file.state === 'none' ? 'cancelled' : file.state;
     return {
       file: file.id,
@@ -667,12 +667,6 @@ export class Files extends EventEmitter<{ transfer: [Transfer] }> implements Fet
 
 function partOf(dest: string): string {
   return `${dest}.chatty-part`;
-}
-
-function heldBytes(file: FileRecord): number {
-  let n = 0;
-  for (let i = 0; i < file.layout.count; i++) if (file.have.has(i)) n += file.layout.plainLength(i);
-  return n;
 }
 
 function pathAndError(t: Transfer): { path?: string; error?: string } {

@@ -53,6 +53,14 @@ export class Layout {
     return i * (this.manifest.chunk + (this.encrypted ? TAG_BYTES : 0));
   }
 
+  /** Bytes of the file the chunks of `have` hold (every chunk is `chunk` long but the last). */
+  heldBytes(have: Bitfield): number {
+    const last = this.count - 1;
+    if (last < 0) return 0;
+    const { chunk } = this.manifest;
+    return have.count * chunk - (have.has(last) ? chunk - this.plainLength(last) : 0);
+  }
+
   plainOffset(i: number): number {
     return i * this.manifest.chunk;
   }
@@ -192,6 +200,12 @@ export class Bitfield {
     if (i < 0 || i >= this.size || this.has(i)) return;
     this.bytes[i >> 3]! |= 1 << (i & 7);
     this.held++;
+  }
+
+  unset(i: number): void {
+    if (!this.has(i)) return;
+    this.bytes[i >> 3]! &= ~(1 << (i & 7));
+    this.held--;
   }
 
   get count(): number {
