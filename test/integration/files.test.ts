@@ -240,6 +240,28 @@ describe('a download cut off midway', () => {
   });
 });
 
+describe('a download cancelled and started again', () => {
+  it('takes the answers to the cancelled requests as answers, not as misbehaviour', async () => {
+    // a slow server: the chunks asked before the cancel come after the new download started
+    const max = await start('max', { env: { CHATTY_TEST_SERVE_DELAY_MS: '60' } });
+    const nia = await start('nia', { peers: [max.url] });
+    await linked(nia, max);
+    const id = (await max.call('join', { room: 'again' })).id;
+    await joinRoom(nia, id);
+    const path = randomFile('slides.bin', 6 * 1024 * 1024);
+    const sent = await max.call('sendFile', { room: id, path });
+    await nia.waitFor('message', (m) => m.id === sent.id);
+    await nia.call('download', { file: sent.file!.id });
+    await nia.waitFor('transfer', (t) => t.file === sent.file!.id && t.received > 0, 15_000);
+    await nia.call('cancelTransfer', { file: sent.file!.id });
+    await nia.call('download', { file: sent.file!.id });
+    const t = await done(nia, sent.file!.id);
+    expect(sha256(t.path!)).toBe(sha256(path));
+    expect(nia.stderr).not.toContain('nobody asked it for');
+    expect((await nia.call('peers')).find((p) => p.peerId === max.peerId)?.connected).toBe(true);
+  });
+});
+
 describe('a download whose link is lost', () => {
   it('goes on when the link comes back', async () => {
     const cut = join(dir, 'partition.json');

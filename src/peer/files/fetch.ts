@@ -61,6 +61,11 @@ export class Fetch {
     /** Where the wire form is written. */
     private readonly blobPath: string,
     private readonly host: FetchHost,
+    /**
+     * `peer|chunk` of every chunk asked for this file, by this download or an earlier one of it
+     * (a cancelled one's answers may still come): a chunk sent without being asked is misbehaviour.
+     */
+    private readonly everAskedOf: Set<string> = new Set(),
   ) {
     this.start = Math.floor(Math.random() * Math.max(1, file.layout.count));
     const chunk = file.manifest.chunk;
@@ -213,7 +218,6 @@ export class Fetch {
     await handle?.close().catch(() => undefined);
   }
 
-  private readonly everAskedOf = new Set<string>();
   private everAsked(peerId: string, i: number): boolean {
     return this.everAskedOf.has(`${peerId}|${i}`);
   }

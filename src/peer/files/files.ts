@@ -78,6 +78,8 @@ export class Files extends EventEmitter<{ transfer: [Transfer] }> implements Fet
   private readonly lastProgress = new Map<string, number>();
   private readonly lastSeek = new Map<string, number>();
   private readonly servedCache = new Map<string, { file: FileRecord; at: number }>();
+  /** Chunks asked per file, kept across a cancel and a new download of it (see Fetch's everAskedOf). */
+  private readonly asked = new Map<string, Set<string>>();
   /** When we last asked a peer named in an FHAVE about a file (`file|peer`). */
   private readonly wanted = new Map<string, number>();
   private readonly badChunks = new Map<string, number>();
@@ -258,7 +260,9 @@ export class Files extends EventEmitter<{ transfer: [Transfer] }> implements Fet
   private async startFetch(file: FileRecord): Promise<void> {
     if (this.fetches.has(file.id) || this.closed) return;
     await mkdir(dirname(file.blob!), { recursive: true });
-    const fetch = new Fetch(file, file.blob!, this);
+    let asked = this.asked.get(file.id);
+    if (!asked) this.asked.set(file.id, (asked = new Set()));
+    const fetch = new Fetch(file, file.blob!, this, asked);
     this.fetches.set(file.id, fetch);
     this.lastSeek.delete(file.id); // a download started again asks around at once
     try {
@@ -354,6 +358,7 @@ export class Files extends EventEmitter<{ transfer: [Transfer] }> implements Fet
   private async finish(fetch: Fetch): Promise<void> {
     const file = fetch.file;
     await fetch.stop();
+    this.asked.delete(file.id); // chunks that still come find no download, and are dropped
     for (const peerId of fetch.sourceIds) this.net.keep(peerId, false);
     this.store.saveHave(file);
     try {
