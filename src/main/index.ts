@@ -20,6 +20,7 @@ import {
   nativeImage,
   nativeTheme,
   Notification,
+  powerMonitor,
   protocol,
   session,
   shell,
@@ -30,8 +31,9 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PeerNode } from '../peer/node.js';
 import { createLogger } from '../peer/log.js';
-import { EVENT_NAMES, type EventName, type EventPayloads, type Message } from '../shared/api.js';
+import { EVENT_NAMES, type EventName, type EventPayloads, type Message, type Status } from '../shared/api.js';
 import { RPC } from '../shared/jsonrpc.js';
+import { startAutoAway, type AutoAway } from './auto-away.js';
 import { handleIpcCall, mentionsNick } from './bridge.js';
 import { FILE_SCHEME, IPC, type IpcResult, type NavigateTarget } from '../shared/ipc.js';
 import { FILE_SCHEME_PRIVILEGES, fileResponse, revealFile, stageBytes } from './files.js';
@@ -52,6 +54,9 @@ let win: BrowserWindow | undefined;
 let tray: Tray | undefined;
 let myPeerId = '';
 let myNick = '';
+/** My status: `busy` silences notifications. */
+let myStatus: Status = 'online';
+let autoAway: AutoAway | undefined;
 let unread = 0;
 let closed = false;
 
@@ -121,7 +126,7 @@ function mentionsMe(text: string): boolean {
 }
 
 function notify(title: string, body: string, target: NavigateTarget): void {
-  if (smoke || !Notification.isSupported() || (win && win.isFocused())) return;
+  if (smoke || myStatus === 'busy' || !Notification.isSupported() || (win && win.isFocused())) return;
   const n = new Notification({ title, body: body.length > 200 ? body.slice(0, 199) + '…' : body, icon: iconPath, silent: false });
   n.on('click', () => {
     showWindow();
@@ -133,7 +138,11 @@ function notify(title: string, body: string, target: NavigateTarget): void {
 
 function onNodeEvent<E extends EventName>(event: E, payload: EventPayloads[E]): void {
   if (win && !win.isDestroyed()) win.webContents.send(IPC.event, event, payload);
-  if (event === 'dm') {
+  if (event === 'status') {
+    const ev = payload as EventPayloads['status'];
+    if (ev.peerId === myPeerId && ev.status !== 'offline') myStatus = ev.status;
+    autoAway?.onStatus(ev);
+  } else if (event === 'dm') {
     const m = payload as Message;
     const body = m.text || (m.file ? `sent ${m.file.name}` : '');
     if (m.from.peerId !== myPeerId) notify(`${m.from.nick} (direct message)`, body, { kind: 'dm', id: m.from.peerId });
@@ -240,6 +249,7 @@ async function startNode(): Promise<PeerNode> {
   const me = await started.whoami();
   myPeerId = me.peerId;
   myNick = me.nick;
+  myStatus = me.status;
   for (const event of EVENT_NAMES) started.on(event, (payload) => onNodeEvent(event, payload));
   return started;
 }
@@ -255,6 +265,7 @@ if (!app.requestSingleInstanceLock()) {
     e.preventDefault();
     closed = true;
     const current = node;
+    autoAway?.stop();
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, 5000));
     void Promise.race([current.close(), timeout])
       .catch((err: unknown) => logger.error({ err }, 'peer did not close cleanly'))
@@ -287,7 +298,11 @@ if (!app.requestSingleInstanceLock()) {
       app.exit(1);
       return;
     }
-    if (!smoke) createTray();
+    if (!smoke) {
+      createTray();
+      // Away after 10 minutes without input to the system, online again on return.
+      autoAway = startAutoAway({ idle: powerMonitor, node, peerId: myPeerId, onError: (err) => logger.warn({ err }, 'auto-away') });
+    }
     createWindow();
     if (smoke && win) void smoke.run(win, node);
   });

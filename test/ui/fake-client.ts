@@ -16,15 +16,25 @@ import { useCommands } from '../../src/renderer/src/stores/commands';
 import { useConversationsStore } from '../../src/renderer/src/stores/conversations';
 import { useDirectoryStore } from '../../src/renderer/src/stores/directory';
 import { useMembershipStore } from '../../src/renderer/src/stores/membership';
+import { useMessageActionsStore } from '../../src/renderer/src/stores/messageActions';
 import { useNoticesStore } from '../../src/renderer/src/stores/notices';
 import { usePeersStore } from '../../src/renderer/src/stores/peers';
+import { usePresenceStore } from '../../src/renderer/src/stores/presence';
+import { useReceiptsStore } from '../../src/renderer/src/stores/receipts';
 import { useSessionStore } from '../../src/renderer/src/stores/session';
 import { useSyncStore } from '../../src/renderer/src/stores/sync';
 import { useUnreadStore } from '../../src/renderer/src/stores/unread';
 
 type Handler<M extends MethodName> = (params: ParamsOf<M>) => MethodResults[M] | Promise<MethodResults[M]>;
 
-export const ME: WhoAmI = { peerId: 'M'.repeat(43), nick: 'me', port: 7447, fingerprint: 'MMMM-MMMM' };
+export const ME: WhoAmI = {
+  peerId: 'M'.repeat(43),
+  nick: 'me',
+  port: 7447,
+  fingerprint: 'MMMM-MMMM',
+  status: 'online',
+  readReceipts: true,
+};
 export const BOB = { peerId: 'B'.repeat(43), nick: 'bob' };
 export const CAROL = { peerId: 'C'.repeat(43), nick: 'carol' };
 export const MY = { peerId: ME.peerId, nick: ME.nick };
@@ -63,6 +73,7 @@ export const member = (p: { peerId: string; nick: string }, role: Member['role']
   ...p,
   role,
   online,
+  status: online ? 'online' : 'offline',
 });
 
 let seq = 0;
@@ -108,6 +119,8 @@ export class FakeClient implements ApiClient {
     this.handle('history', () => []);
     this.handle('dmHistory', () => []);
     this.handle('typing', () => ({}));
+    this.handle('readMarkers', () => []);
+    this.handle('markRead', (p) => ({ ...(p.room ? { room: p.room } : { peer: p.peer }), message: p.message, unread: 0 }));
   }
 
   handle<M extends MethodName>(method: M, fn: Handler<M>): this {
@@ -194,6 +207,9 @@ export function startStores(client: FakeClient, opts: { keepStorage?: boolean } 
     conversations: useConversationsStore(),
     membership: useMembershipStore(),
     unread: useUnreadStore(),
+    presence: usePresenceStore(),
+    receipts: useReceiptsStore(),
+    actions: useMessageActionsStore(),
     commands: useCommands(),
   };
   stores.sync.init(client);

@@ -13,8 +13,8 @@ async function setup(rooms: RoomInfo[] = [GENERAL, RANDOM]) {
   const client = new FakeClient();
   client.handle('rooms', () => rooms);
   client.handle('peers', () => [
-    { ...BOB, connected: true, addresses: ['ws://10.0.0.2:7447'], state: 'connected', fingerprint: 'BBBB-BBBB' },
-    { ...CAROL, connected: false, addresses: [], state: 'offline', fingerprint: 'CCCC-CCCC' },
+    { ...BOB, connected: true, addresses: ['ws://10.0.0.2:7447'], state: 'connected', fingerprint: 'BBBB-BBBB', status: 'online' },
+    { ...CAROL, connected: false, addresses: [], state: 'offline', fingerprint: 'CCCC-CCCC', status: 'offline' },
   ]);
   const stores = startStores(client);
   await flush();
@@ -374,30 +374,23 @@ describe('rooms that share a name', () => {
 });
 
 describe('unread counts across restarts', () => {
-  it('counts messages that arrived since the room was last seen', async () => {
+  it('come from the peer’s read markers, with the mentions counted in what came after', async () => {
     const rooms = [GENERAL, RANDOM];
     const seen = msg(RANDOM, BOB, 'seen before');
     const later = [msg(RANDOM, BOB, 'new one'), msg(RANDOM, BOB, 'hey @me'), msg(RANDOM, MY, 'my own')];
-    // First session: random is opened, so its last message is remembered as read.
-    const first = new FakeClient();
-    first.handle('rooms', () => rooms);
-    first.handle('history', (p) => (p.room === RANDOM.id ? [seen] : []));
-    const a = startStores(first);
-    await flush();
-    a.conversations.open(roomKey(RANDOM.id));
-    await flush();
-    a.sync.dispose();
-
-    // Second session: three more messages, two of them from others, one mentioning me.
-    const second = new FakeClient();
-    second.handle('rooms', () => rooms);
-    second.handle('history', (p) => (p.room === RANDOM.id ? [seen, ...later] : []));
+    const client = new FakeClient();
+    client.handle('rooms', () => rooms);
+    client.handle('history', (p) => (p.room === RANDOM.id ? [seen, ...later] : []));
+    client.handle('readMarkers', () => [
+      { room: GENERAL.id, unread: 0 },
+      { room: RANDOM.id, message: seen.id, unread: 2 },
+    ]);
     localStorage.setItem('chatty.active', roomKey(GENERAL.id));
-    const b = startStores(second, { keepStorage: true });
+    const b = startStores(client, { keepStorage: true });
     await flush(40);
     const random = b.conversations.room(RANDOM.id)!;
     expect(b.conversations.activeKey).toBe(roomKey(GENERAL.id));
-    expect(random.loaded).toBe(true);
+    expect(random.loaded).toBe(true); // preloaded: it has unread messages
     expect(random.unread).toBe(2);
     expect(random.mentions).toBe(1);
   });

@@ -12,7 +12,8 @@ export type Row =
   | { kind: 'top'; key: string }
   | { kind: 'day'; key: string; at: number }
   | { kind: 'msg'; key: string; msg: ChatItem; head: boolean }
-  | { kind: 'system'; key: string; msg: ChatItem };
+  | { kind: 'system'; key: string; msg: ChatItem }
+  | { kind: 'new'; key: string };
 
 /** Consecutive messages of one author closer than this share a header. */
 export const GROUP_GAP_MS = 5 * 60 * 1000;
@@ -24,15 +25,20 @@ export class RowBuilder {
   private lastDay = -1;
   private lastAuthor = '';
   private lastAt = 0;
+  private divider: string | undefined;
 
   /**
    * Rows for `messages`. When the whole history is there (`more` false) a
    * "beginning of the room" row comes first. While older history may follow,
    * there is no such row, so the first row is always a message: the list
-   * anchors on it when older pages are prepended.
+   * anchors on it when older pages are prepended. A "New messages" row follows the message
+   * `divider` (the last one read when the conversation was opened).
    */
-  build(messages: readonly ChatItem[], more: boolean): Row[] {
-    if (messages !== this.source || messages.length < this.consumed) this.reset(messages);
+  build(messages: readonly ChatItem[], more: boolean, divider?: string): Row[] {
+    if (messages !== this.source || messages.length < this.consumed || divider !== this.divider) {
+      this.divider = divider;
+      this.reset(messages);
+    }
     for (let i = this.consumed; i < messages.length; i++) this.push(messages[i] as ChatItem);
     this.consumed = messages.length;
     if (more) return this.body.slice();
@@ -77,6 +83,10 @@ export class RowBuilder {
     this.body.push({ kind: 'msg', key: m.id, msg: m, head });
     this.lastAuthor = m.from.peerId;
     this.lastAt = m.sentAt;
+    if (m.id === this.divider) {
+      this.body.push({ kind: 'new', key: `new:${m.id}` });
+      this.lastAuthor = ''; // the next message starts a group of its own
+    }
   }
 }
 
@@ -92,6 +102,8 @@ export function estimateRow(row: Row | undefined): number {
       return 175;
     case 'day':
       return 43;
+    case 'new':
+      return 26;
     case 'system':
       return 32;
     case 'msg':

@@ -19,6 +19,7 @@ import {
   dmKey,
   makeConversation,
   markTimeline,
+  memberEntry,
   PAGE,
   replaceWithHistory,
   roomKey,
@@ -393,10 +394,8 @@ export const useConversationsStore = defineStore('conversations', () => {
     const without = (): Member[] => c.members.filter((m) => m.peerId !== ev.peerId);
     switch (ev.change) {
       case 'joined': {
-        c.members = [
-          ...without(),
-          { peerId: ev.peerId, nick: ev.nick, role: ev.role ?? existing?.role ?? 'member', online: peers.isOnline(ev.peerId) },
-        ];
+        const role = ev.role ?? existing?.role ?? 'member';
+        c.members = [...without(), memberEntry({ peerId: ev.peerId, nick: ev.nick }, role, peers.isOnline(ev.peerId), existing)];
         c.banned = c.banned.filter((b) => b.peerId !== ev.peerId);
         if (isMe) {
           // Joined from elsewhere (another window, a script): fetch the room's roles and flags.
@@ -510,14 +509,12 @@ export const useConversationsStore = defineStore('conversations', () => {
     const body = text.trim();
     if (!body) return false;
     try {
-      if (conv.kind === 'room') {
-        const replyTo = conv.replyTo?.system ? undefined : conv.replyTo?.id;
-        const msg = await session.api().call('send', { room: conv.id, text: body, ...(replyTo ? { replyTo } : {}) });
-        addMessages(conv, [msg]);
-      } else {
-        const msg = await session.api().call('dm', { to: conv.id, text: body });
-        addMessages(conv, [msg]);
-      }
+      const reply = conv.replyTo && !conv.replyTo.system ? { replyTo: conv.replyTo.id } : {};
+      const msg =
+        conv.kind === 'room'
+          ? await session.api().call('send', { room: conv.id, text: body, ...reply })
+          : await session.api().call('dm', { to: conv.id, text: body, ...reply });
+      addMessages(conv, [msg]);
       conv.replyTo = null;
       typingSentAt.delete(conv.key);
       return true;

@@ -10,6 +10,7 @@ import { roomLabels } from '../../../shared/room-label.js';
 import { useNoticesStore } from './notices';
 import { usePeersStore } from './peers';
 import { useSessionStore } from './session';
+import { memberEntry } from './timeline';
 
 /** A room first seen through a member event is fetched in full a little later (rooms often come in bursts). */
 const REFRESH_DELAY_MS = 500;
@@ -77,7 +78,7 @@ export const useDirectoryStore = defineStore('directory', () => {
     const members = info.members.filter((m) => m.peerId !== ev.peerId);
     const prev = info.members.find((m) => m.peerId === ev.peerId);
     if (ev.change === 'joined' || ev.change === 'role') {
-      members.push({ peerId: ev.peerId, nick: ev.nick, role: ev.role ?? prev?.role ?? 'member', online: peers.isOnline(ev.peerId) });
+      members.push(memberEntry({ peerId: ev.peerId, nick: ev.nick }, ev.role ?? prev?.role ?? 'member', peers.isOnline(ev.peerId), prev));
     }
     let banned = info.banned;
     if (ev.change === 'banned' && !banned.some((b) => b.peerId === ev.peerId)) banned = [...banned, { peerId: ev.peerId, nick: ev.nick }];

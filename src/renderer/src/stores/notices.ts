@@ -58,6 +58,8 @@ export const useNoticesStore = defineStore('notices', () => {
   const toasts = ref<Toast[]>([]);
   /** Whether this page shows system notifications itself: yes in a browser tab, no in the desktop app (its shell does it natively). */
   const systemNotifications = ref(false);
+  /** The user is busy: no system notifications (set by the presence store). */
+  const quiet = ref(false);
   let toastSeq = 0;
 
   function toast(kind: Toast['kind'], title: string, text?: string, ms?: number, action?: Toast['action']): number {
@@ -89,7 +91,7 @@ export const useNoticesStore = defineStore('notices', () => {
 
   /** A system notification, when allowed and the page is not in front; `tag` replaces an older one of the same conversation. */
   function notify(title: string, body: string, tag: string, onClick: () => void): void {
-    if (!systemNotifications.value) return;
+    if (!systemNotifications.value || quiet.value) return;
     if (typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
     if (typeof document !== 'undefined' && !document.hidden && document.hasFocus()) return;
     try {
@@ -104,5 +106,5 @@ export const useNoticesStore = defineStore('notices', () => {
     }
   }
 
-  return { toasts, systemNotifications, toast, dismissToast, reportError, attempt, notify };
+  return { toasts, systemNotifications, quiet, toast, dismissToast, reportError, attempt, notify };
 });

@@ -54,6 +54,8 @@ export const usePeersStore = defineStore('peers', () => {
       state: connected ? 'connected' : 'offline',
       source: prev?.source,
       fingerprint: prev?.fingerprint ?? fingerprint(ev.peerId),
+      status: prev?.status ?? (connected ? 'online' : 'offline'),
+      ...(prev?.statusText ? { statusText: prev.statusText } : {}),
     });
   }
 

@@ -2,17 +2,21 @@
  * Keeps the stores in step with the peer: the full load at start and after every reconnect, and
  * each live event routed to the stores it concerns, in order (the directory before the
  * conversations, the timeline before the unread count). The one place that knows them all, so the
- * stores themselves stay layered: notices < session < peers < directory < conversations <
- * membership, unread; transfers (files coming in) beside them.
+ * stores themselves stay layered: notices < session < peers < presence < directory < conversations <
+ * membership, unread, receipts, messageActions; transfers (files coming in) beside them.
  */
 import { defineStore } from 'pinia';
+import { watch } from 'vue';
 import type { EventPayloads, Message } from '../../../shared/api.js';
 import type { ApiClient } from '../api/client';
 import { useConversationsStore } from './conversations';
 import { useDirectoryStore } from './directory';
 import { useMembershipStore } from './membership';
+import { useMessageActionsStore } from './messageActions';
 import { useNoticesStore } from './notices';
 import { usePeersStore } from './peers';
+import { usePresenceStore } from './presence';
+import { useReceiptsStore } from './receipts';
 import { useSessionStore } from './session';
 import { useTransfersStore } from './transfers';
 import { useUnreadStore } from './unread';
@@ -26,6 +30,9 @@ export const useSyncStore = defineStore('sync', () => {
   const membership = useMembershipStore();
   const unread = useUnreadStore();
   const transfers = useTransfersStore();
+  const presence = usePresenceStore();
+  const receipts = useReceiptsStore();
+  const actions = useMessageActionsStore();
   const unsubscribers: (() => void)[] = [];
 
   function init(c: ApiClient): void {
@@ -39,7 +46,20 @@ export const useSyncStore = defineStore('sync', () => {
       c.on('typing', onTyping),
       c.on('identity', peers.onIdentity),
       c.on('transfer', transfers.apply),
+      c.on('update', actions.applyUpdate),
+      c.on('status', presence.apply),
+      c.on('read', unread.applyMarker),
+      c.on('seen', receipts.apply),
       c.onNavigate((target) => conversations.openTarget(target)),
+    );
+    // The desktop app sets `away` from the system's idle time (main process); a browser tab from its own input.
+    if (c.kind === 'ws' && typeof window !== 'undefined') presence.watchIdle();
+    unsubscribers.push(
+      watch(
+        () => presence.quiet,
+        (quiet) => (notices.quiet = quiet),
+        { immediate: true },
+      ),
     );
     if (c.state === 'open') void sync();
   }
@@ -49,6 +69,8 @@ export const useSyncStore = defineStore('sync', () => {
     session.detach();
     conversations.dispose();
     directory.dispose();
+    presence.dispose();
+    unread.dispose();
   }
 
   /** Live events carry the author's current nick: the peer list and DM titles follow it. */
@@ -99,21 +121,22 @@ export const useSyncStore = defineStore('sync', () => {
       const [who, rooms, peerInfos] = await Promise.all([c.call('whoami'), c.call('rooms'), c.call('peers')]);
       session.me = who;
       peers.apply(peerInfos);
+      presence.applyPeers(peerInfos);
       directory.apply(rooms);
       conversations.applyRooms(rooms);
       const firstSync = !session.synced;
-      for (const { conv, last } of await conversations.discoverDms(peerInfos)) unread.countLastDm(conv, last);
+      await conversations.discoverDms(peerInfos);
+      const markers = await c.call('readMarkers');
       if (firstSync) {
-        // Preload the rooms seen before (switching is then instant) and count what came in since.
+        // Preload the rooms with unread messages (switching is then instant, and mentions are counted).
+        const unreadRooms = new Set(markers.filter((m) => m.room && m.unread > 0).map((m) => m.room));
         await Promise.all(
           conversations.joinedRooms
-            .filter((conv) => !conv.loaded && unread.readMark(conv.key))
-            .map(async (conv) => {
-              await conversations.loadConversation(conv);
-              unread.countSinceMark(conv);
-            }),
+            .filter((conv) => !conv.loaded && unreadRooms.has(conv.id))
+            .map((conv) => conversations.loadConversation(conv)),
         );
       }
+      unread.applyMarkers(markers);
       await conversations.catchUp();
       session.synced = true;
       conversations.restoreActive();

@@ -130,3 +130,45 @@ export function replaceWithHistory(conv: Conversation, history: readonly Message
   conv.version++;
   addMessages(conv, [...history, ...later]);
 }
+
+/**
+ * Puts the message as it is now (a reaction, an edit, a delete) in place of the loaded one with its
+ * id; returns false when it is not loaded here. Rows look messages up by id (`index`), so a bump of
+ * `version` is all the list needs.
+ */
+export function replaceMessage(conv: Conversation, m: Message): boolean {
+  const old = conv.index.get(m.id);
+  if (!old || old.system) return false;
+  const item = markRaw(m);
+  conv.index.set(m.id, item);
+  for (let i = conv.messages.length - 1; i >= 0; i--) {
+    if (conv.messages[i] === old) {
+      conv.messages[i] = item;
+      break;
+    }
+  }
+  conv.version++;
+  return true;
+}
+
+/** The newest message of the conversation that is not a local notice. */
+export function newestMessage(conv: Conversation): ChatItem | undefined {
+  for (let i = conv.messages.length - 1; i >= 0; i--) {
+    const m = conv.messages[i]!;
+    if (!m.system) return m;
+  }
+  return undefined;
+}
+
+/** Where a message stands in the timeline (-1 when not loaded); searched from the end, where markers usually are. */
+export function positionOf(conv: Conversation, id: string | undefined): number {
+  if (!id || !conv.index.has(id)) return -1;
+  for (let i = conv.messages.length - 1; i >= 0; i--) if (conv.messages[i]!.id === id) return i;
+  return -1;
+}
+
+/** A member entry made from an event: its presence as known before, else from its link. */
+export function memberEntry(peer: Peer, role: Member['role'], online: boolean, prev?: Member): Member {
+  const status = prev?.status ?? (online ? 'online' : 'offline');
+  return { peerId: peer.peerId, nick: peer.nick, role, online, status, ...(prev?.statusText ? { statusText: prev.statusText } : {}) };
+}

@@ -1,7 +1,7 @@
 /** View state that is not chat data: open panels and dialogs. */
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
-import type { FileInfo, Member } from '../../../shared/api.js';
+import type { FileInfo, Member, Message } from '../../../shared/api.js';
 
 export type RightPanel = 'members' | 'search' | null;
 
@@ -26,6 +26,10 @@ export const useUiStore = defineStore('ui', () => {
   const moderation = ref<ModerationRequest | null>(null);
   /** The picture shown full size (ImageViewer). */
   const viewing = ref<FileInfo | null>(null);
+  /** The message whose delete is being confirmed, with its conversation's key. */
+  const deleting = ref<{ key: string; message: Message } | null>(null);
+  /** The edited message whose versions are shown. */
+  const historyOf = ref<Message | null>(null);
   /** Bumped to ask the composer to take the focus. */
   const composerFocus = ref(0);
 
@@ -52,6 +56,8 @@ export const useUiStore = defineStore('ui', () => {
     inviteRoom,
     moderation,
     viewing,
+    deleting,
+    historyOf,
     composerFocus,
     togglePanel,
     focusComposer,

@@ -1,27 +1,35 @@
 /**
- * What the user has not seen yet: unread and mention counts per conversation, the read marks that
- * carry them across restarts (per conversation key, so per room id), the total on the badge and
- * the tab title, and the system notification for a mention or a DM. What is on screen while the
- * page is visible is read.
+ * What the user has not read yet. The peer keeps one read marker per conversation, shared by all
+ * of its UIs (the desktop app and browser tabs agree): loaded at start (`readMarkers`), followed by
+ * `read` events, moved forward with `markRead` once the newest message of the open conversation is
+ * on screen. Here too: the unread and mention counts shown meanwhile, the "New messages" divider
+ * of a conversation just opened, the total on the badge and the tab title, and the system
+ * notification for a mention or a DM.
  */
 import { defineStore } from 'pinia';
-import { computed, watch } from 'vue';
-import type { Message } from '../../../shared/api.js';
+import { computed, ref, shallowReactive, watch } from 'vue';
+import type { Message, ReadMarker } from '../../../shared/api.js';
 import { messageSummary } from '../lib/files';
 import { mentions } from '../lib/format';
-import { storageGet, storageSet } from '../lib/storage';
 import { useConversationsStore } from './conversations';
 import { useNoticesStore } from './notices';
 import { useSessionStore } from './session';
-import type { Conversation } from './timeline';
+import { dmKey, newestMessage, positionOf, roomKey, type Conversation } from './timeline';
 
-/** Per conversation: the last message seen. Marks of old name-keyed builds are never read again. */
-const LS_READ = 'chatty.read.';
+/** How long the newest message stays on screen before it is marked read (scrolling past does not count). */
+export const MARK_READ_DELAY_MS = 400;
 
 export const useUnreadStore = defineStore('unread', () => {
   const session = useSessionStore();
   const notices = useNoticesStore();
   const conversations = useConversationsStore();
+  /** The peer's marker of each conversation, by conversation key. */
+  const markers = shallowReactive(new Map<string, ReadMarker>());
+  /** Per conversation opened with unread messages: the last message read then (the divider goes after it). */
+  const dividers = shallowReactive(new Map<string, string>());
+  /** The message list is scrolled to its newest message (set by the list). */
+  const atLatest = ref(true);
+  const timers = new Map<string, ReturnType<typeof setTimeout>>();
 
   const total = computed(() => {
     let n = 0;
@@ -33,55 +41,47 @@ export const useUnreadStore = defineStore('unread', () => {
     return conversations.activeKey === conv.key && session.pageVisible;
   }
 
-  function readMark(key: string): { id: string; at: number } | null {
-    try {
-      const v = JSON.parse(storageGet(LS_READ + key) ?? 'null') as { id?: unknown; at?: unknown } | null;
-      return v && typeof v.id === 'string' && typeof v.at === 'number' ? { id: v.id, at: v.at } : null;
-    } catch {
-      return null;
+  /** Mentions of me among the messages of others after `afterId` (all of a DM's count). */
+  function countMentions(conv: Conversation, afterId: string | undefined, unread: number): number {
+    if (conv.kind === 'dm') return unread;
+    if (unread === 0 || !conv.loaded) return Math.min(conv.mentions, unread);
+    const me = session.me;
+    const from = afterId ? positionOf(conv, afterId) + 1 : 0;
+    let n = 0;
+    for (let i = Math.max(0, from); i < conv.messages.length; i++) {
+      const m = conv.messages[i]!;
+      if (!m.system && m.from.peerId !== me?.peerId && mentions(m.text, me?.nick)) n++;
     }
+    return Math.min(n, unread);
   }
 
-  function saveReadMark(conv: Conversation): void {
-    for (let i = conv.messages.length - 1; i >= 0; i--) {
-      const m = conv.messages[i]!;
-      if (m.system) continue;
-      storageSet(LS_READ + conv.key, JSON.stringify({ id: m.id, at: m.sentAt }));
+  /** A marker from the peer (the list at start, a `read` event): the counts follow it. */
+  function applyMarker(marker: ReadMarker): void {
+    let conv: Conversation | undefined;
+    if (marker.room) conv = conversations.room(marker.room);
+    else if (marker.peer && marker.peer !== session.me?.peerId) conv = conversations.ensureDm(marker.peer);
+    if (!conv) return;
+    const prev = markers.get(conv.key);
+    // A marker never moves back: an older answer arriving late is ignored.
+    const at = positionOf(conv, marker.message);
+    if (at >= 0 && at < positionOf(conv, prev?.message)) return;
+    markers.set(conv.key, marker);
+    if (isViewing(conv)) {
+      schedule(conv);
       return;
     }
+    conv.unread = marker.unread;
+    conv.mentions = countMentions(conv, marker.message, marker.unread);
   }
 
-  function markRead(conv: Conversation): void {
-    conv.unread = 0;
-    conv.mentions = 0;
-    saveReadMark(conv);
-  }
-
-  /** Counts what arrived in a loaded conversation since it was last seen (in an earlier session). */
-  function countSinceMark(conv: Conversation): void {
-    const mark = readMark(conv.key);
-    if (!mark || conversations.activeKey === conv.key) return;
-    const me = session.me;
-    const msgs = conv.messages.filter((m) => !m.system);
-    const at = msgs.findIndex((m) => m.id === mark.id);
-    const newer = at >= 0 ? msgs.slice(at + 1) : msgs.filter((m) => m.sentAt > mark.at);
-    const fromOthers = newer.filter((m) => m.from.peerId !== me?.peerId);
-    conv.unread = fromOthers.length;
-    conv.mentions = conv.kind === 'dm' ? fromOthers.length : fromOthers.filter((m) => mentions(m.text, me?.nick)).length;
-  }
-
-  /** A DM conversation found at start-up by its last message: unread if that came from the peer after the mark. */
-  function countLastDm(conv: Conversation, last: Message): void {
-    const mark = readMark(conv.key);
-    if (mark && last.id !== mark.id && last.sentAt > mark.at && last.from.peerId !== session.me?.peerId && conv.unread === 0) {
-      conv.unread = 1;
-      conv.mentions = 1;
-    }
+  function applyMarkers(list: readonly ReadMarker[]): void {
+    for (const m of list) applyMarker(m);
   }
 
   /** A new message in `conv`: counted unless on screen; a mention (any DM is one) also notifies. */
   function arrived(conv: Conversation, m: Message): void {
     const me = session.me;
+    if (isViewing(conv)) schedule(conv);
     if (m.from.peerId === me?.peerId) return;
     const dm = conv.kind === 'dm';
     const mentioned = dm || mentions(m.text, me?.nick);
@@ -94,20 +94,69 @@ export const useUnreadStore = defineStore('unread', () => {
     notices.notify(title, messageSummary(m), conv.key, () => conversations.open(conv.key));
   }
 
-  // Opening a conversation (or coming back to the page) reads it, at once: counts are shown right after.
+  /** Read on screen: counts go at once; the peer's marker moves once the newest message has stayed in view. */
+  function schedule(conv: Conversation): void {
+    conv.unread = 0;
+    conv.mentions = 0;
+    if (!atLatest.value) return;
+    clearTimeout(timers.get(conv.key));
+    timers.set(
+      conv.key,
+      setTimeout(() => {
+        timers.delete(conv.key);
+        if (isViewing(conv) && atLatest.value) void markNewest(conv);
+      }, MARK_READ_DELAY_MS),
+    );
+  }
+
+  /** Moves the peer's marker to the newest loaded message, never back. */
+  async function markNewest(conv: Conversation): Promise<void> {
+    const client = session.current();
+    const newest = newestMessage(conv);
+    if (!client || !newest || session.connection !== 'open') return;
+    const marker = markers.get(conv.key);
+    if (marker?.message === newest.id && marker.unread === 0) return;
+    if (marker?.message && positionOf(conv, marker.message) > positionOf(conv, newest.id)) return;
+    try {
+      const res = await client.call(
+        'markRead',
+        conv.kind === 'room' ? { room: conv.id, message: newest.id } : { peer: conv.id, message: newest.id },
+      );
+      applyMarker(res);
+    } catch {
+      /* the next message on screen tries again */
+    }
+  }
+
+  /** The list reports whether its newest message is on screen. */
+  function setAtLatest(conv: Conversation, value: boolean): void {
+    atLatest.value = value;
+    if (value && isViewing(conv)) schedule(conv);
+  }
+
+  /** Where the "New messages" divider of the open conversation goes, if anywhere. */
+  function dividerOf(conv: Conversation): string | undefined {
+    return dividers.get(conv.key);
+  }
+
+  // Opening a conversation with unread messages puts the divider after the last one read; leaving it removes the divider.
   watch(
     [() => conversations.activeKey, () => session.pageVisible],
-    () => {
+    ([key], [oldKey]) => {
+      if (oldKey && oldKey !== key) dividers.delete(oldKey);
       const conv = conversations.active;
-      if (conv && session.pageVisible) markRead(conv);
+      if (!conv || !session.pageVisible) return;
+      const marker = markers.get(conv.key);
+      if (key !== oldKey && conv.unread > 0 && marker?.message) dividers.set(conv.key, marker.message);
+      schedule(conv);
     },
     { flush: 'sync' },
   );
 
-  // What arrives, loads or is sent in the conversation on screen is read: remember the newest (once per tick).
-  watch([() => conversations.active?.version, () => session.pageVisible], () => {
+  // What loads in the conversation on screen is read too.
+  watch([() => conversations.active?.version, () => conversations.active?.loaded], () => {
     const conv = conversations.active;
-    if (conv && session.pageVisible) saveReadMark(conv);
+    if (conv && session.pageVisible) schedule(conv);
   });
 
   watch(total, (n) => {
@@ -115,5 +164,15 @@ export const useUnreadStore = defineStore('unread', () => {
     if (typeof document !== 'undefined') document.title = n > 0 ? `(${n}) Chatty` : 'Chatty';
   });
 
-  return { total, readMark, markRead, countSinceMark, countLastDm, arrived };
+  /** Keys the conversations use, for the markers' owners. */
+  function keyOf(marker: ReadMarker): string | undefined {
+    return marker.room ? roomKey(marker.room) : marker.peer ? dmKey(marker.peer) : undefined;
+  }
+
+  function dispose(): void {
+    for (const t of timers.values()) clearTimeout(t);
+    timers.clear();
+  }
+
+  return { markers, dividers, atLatest, total, applyMarker, applyMarkers, arrived, markNewest, setAtLatest, dividerOf, keyOf, dispose };
 });
