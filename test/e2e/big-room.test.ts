@@ -34,10 +34,17 @@ function bigRoomService(): FakeService {
   }));
   return fakeService(
     {
-      whoami: async () => ({ ...ME, port: 1, fingerprint: 'MMMM-MMMM' }),
+      whoami: async () => ({ ...ME, port: 1, fingerprint: 'MMMM-MMMM', status: 'online' as const, readReceipts: true }),
       setNick: async ({ nick }) => ({ peerId: ME.peerId, nick }),
       peers: async () =>
-        OTHERS.map((p) => ({ ...p, connected: true, addresses: [], state: 'connected' as const, fingerprint: p.peerId.slice(0, 4) })),
+        OTHERS.map((p) => ({
+          ...p,
+          connected: true,
+          addresses: [],
+          state: 'connected' as const,
+          fingerprint: p.peerId.slice(0, 4),
+          status: 'online' as const,
+        })),
       rooms: async () => [
         {
           id: BIG.id,
@@ -48,8 +55,8 @@ function bigRoomService(): FakeService {
           private: false,
           banned: [],
           members: [
-            { ...ME, role: 'owner' as const, online: true },
-            ...OTHERS.map((p) => ({ ...p, role: 'member' as const, online: true })),
+            { ...ME, role: 'owner' as const, online: true, status: 'online' as const },
+            ...OTHERS.map((p) => ({ ...p, role: 'member' as const, online: true, status: 'online' as const })),
           ],
         } satisfies RoomInfo,
       ],
@@ -57,6 +64,8 @@ function bigRoomService(): FakeService {
       history: async ({ before }) => (before ? [] : messages),
       dmHistory: async () => [],
       typing: async () => ({}),
+      readMarkers: async () => [{ room: BIG.id, unread: 0 }],
+      markRead: async ({ message }) => ({ room: BIG.id, message, unread: 0 }),
       search: async () => [],
       shutdown: async () => ({}),
     },

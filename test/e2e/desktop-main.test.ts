@@ -29,7 +29,16 @@ describe('desktop main process (Electron stubbed)', () => {
     if (!existsSync(MAIN)) throw new Error('the app is not built: run `npm run build` first');
     userData = mkdtempSync(join(tmpdir(), 'chatty-desktop-'));
     const child = spawn(process.execPath, ['--import', REGISTER, MAIN], {
-      env: { ...process.env, CHATTY_STUB_USERDATA: userData, CHATTY_PORT: '0', CHATTY_NICK: 'desk', CHATTY_MDNS: '0', CHATTY_LOG: 'warn' },
+      env: {
+        ...process.env,
+        CHATTY_STUB_USERDATA: userData,
+        CHATTY_PORT: '0',
+        CHATTY_NICK: 'desk',
+        CHATTY_MDNS: '0',
+        CHATTY_LOG: 'warn',
+        // The system has been idle for 15 minutes: main's auto-away sets `away` as it starts.
+        CHATTY_STUB_IDLE_S: '900',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let buf = '';
@@ -119,6 +128,14 @@ describe('desktop main process (Electron stubbed)', () => {
     expect(find('show-item').path).toBe(staged.result.path);
     expect(find('open-file-foreign').res).toMatchObject({ ok: false, error: { data: { reason: 'forbidden' } } });
     expect(lines.filter((l) => l.what === 'open-path')).toHaveLength(1);
+  });
+
+  it('sets away after 10 minutes without system input (powerMonitor), and the page hears of it', () => {
+    const me = (find('call', 'whoami').res as { result: { peerId: string } }).result.peerId;
+    const statuses = lines
+      .filter((l) => l.what === 'to-renderer' && (l.args as unknown[])[0] === 'status')
+      .map((l) => (l.args as [string, { peerId: string; status: string }])[1]);
+    expect(statuses.filter((s) => s.peerId === me).map((s) => s.status)).toContain('away');
   });
 
   it('loads no native addon (one built for Node would not load in Electron)', () => {

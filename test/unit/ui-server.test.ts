@@ -10,7 +10,7 @@ import { startUiServer, type UiServer } from '../../src/cli/ui-server.js';
 
 /** A minimal stand-in for the peer: this file tests the server, not the node. */
 function makeService(): FakeService {
-  const me = { peerId: 'A'.repeat(43), nick: 'alice', port: 7447, fingerprint: 'AAAA-AAAA' };
+  const me = { peerId: 'A'.repeat(43), nick: 'alice', port: 7447, fingerprint: 'AAAA-AAAA', status: 'online' as const, readReceipts: true };
   return fakeService(
     {
       whoami: async () => me,
