@@ -76,3 +76,18 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 
 /** The `data-testid` selector. */
 export const tid = (id: string): string => `[data-testid="${id}"]`;
+
+/** Answers the first-run nickname dialog with `nick` and waits for the page to show it. */
+export async function chooseNick(page: Page, nick: string, timeout = 20_000): Promise<void> {
+  const dialog = page.locator(tid('nick-dialog'));
+  await dialog.waitFor({ timeout });
+  await page.locator(tid('nick-input')).fill(nick);
+  await page.locator(tid('nick-save')).click();
+  await dialog.waitFor({ state: 'detached', timeout });
+  await page.locator(tid('my-nick')).filter({ hasText: nick }).waitFor({ timeout });
+}
+
+/** The message row (`data-testid="message"`) whose text contains `text`. */
+export function messageRow(page: Page, text: string) {
+  return page.locator(tid('message'), { has: page.locator(tid('message-text'), { hasText: text }) });
+}
