@@ -8,6 +8,9 @@
 import canonicalizeModule from 'canonicalize';
 import type { KeyObject } from 'node:crypto';
 import {
+  ANNOTATION_TYPES,
+  ERASABLE_FIELDS,
+  ERASABLE_TYPES,
   eventBodies,
   EVENT_FORMAT,
   signedEventSchema,
@@ -21,10 +24,45 @@ import { sha256, signBytes, verifyBytes } from './crypto.js';
 // canonicalize is CommonJS whose typings declare an ES default export; at run time the module itself is the function.
 const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
 
-export function eventId(content: EventContent): string {
-  const text = canonicalize(content);
+function canonical(value: unknown): string {
+  const text = canonicalize(value);
   if (text === undefined) throw new Error('event content cannot be canonicalized');
-  return sha256(text);
+  return text;
+}
+
+type Redactions = Partial<Record<(typeof ERASABLE_FIELDS)[number], string>>;
+
+/**
+ * An event's id. Format 2: the hash of its canonical content. Format 3: the same, but each erasable
+ * field of the body counts by its own hash (`{h}`), taken from `redacted` once the field is erased.
+ */
+export function eventId(content: EventContent & { redacted?: Redactions }): string {
+  const { redacted, ...signed } = content;
+  if (signed.v === 2) return sha256(canonical(signed));
+  const body: Record<string, unknown> = { ...signed.body };
+  for (const field of ERASABLE_FIELDS) {
+    const h = redacted?.[field] ?? (body[field] !== undefined ? sha256(canonical(body[field])) : undefined);
+    if (h !== undefined) body[field] = { h };
+  }
+  return sha256(canonical({ ...signed, body }));
+}
+
+/** The event stripped of its erasable content, justified by `deletion` (a signed delete of it or of its message). */
+export function redact(ev: SignedEvent, deletion: SignedEvent): SignedEvent {
+  if (ev.v === 2 || ev.redacted) return ev;
+  const body = { ...ev.body };
+  const redacted: Redactions = {};
+  for (const field of ERASABLE_FIELDS) {
+    if (body[field] === undefined) continue;
+    redacted[field] = sha256(canonical(body[field]));
+    delete body[field];
+  }
+  return { ...ev, body, redacted, redactedBy: deletion as unknown as Record<string, unknown> };
+}
+
+/** May this event's content be erased, and is it a redacted one? */
+export function isErasable(ev: { type: string; v: number }): boolean {
+  return ev.v !== 2 && (ERASABLE_TYPES as readonly string[]).includes(ev.type);
 }
 
 export interface EventDraft {
@@ -57,7 +95,8 @@ export function createEvent(draft: EventDraft, privateKey: KeyObject): SignedEve
 }
 
 /** Why an event from the network was refused; stable strings used in logs and tests. */
-export type EventRejection = 'malformed' | 'too_large' | 'bad_body' | 'bad_id' | 'bad_signature' | 'bad_chain' | 'bad_room';
+export type EventRejection =
+  'malformed' | 'too_large' | 'bad_body' | 'bad_id' | 'bad_signature' | 'bad_chain' | 'bad_room' | 'bad_redaction';
 
 export class EventError extends Error {
   constructor(
@@ -78,17 +117,67 @@ export function parseEvent(raw: unknown): SignedEvent {
     throw new EventError('malformed', `malformed event: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
   }
   const ev = parsed.data;
-  const body = eventBodies[ev.type].safeParse(ev.body);
-  if (!body.success) throw new EventError('bad_body', `bad ${ev.type} body: ${body.error.issues[0]?.message}`);
-  const expected = ev.type === 'profile' || ev.type === 'create' ? 'none' : ev.type === 'dm' ? 'dm' : 'room';
+  if (ev.v === 2 && (ANNOTATION_TYPES.includes(ev.type) || ev.redacted || ev.redactedBy))
+    throw new EventError('malformed', `a ${ev.type} event of format 2`);
+  if (ev.redacted || ev.redactedBy) checkRedaction(ev);
+  else {
+    const body = eventBodies[ev.type].safeParse(ev.body);
+    if (!body.success) throw new EventError('bad_body', `bad ${ev.type} body: ${body.error.issues[0]?.message}`);
+  }
   const actual = ev.room === null ? 'none' : ev.room.startsWith('@') ? 'dm' : 'room';
-  if (expected !== actual) throw new EventError('bad_room', `${ev.type} event has an invalid room`);
+  if (!ROOM_KINDS[ev.type].includes(actual)) throw new EventError('bad_room', `${ev.type} event has an invalid room`);
   if ((ev.seq === 1) !== (ev.prev === null)) throw new EventError('bad_chain', 'only the first event of a log has no prev');
-  const { id, sig: _sig, ...content } = ev;
+  const { id, sig: _sig, redactedBy: _by, ...content } = ev;
   const size = JSON.stringify(ev).length;
   if (size > WIRE_LIMITS.maxEventBytes) throw new EventError('too_large', `event of ${size} bytes exceeds ${WIRE_LIMITS.maxEventBytes}`);
   if (eventId(content) !== id) throw new EventError('bad_id', 'event id does not match its content');
   return ev;
+}
+
+/** Where each type of event lives: nowhere (profiles, creates), in a room, or in a DM conversation. */
+const ROOM_KINDS: Record<EventType, readonly ('none' | 'room' | 'dm')[]> = {
+  profile: ['none'],
+  create: ['none'],
+  join: ['room'],
+  leave: ['room'],
+  msg: ['room'],
+  invite: ['room'],
+  rekey: ['room'],
+  kick: ['room'],
+  ban: ['room'],
+  unban: ['room'],
+  role: ['room'],
+  dm: ['dm'],
+  react: ['room', 'dm'],
+  unreact: ['room', 'dm'],
+  edit: ['room', 'dm'],
+  delete: ['room', 'dm'],
+  read: ['dm'],
+};
+
+/**
+ * A redacted event must come with the delete that justifies it: signed, in the same conversation,
+ * naming this message (or, for an edit, its message). Who may delete is the room's rule, judged
+ * when that delete is delivered; here a relay only proves that someone signed the deletion.
+ */
+function checkRedaction(ev: SignedEvent): void {
+  const fail = (why: string) => {
+    throw new EventError('bad_redaction', `redacted ${ev.type} event: ${why}`);
+  };
+  if (!isErasable(ev) || !ev.redacted || !ev.redactedBy) return fail('not erasable, or without its justification');
+  if (ERASABLE_FIELDS.some((f) => ev.body[f] !== undefined && ev.redacted![f] !== undefined)) fail('a field both erased and present');
+  let deletion: SignedEvent;
+  try {
+    deletion = parseEvent(ev.redactedBy);
+  } catch (err) {
+    return fail(`its delete is invalid (${(err as Error).message})`);
+  }
+  const target = ev.type === 'edit' ? ev.body.message : ev.id;
+  if (deletion.type !== 'delete' || deletion.body.message !== target || deletion.room !== ev.room) fail('its delete is of another message');
+  if (deletion.redactedBy) fail('its delete is redacted');
+  if (ev.room?.startsWith('@') && !ev.room.includes(deletion.author)) fail('deleted by a third party');
+  if (!verifySignature(deletion)) fail('its delete has an invalid signature');
+  if (ev.type === 'edit' && typeof ev.body.message !== 'string') fail('an edit names no message');
 }
 
 export function verifySignature(ev: SignedEvent): boolean {

@@ -31,6 +31,7 @@ import {
   type SignedEvent,
 } from '../shared/wire.js';
 import { resolve as resolvePath } from 'node:path';
+import { Annotations } from './annotations.js';
 import { encryptDm } from './crypto.js';
 import { FileStore } from './files/file-store.js';
 import { FILE_DEFAULTS, Files, type FilesConfig } from './files/files.js';
@@ -38,6 +39,8 @@ import { Discovery } from './discovery.js';
 import { loadIdentity, type Identity } from './identity.js';
 import { createLogger, type Logger } from './log.js';
 import { PeerManager } from './peers.js';
+import { Presence, PRESENCE_DEFAULTS, type PresenceConfig } from './presence.js';
+import { ReadMarkers } from './read-markers.js';
 import { scanForPeers, SCAN_LIMITS } from './scan.js';
 import { Replica, type Delivery } from './replica.js';
 import { RoomKeys } from './room-keys.js';
@@ -69,6 +72,8 @@ export interface PeerNodeOptions {
   overlay?: Partial<MembershipConfig>;
   /** Files: size limit, pictures fetched on arrival and their quota, serving to other downloaders. */
   files?: Partial<FilesConfig>;
+  /** Presence: how often a peer repeats its status, and when one not heard of is offline. */
+  presence?: Partial<PresenceConfig>;
   logger?: Logger;
 }
 
@@ -105,6 +110,9 @@ export class PeerNode implements ChattyService {
   private closing?: Promise<void>;
   private nick: string;
   private files!: Files;
+  private presence!: Presence;
+  private readonly annotations: Annotations;
+  private readonly markers: ReadMarkers;
 
   private constructor(
     private readonly store: Store,
@@ -119,6 +127,8 @@ export class PeerNode implements ChattyService {
   ) {
     this.emitter.setMaxListeners(100);
     this.nick = replica.profiles.get(identity.peerId)?.nick ?? 'anonymous';
+    this.annotations = new Annotations(store, identity.peerId, (peerId) => this.nickOf(peerId));
+    this.markers = new ReadMarkers(store, identity.peerId);
   }
 
   static async start(opts: PeerNodeOptions): Promise<PeerNode> {
@@ -140,6 +150,7 @@ export class PeerNode implements ChattyService {
       started.startOverlay(opts.overlay ?? {});
     }
     started.startFiles({ ...FILE_DEFAULTS, ...opts.files });
+    started.startPresence({ ...PRESENCE_DEFAULTS, ...opts.presence });
     self.node = started;
     const setAside = store.setAside;
     if (setAside !== undefined) {
@@ -201,9 +212,30 @@ export class PeerNode implements ChattyService {
     );
     this.replica.onAttachment = (ev, manifest, live) =>
       void files.learn(ev.id, manifest, ev.author, live && Math.abs(Date.now() - ev.ts) < AUTO_FETCH_RECENT_MS);
+    this.replica.onErase = (message, erased) => {
+      void files.forget(message);
+      for (const id of erased) this.tree?.forget(id);
+    };
     peerManager.on('up', (link) => files.attach(link));
     files.on('transfer', (t) => this.emit('transfer', t));
     this.files = files;
+  }
+
+  /** Statuses travel through the overlay's neighbours (in the mesh, to every link). */
+  private startPresence(config: PresenceConfig): void {
+    const neighbours = () => this.peerManager.links().filter((l) => this.membership?.isNeighbor(l.peerId) ?? true);
+    const presence = new Presence(this.identity, this.store, neighbours, this.log, config);
+    if (this.membership) this.membership.on('neighborUp', (link) => presence.attach(link));
+    else this.peerManager.on('up', (link) => presence.attach(link));
+    presence.on('change', (peerId) => this.emit('status', { peerId, nick: this.nickOf(peerId), ...this.presenceOf(peerId) }));
+    presence.start();
+    this.presence = presence;
+  }
+
+  private presenceOf(peerId: string): Pick<Member, 'status' | 'statusText'> {
+    const s = this.presence.statusOf(peerId);
+    if (s) return { status: s.status, ...(s.text ? { statusText: s.text } : {}) };
+    return { status: this.isOnline(peerId) ? 'online' : 'offline' };
   }
 
   /** The largest file this peer sends or fetches (the UI refuses bigger uploads early). */
@@ -271,6 +303,7 @@ export class PeerNode implements ChattyService {
       if (d.text !== undefined) this.emit('dm', this.messageOf(deliveredRow(d, d.text)));
       return;
     }
+    if (typeof ev.body.message === 'string') return this.onAnnotation(ev);
     const room = roomOfEvent(ev);
     if (room === null) return;
     if (ev.type === 'msg') {
@@ -302,6 +335,20 @@ export class PeerNode implements ChattyService {
     });
   }
 
+  /** A reaction, an edit or a delete changes a message its readers see: they get it anew; a read receipt says `seen`. */
+  private onAnnotation(ev: SignedEvent): void {
+    const message = String(ev.body.message);
+    if (ev.type === 'read') {
+      if (ev.author !== this.peerId) this.emit('seen', { peer: ev.author, message });
+      return;
+    }
+    const row = this.store.event(message);
+    if (!row || row.text === null || row.status !== EventStatus.Accepted) return;
+    if (row.type === 'msg' && !this.isMember(row.room!)) return;
+    const [updated] = this.messages([row]);
+    this.emit('update', updated!);
+  }
+
   /** Trust on first use: a nick already held by another key is flagged, never merged. */
   private checkNickCollision(peerId: string, nick: string): void {
     const same = (a: string) => a.trim().toLowerCase() === nick.trim().toLowerCase();
@@ -313,6 +360,7 @@ export class PeerNode implements ChattyService {
   private onLinkUp(link: Link): void {
     link.on('frame', (frame) => {
       if (frame.t === 'typing') this.onTyping(link, frame.room, frame.from);
+      else if (frame.t === 'presence') this.presence.receive(link, frame.records);
       else if (frame.t === 'peers') {
         for (const p of frame.peers) this.peerManager.addAddresses(p.peerId, p.urls, 'exchange');
       }
@@ -415,8 +463,9 @@ export class PeerNode implements ChattyService {
     return this.replica.roomState(room).members.has(this.peerId);
   }
 
+  /** Linked, announced by mDNS, or its presence heard through the overlay lately. */
   private isOnline(peerId: string): boolean {
-    return peerId === this.peerId || this.peerManager.isPresent(peerId);
+    return peerId === this.peerId || this.peerManager.isPresent(peerId) || this.presence.statusOf(peerId) !== undefined;
   }
 
   private members(state: RoomState): Member[] {
@@ -425,7 +474,19 @@ export class PeerNode implements ChattyService {
       nick: this.nickOf(peerId),
       role: roleOf(state, peerId),
       online: this.isOnline(peerId),
+      ...this.presenceOf(peerId),
     }));
+  }
+
+  /** Messages as clients see them: with their reactions, edits and deletes, and for our DMs whether they were seen. */
+  private messages(rows: MessageRow[]): Message[] {
+    const list = this.annotations.apply(rows.map((r) => this.messageOf(r)));
+    rows.forEach((row, i) => {
+      const m = list[i]!;
+      if (row.type === 'dm' && row.author === this.peerId && row.target && 'depth' in row && !m.deleted)
+        m.seen = this.markers.hasRead(row.room!, row.target, { depth: row.depth as number, id: row.id });
+    });
+    return list;
   }
 
   private messageOf(row: MessageRow): Message {
@@ -480,7 +541,16 @@ export class PeerNode implements ChattyService {
   // ---- control API ---------------------------------------------------------
 
   async whoami(): Promise<MethodResults['whoami']> {
-    return { peerId: this.peerId, nick: this.nick, port: this.port, fingerprint: fingerprint(this.peerId) };
+    const { status, text } = this.presence.mine;
+    return {
+      peerId: this.peerId,
+      nick: this.nick,
+      port: this.port,
+      fingerprint: fingerprint(this.peerId),
+      status,
+      ...(text ? { statusText: text } : {}),
+      readReceipts: this.markers.receipts,
+    };
   }
 
   async setNick({ nick }: Params<'setNick'>): Promise<MethodResults['setNick']> {
@@ -497,7 +567,7 @@ export class PeerNode implements ChattyService {
       if (peerId === this.peerId || seen.has(peerId)) continue;
       listed.push({ peerId, nick: p.nick, connected: false, addresses: [], state: 'offline', fingerprint: fingerprint(peerId) });
     }
-    return listed.filter((p) => p.peerId !== this.peerId);
+    return listed.filter((p) => p.peerId !== this.peerId).map((p) => ({ ...p, ...this.presenceOf(p.peerId) }));
   }
 
   async connect({ url }: Params<'connect'>): Promise<MethodResults['connect']> {
@@ -564,7 +634,7 @@ export class PeerNode implements ChattyService {
       name: state.name ?? room,
       owner: this.ownerOf(state),
       members: this.members(state),
-      history: this.store.messages(room, { limit: LIMITS.historyMax }).map((r) => this.messageOf(r)),
+      history: this.messages(this.store.messages(room, { limit: LIMITS.historyMax })),
     };
   }
 
@@ -687,6 +757,140 @@ export class PeerNode implements ChattyService {
     return message;
   }
 
+  // ---- conversations: reactions, edits, deletes, read markers, presence ------------------------
+
+  async react({ message, emoji }: Params<'react'>): Promise<MethodResults['react']> {
+    return this.toggleReaction(message, emoji, true);
+  }
+
+  async unreact({ message, emoji }: Params<'unreact'>): Promise<MethodResults['unreact']> {
+    return this.toggleReaction(message, emoji, false);
+  }
+
+  /** Reacting twice (or taking back what is not there) changes nothing and costs no event. */
+  private async toggleReaction(id: string, emoji: string, on: boolean): Promise<Message> {
+    const { row, message } = this.annotatable(id);
+    if (message.deleted) throw new ChattyError('forbidden', 'this message was deleted');
+    if (this.annotations.hasMine(message, emoji) === on) return message;
+    return this.annotate(on ? 'react' : 'unreact', row, this.sealedFor(row.room!, 'emoji', emoji));
+  }
+
+  async edit({ message: id, text }: Params<'edit'>): Promise<MethodResults['edit']> {
+    const { row, message } = this.annotatable(id);
+    if (row.author !== this.peerId) throw new ChattyError('forbidden', 'only its author may edit a message');
+    if (message.deleted) throw new ChattyError('forbidden', 'this message was deleted');
+    if (text === message.text) return message;
+    return this.annotate('edit', row, this.sealedFor(row.room!, 'text', text));
+  }
+
+  async delete({ message: id }: Params<'delete'>): Promise<MethodResults['delete']> {
+    const { row, message } = this.annotatable(id);
+    if (message.deleted) return message;
+    const room = row.room!;
+    const allowed =
+      row.author === this.peerId || (!room.startsWith('@') && canModerate(this.replica.roomState(room), this.peerId, row.author));
+    if (!allowed)
+      throw new ChattyError('forbidden', `only its author${room.startsWith('@') ? '' : " or the room's moderators"} may delete it`);
+    return this.annotate('delete', row, {});
+  }
+
+  async editHistory({ message: id }: Params<'editHistory'>): Promise<MethodResults['editHistory']> {
+    const { row, message } = this.annotatable(id, false);
+    return this.annotations.versions(message, row.text ?? '');
+  }
+
+  /** A message this peer can read and may annotate: of a room it is in, or of one of its DMs. */
+  private annotatable(id: string, write = true): { row: EventRow; message: Message } {
+    const row = this.store.event(id);
+    const readable = row && row.status === EventStatus.Accepted && (row.type === 'msg' || row.type === 'dm') && row.text !== null;
+    const mine = readable && (row.type === 'dm' ? row.room!.includes(this.peerId) : true);
+    if (!row || !readable || !mine) throw new ChattyError('not_found', `no message ${id}`);
+    if (row.type === 'msg') {
+      if (write) this.requireMember(row.room!);
+      else if (!this.isMember(row.room!)) throw new ChattyError('not_member', `you are not in ${this.label(row.room!)}`);
+    }
+    return { row, message: this.messages([row])[0]! };
+  }
+
+  /** A reaction's emoji or an edit's text, as the conversation wants it: clear, sealed under the room key, or for the DM's other end. */
+  private sealedFor(conversation: string, key: 'emoji' | 'text', value: string): Record<string, unknown> {
+    if (conversation.startsWith('@')) {
+      const other = conversation
+        .slice(1)
+        .split(':')
+        .find((p) => p !== this.peerId)!;
+      const dh = this.replica.dhKeyOf(other);
+      if (!dh) throw new ChattyError('unknown_peer', 'no key known for the other side of this conversation');
+      return { to: other, ...encryptDm(this.identity.dh.privateKey, dh, conversation, value) };
+    }
+    if (!this.replica.roomState(conversation).private) return { [key]: value };
+    const epoch = this.roomKeyOf(conversation);
+    const sealed = epoch ? this.replica.roomKeys.sealText(conversation, epoch, value) : undefined;
+    if (!sealed) throw new ChattyError('forbidden', `no key for ${this.label(conversation)} yet: wait for the invite to arrive`);
+    return { epoch, ...sealed };
+  }
+
+  /** Appends an annotation of a message (checked by the rules like every event) and returns the message as it is now. */
+  private async annotate(type: 'react' | 'unreact' | 'edit' | 'delete', row: EventRow, content: Record<string, unknown>): Promise<Message> {
+    const room = row.room!;
+    const body = { message: row.id, ...content };
+    if (room.startsWith('@')) {
+      const ev = this.replica.append(type, room, body);
+      if (this.store.event(ev.id)?.status !== EventStatus.Accepted) throw new ChattyError('forbidden', `this ${type} was refused`);
+    } else this.appendChecked(type, room, body);
+    const [message] = this.messages([this.store.event(row.id)!]);
+    await this.replica.durable();
+    return message!;
+  }
+
+  async setStatus({ status, text }: Params<'setStatus'>): Promise<MethodResults['setStatus']> {
+    this.presence.set(status, text);
+    const mine = this.presence.mine;
+    return { status: mine.status, ...(mine.text ? { statusText: mine.text } : {}) };
+  }
+
+  async markRead({ room: ref, peer, message }: Params<'markRead'>): Promise<MethodResults['markRead']> {
+    let conversation: string;
+    if (ref !== undefined) {
+      conversation = this.resolveRoom(ref);
+      if (!this.isMember(conversation)) throw new ChattyError('not_member', `you are not in ${this.label(conversation)}`);
+    } else conversation = dmConversation(this.peerId, this.resolvePeer(peer!));
+    const row = this.store.event(message);
+    if (!row || row.room !== conversation) throw new ChattyError('not_found', `no message ${message} in this conversation`);
+    if (this.markers.move(conversation, row)) {
+      // the other end of a DM learns how far we read (a read receipt), once per step forward
+      if (conversation.startsWith('@') && row.status === EventStatus.Accepted && this.markers.receiptDue(conversation, row)) {
+        this.replica.append('read', conversation, { message: row.id });
+        await this.replica.durable();
+      }
+      this.emit('read', this.readMarker(conversation));
+    }
+    return this.readMarker(conversation);
+  }
+
+  async readMarkers(): Promise<MethodResults['readMarkers']> {
+    const rooms = this.replica.roomIds().filter((r) => this.isMember(r));
+    return [...rooms, ...this.store.dmConversations(this.peerId)].map((c) => this.readMarker(c));
+  }
+
+  async setReadReceipts({ enabled }: Params<'setReadReceipts'>): Promise<MethodResults['setReadReceipts']> {
+    this.markers.receipts = enabled;
+    return { enabled };
+  }
+
+  private readMarker(conversation: string): MethodResults['markRead'] {
+    const message = this.markers.marker(conversation);
+    const where = conversation.startsWith('@')
+      ? {
+          peer: conversation
+            .slice(1)
+            .split(':')
+            .find((p) => p !== this.peerId)!,
+        }
+      : { room: conversation };
+    return { ...where, ...(message ? { message } : {}), unread: this.markers.unread(conversation) };
+  }
+
   async history({ room: ref, limit, before }: Params<'history'>): Promise<MethodResults['history']> {
     // A name no room has (yet: it may still be on its way) has no history, as a script polling it expects.
     if (!isRoomId(ref) && !this.replica.roomsNamed(ref).length) return [];
@@ -697,18 +901,20 @@ export class PeerNode implements ChattyService {
       if (!row || row.room !== room) throw new ChattyError('not_found', `no message ${before} in ${this.label(room)}`);
       beforeKey = { depth: row.depth, id: row.id };
     }
-    return this.store.messages(room, { limit, before: beforeKey }).map((r) => this.messageOf(r));
+    return this.messages(this.store.messages(room, { limit, before: beforeKey }));
   }
 
   // No await before the append: `chatty --json` pipelines these (see PIPELINED in stdio-rpc.ts).
-  async dm({ to, text }: Params<'dm'>): Promise<MethodResults['dm']> {
+  async dm({ to, text, replyTo }: Params<'dm'>): Promise<MethodResults['dm']> {
     const peerId = this.resolvePeer(to);
     if (peerId === this.peerId) throw new ChattyError('unknown_peer', 'cannot send a direct message to yourself');
     const dh = this.replica.dhKeyOf(peerId);
     if (!dh) throw new ChattyError('unknown_peer', `no key known yet for ${to}; wait until it has been online`);
     const conversation = dmConversation(this.peerId, peerId);
+    if (replyTo !== undefined && this.store.event(replyTo)?.room !== conversation)
+      throw new ChattyError('not_found', `no message ${replyTo} in your conversation with ${to}`);
     const sealed = encryptDm(this.identity.dh.privateKey, dh, conversation, text);
-    const ev = this.replica.append('dm', conversation, { nick: this.nick, to: peerId, ...sealed });
+    const ev = this.replica.append('dm', conversation, { nick: this.nick, to: peerId, ...sealed, ...(replyTo ? { replyTo } : {}) });
     const message = this.messageOf(this.store.event(ev.id)!);
     await this.replica.durable();
     return message;
@@ -716,7 +922,7 @@ export class PeerNode implements ChattyService {
 
   async dmHistory({ peer, limit }: Params<'dmHistory'>): Promise<MethodResults['dmHistory']> {
     const peerId = this.resolvePeer(peer);
-    return this.store.messages(dmConversation(this.peerId, peerId), { limit }).map((r) => this.messageOf(r));
+    return this.messages(this.store.messages(dmConversation(this.peerId, peerId), { limit }));
   }
 
   async sendFile({ room: ref, to, path, text }: Params<'sendFile'>): Promise<MethodResults['sendFile']> {
@@ -854,7 +1060,14 @@ export class PeerNode implements ChattyService {
     const rooms = room !== undefined ? [room] : this.replica.roomIds().filter((r) => this.isMember(r));
     if (room === undefined) for (const p of this.replica.profiles.keys()) if (p !== this.peerId) rooms.push(dmConversation(this.peerId, p));
     if (room !== undefined && !this.isMember(room)) throw new ChattyError('not_member', `you are not in ${this.label(room)}`);
-    return this.store.search(query, rooms, limit ?? 50).map((r) => this.messageOf(r));
+    // an edit's hit stands for its message, as it reads now (the text may have been edited away)
+    const ids = [...new Set(this.store.search(query, rooms, limit ?? 50).map((r) => (r.type === 'edit' ? r.target! : r.id)))];
+    const rows = ids.flatMap((id) => {
+      const row = this.store.event(id);
+      return row && row.status === EventStatus.Accepted && row.text !== null ? [row] : [];
+    });
+    const needle = query.toLowerCase();
+    return this.messages(rows).filter((m) => !m.deleted && m.text.toLowerCase().includes(needle));
   }
 
   async stats(): Promise<MethodResults['stats']> {

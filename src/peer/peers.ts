@@ -292,7 +292,7 @@ export class PeerManager extends EventEmitter<PeerManagerEvents> {
       .map((p) => ({ peerId: p.peerId, urls: p.urls.slice(0, 8) }));
   }
 
-  list(nickOf: (peerId: string) => string | undefined): PeerInfo[] {
+  list(nickOf: (peerId: string) => string | undefined): Omit<PeerInfo, 'status' | 'statusText'>[] {
     return [...this.peers.values()].map((p) => ({
       peerId: p.peerId,
       nick: nickOf(p.peerId) ?? p.nick,

@@ -18,6 +18,7 @@
  */
 import { EventEmitter } from 'node:events';
 import {
+  ANNOTATION_TYPES,
   dmConversation,
   roomOfEvent,
   sealedAttachmentSchema,
@@ -28,7 +29,7 @@ import {
   type SignedEvent,
   type VersionVector,
 } from '../shared/wire.js';
-import { createEvent, EventError, parseEvent, verifySignature } from './events.js';
+import { createEvent, EventError, isErasable, parseEvent, redact, verifySignature } from './events.js';
 import { decryptDm } from './crypto.js';
 import type { Identity } from './identity.js';
 import type { Logger } from './log.js';
@@ -41,10 +42,31 @@ interface OrderKey {
   id: string;
 }
 
-/** The text of a message sent in clear (open rooms; '' for a file without text); null for sealed messages and other events. */
+/**
+ * The readable content of an event sent in clear: a message's text ('' for a file without text, or
+ * for a message whose content a delete erased), a reaction's emoji, an edit's text; null for
+ * sealed content and other events.
+ */
 function clearText(ev: SignedEvent): string | null {
-  if (ev.type !== 'msg') return null;
-  return typeof ev.body.text === 'string' ? ev.body.text : ev.body.file !== undefined ? '' : null;
+  switch (ev.type) {
+    case 'msg':
+      if (ev.redacted) return '';
+      return typeof ev.body.text === 'string' ? ev.body.text : ev.body.file !== undefined ? '' : null;
+    case 'dm':
+      return ev.redacted ? '' : null;
+    case 'edit':
+      return ev.redacted ? '' : typeof ev.body.text === 'string' ? ev.body.text : null;
+    case 'react':
+    case 'unreact':
+      return typeof ev.body.emoji === 'string' ? ev.body.emoji : null;
+    default:
+      return null;
+  }
+}
+
+/** The message an annotation (reaction, edit, delete, read receipt) is about. */
+function annotatedMessage(ev: SignedEvent): string | undefined {
+  return ANNOTATION_TYPES.includes(ev.type) && typeof ev.body.message === 'string' ? ev.body.message : undefined;
 }
 
 function before(a: OrderKey, b: OrderKey): boolean {
@@ -330,7 +352,10 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     while (queue.length) {
       const ev = queue.shift()!;
       if (!this.waiting.has(ev.id)) continue;
-      const missing = [ev.prev, ...ev.deps].filter((id): id is string => id !== null && !this.isDelivered(id));
+      // an annotation waits for its message too (it names it, so it has delivered it)
+      const missing = [ev.prev, ...ev.deps, annotatedMessage(ev) ?? null].filter(
+        (id): id is string => id !== null && !this.isDelivered(id),
+      );
       if (missing.length) {
         for (const id of missing) {
           let set = this.waiters.get(id);
@@ -369,14 +394,18 @@ export class Replica extends EventEmitter<ReplicaEvents> {
       const rootless = ev.deps.length === 0 && ev.type !== 'create' && ev.type !== 'dm';
       if (ev.depth !== expected || rootless || depDepths.some((r) => r?.room !== room)) {
         verdict = { ok: false, reason: 'malformed' };
-      } else if (ev.type === 'dm') {
+      } else if (room.startsWith('@')) {
         verdict = this.judgeDm(ev);
-        if (verdict.ok) text = this.readable(ev, this.openDm(ev), true);
+        if (verdict.ok && typeof ev.body.ct === 'string') text = this.readable(ev, this.openDm(ev), true);
       } else if (STATE_EVENT_TYPES.includes(ev.type)) {
         verdict = late ? this.insertLateStateEvent(tl, ev) : this.appendStateEvent(tl, ev);
       } else {
-        // Messages only read the state, so judging one against the live state is safe.
-        verdict = applyEvent(late ? this.stateAt(tl, ev) : tl.state, ev);
+        // Messages and their annotations only read the state, so judging one against the live state is safe.
+        const target = this.annotationTarget(ev);
+        verdict =
+          target === null
+            ? { ok: false, reason: 'malformed' }
+            : applyEvent(late ? this.stateAt(tl, ev) : tl.state, { ...ev, targetAuthor: target?.author });
         if (verdict.ok && typeof ev.body.ct === 'string') text = this.readable(ev, this.openRoomText(ev), true);
         else if (verdict.ok && ev.body.file !== undefined) this.onAttachment?.(ev, ev.body.file as FileManifest, true);
       }
@@ -394,6 +423,15 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     this.store.setStatus(ev.id, status, late);
     if (text !== undefined) this.store.setText(ev.id, text);
     if (verdict.ok && (ev.type === 'invite' || ev.type === 'rekey')) this.takeRoomKeys(ev);
+    if (verdict.ok && ev.type === 'delete') this.erase(ev);
+    else if (verdict.ok && ev.type === 'edit' && !ev.redacted) {
+      // an edit racing the delete of its message (concurrent, or delivered after it) is erased as well
+      const deletion = this.store.deletionOf(String(ev.body.message));
+      if (deletion) {
+        this.erase(JSON.parse(deletion) as SignedEvent);
+        text = '';
+      }
+    }
     if (verdict.ok && ev.type === 'create') this.roomNames?.set(room!, String(ev.body.name));
     if (!verdict.ok)
       this.log.debug({ id: ev.id, type: ev.type, author: ev.author, reason: verdict.reason }, 'event rejected by room rules');
@@ -461,19 +499,76 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     }
   }
 
-  private judgeDm(ev: SignedEvent): Verdict {
-    const to = String(ev.body.to);
-    return to !== ev.author && ev.room === dmConversation(ev.author, to) ? { ok: true } : { ok: false, reason: 'invalid' };
+  /**
+   * A room event about a message: its message must be an earlier message of the same room (null:
+   * malformed). Other events have no target (undefined).
+   */
+  private annotationTarget(ev: SignedEvent): { author: string } | null | undefined {
+    const message = annotatedMessage(ev);
+    if (message === undefined) return undefined;
+    const row = this.store.event(message);
+    const kind = ev.room?.startsWith('@') ? 'dm' : 'msg';
+    if (!row || row.room !== ev.room || row.type !== kind || !before(row, ev)) return null;
+    return { author: row.author };
   }
 
-  /** Decrypts a DM if this peer is one of its two ends. */
-  openDm(ev: SignedEvent): string | null {
-    const other = ev.author === this.peerId ? String(ev.body.to) : ev.author;
-    if (ev.author !== this.peerId && ev.body.to !== this.peerId) return null;
-    const dh = this.dhKeyOf(other);
-    if (!dh || ev.room === null) return null;
-    return decryptDm(this.identity.dh.privateKey, dh, ev.room, String(ev.body.iv), String(ev.body.ct));
+  /**
+   * The rules of a DM conversation: only its two ends write in it (a `dm` names the other as `to`);
+   * only the author edits a message; either end may delete only their own.
+   */
+  private judgeDm(ev: SignedEvent): Verdict {
+    const other = this.otherEnd(ev);
+    if (other === undefined || other === ev.author || ev.room !== dmConversation(ev.author, other)) return { ok: false, reason: 'invalid' };
+    if (ev.type === 'dm') return { ok: true };
+    const target = this.annotationTarget(ev);
+    if (!target) return { ok: false, reason: 'malformed' };
+    if ((ev.type === 'edit' || ev.type === 'delete') && target.author !== ev.author) return { ok: false, reason: 'forbidden' };
+    return { ok: true };
   }
+
+  /** The other end of a DM conversation event: a `dm` (and sealed annotations) name it in `to`. */
+  private otherEnd(ev: SignedEvent): string | undefined {
+    if (typeof ev.body.to === 'string') return ev.body.to;
+    const ends = ev.room?.slice(1).split(':') ?? [];
+    return ends.length === 2 && ends.includes(ev.author) ? (ends.find((p) => p !== ev.author) ?? ev.author) : undefined;
+  }
+
+  /** Decrypts a DM (or a sealed annotation of one) if this peer is one of its two ends. */
+  openDm(ev: SignedEvent): string | null {
+    const to = this.otherEnd(ev);
+    const other = ev.author === this.peerId ? to : ev.author;
+    if (other === undefined || (ev.author !== this.peerId && to !== this.peerId)) return null;
+    const dh = this.dhKeyOf(other);
+    if (!dh || ev.room === null || typeof ev.body.ct !== 'string') return null;
+    return decryptDm(this.identity.dh.privateKey, dh, ev.room, String(ev.body.iv), ev.body.ct);
+  }
+
+  /**
+   * A delete was accepted: its message, and every edit of it, lose their content in this database.
+   * What stays is the event stripped of it (and the delete that justifies that), so the author's
+   * log stays whole and is relayed as it is now.
+   */
+  private erase(deletion: SignedEvent): void {
+    const message = String(deletion.body.message);
+    const json = this.store.eventJson(message);
+    const targets = [...(json ? [{ id: message, json }] : []), ...this.store.editsOf(message)];
+    for (const t of targets) {
+      const ev = JSON.parse(t.json) as SignedEvent;
+      if (!isErasable(ev)) {
+        // format 2: the signature covers the text, so only what this peer shows and searches is cleared
+        this.store.setText(t.id, '');
+        continue;
+      }
+      if (!ev.redacted) this.store.erase(t.id, JSON.stringify(redact(ev, deletion)));
+    }
+    this.onErase?.(
+      message,
+      targets.map((t) => t.id),
+    );
+  }
+
+  /** Told of every message whose content a delete erased (the files module forgets its file). */
+  onErase?: (message: string, erased: string[]) => void;
 
   /** DM public key of a peer, from its latest profile event. */
   dhKeyOf(peerId: string): string | undefined {
@@ -530,9 +625,13 @@ export class Replica extends EventEmitter<ReplicaEvents> {
       while (next < tl.stateEvents.length && before(tl.stateEvents[next]!, from)) applyEvent(s, tl.stateEvents[next++]!);
       for (const row of this.store.messagesAfter(room, from.depth, from.id)) {
         while (next < tl.stateEvents.length && before(tl.stateEvents[next]!, row)) applyEvent(s, tl.stateEvents[next++]!);
-        // the rules look only at the author and at whether the text is sealed
-        const ok = applyEvent(s, { author: row.author, type: 'msg', body: row.sealed ? { ct: '' } : { text: '' } }).ok;
-        if (ok !== (row.status === EventStatus.Accepted)) this.store.setVerdict(row.id, ok ? EventStatus.Accepted : EventStatus.Rejected);
+        // the rules look only at the author, whether the content is sealed, and whose message an annotation is about
+        const targetAuthor = row.type === 'msg' || row.target === null ? undefined : this.store.event(row.target)?.author;
+        const ok = applyEvent(s, { author: row.author, type: row.type, body: row.sealed ? { ct: '' } : { text: '' }, targetAuthor }).ok;
+        if (ok === (row.status === EventStatus.Accepted)) continue;
+        this.store.setVerdict(row.id, ok ? EventStatus.Accepted : EventStatus.Rejected);
+        // (a delete found unauthorized after all cannot bring back what it erased: docs/protocol.md)
+        if (ok && row.type === 'delete') this.erase(JSON.parse(this.store.eventJson(row.id)!) as SignedEvent);
       }
     }
     this.dirtyRooms.clear();

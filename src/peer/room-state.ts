@@ -64,6 +64,10 @@ export interface RuleEvent {
   author: string;
   type: string;
   body: Record<string, unknown>;
+  /** A message stripped of its content by a delete: it was sealed or not, nobody can tell now. */
+  redacted?: unknown;
+  /** For a reaction, an edit or a delete: the author of the message it is about. */
+  targetAuthor?: string;
 }
 
 export type Verdict = { ok: true } | { ok: false; reason: 'not_member' | 'forbidden' | 'banned' | 'invalid' | 'malformed' };
@@ -84,6 +88,14 @@ export function canModerate(s: RoomState, actor: string, target: string): boolea
 
 function keysOf(ev: RuleEvent): { epoch?: unknown; target?: unknown }[] {
   return Array.isArray(ev.body.keys) ? (ev.body.keys as { epoch?: unknown; target?: unknown }[]) : [];
+}
+
+/** Members who are not banned write; an invite-only room carries only sealed content. */
+function mayWrite(s: RoomState, ev: RuleEvent): Verdict {
+  if (s.banned.has(ev.author)) return { ok: false, reason: 'banned' };
+  if (!s.members.has(ev.author)) return { ok: false, reason: 'not_member' };
+  if (s.private && ev.body.ct === undefined && !ev.redacted) return { ok: false, reason: 'invalid' };
+  return { ok: true };
 }
 
 /** Judges one event against the state before it; mutates `s` only when the event is accepted. */
@@ -121,10 +133,16 @@ export function applyEvent(s: RoomState, ev: RuleEvent): Verdict {
       s.invited.delete(ev.author); // coming back to an invite-only room takes a new invite
       return { ok: true };
     case 'msg':
-      if (s.banned.has(ev.author)) return { ok: false, reason: 'banned' };
-      if (!s.members.has(ev.author)) return { ok: false, reason: 'not_member' };
-      // an invite-only room carries only sealed content (a text, or a text with a file and its key)
-      if (s.private && ev.body.ct === undefined) return { ok: false, reason: 'invalid' };
+    case 'react':
+    case 'unreact':
+      return mayWrite(s, ev);
+    case 'edit':
+      if (ev.targetAuthor !== ev.author) return { ok: false, reason: 'forbidden' };
+      return mayWrite(s, ev);
+    case 'delete':
+      // an author may always take back their own words; moderators remove others' (not their betters')
+      if (ev.targetAuthor === ev.author) return { ok: true };
+      if (ev.targetAuthor === undefined || !canModerate(s, ev.author, ev.targetAuthor)) return { ok: false, reason: 'forbidden' };
       return { ok: true };
     case 'invite':
       if (!s.private) return { ok: false, reason: 'invalid' };

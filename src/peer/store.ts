@@ -12,7 +12,7 @@ import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { openDatabase, prepare, prepareNamed, transaction } from './sqlite.js';
-import { EVENT_FORMAT, roomOfEvent, type SignedEvent } from '../shared/wire.js';
+import { EVENT_FORMAT, EVENT_FORMATS, roomOfEvent, type SignedEvent } from '../shared/wire.js';
 
 export const EventStatus = {
   /** Stored, waiting for its causal dependencies. */
@@ -46,7 +46,23 @@ export interface EventRow {
 /** The columns an event's body fills (the same whether read from a row or from the event in memory). */
 export function bodyColumns(ev: SignedEvent): Pick<EventRow, 'nick' | 'reply_to' | 'target'> {
   const str = (v: unknown) => (typeof v === 'string' ? v : null);
-  return { nick: str(ev.body.nick), reply_to: str(ev.body.replyTo), target: str(ev.body.target) ?? str(ev.body.to) };
+  // an annotation's target is its message; a kick's, its member; a DM's, its addressee
+  return {
+    nick: str(ev.body.nick),
+    reply_to: str(ev.body.replyTo),
+    target: str(ev.body.message) ?? str(ev.body.target) ?? str(ev.body.to),
+  };
+}
+
+/** What an annotation (reaction, edit, delete, read receipt) of a message needs to be applied to it. */
+export interface AnnotationRow {
+  id: string;
+  author: string;
+  type: 'react' | 'unreact' | 'edit' | 'delete' | 'read';
+  target: string;
+  depth: number;
+  ts: number;
+  text: string | null;
 }
 
 type InsertParams = Pick<
@@ -91,6 +107,7 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_room_order ON events (room, depth, id);
 CREATE INDEX IF NOT EXISTS events_waiting ON events (status) WHERE status = 0;
 CREATE INDEX IF NOT EXISTS events_creates ON events (type) WHERE type = 'create';
+CREATE INDEX IF NOT EXISTS events_annotations ON events (target, depth, id) WHERE type IN ('react', 'unreact', 'edit', 'delete', 'read');
 CREATE TABLE IF NOT EXISTS heads (room TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (room, id));
 CREATE TABLE IF NOT EXISTS peers (peer_id TEXT PRIMARY KEY, urls TEXT NOT NULL, source TEXT NOT NULL, last_seen INTEGER NOT NULL);
 `;
@@ -112,7 +129,8 @@ export class Store {
     closeSync(openSync(file, 'a', 0o600));
     chmodSync(file, 0o600);
     this.db = openDatabase(file);
-    this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON');
+    // secure_delete: what a delete erases is overwritten with zeros, not left in free pages
+    this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON');
     this.setAsideOlderProtocol();
     this.db.exec(SCHEMA);
     this.migrate();
@@ -132,6 +150,24 @@ export class Store {
       setStatus: prepare<[EventStatus, number, string]>(db, 'UPDATE events SET status = ?, late = ? WHERE id = ?'),
       setVerdict: prepare<[EventStatus, string]>(db, 'UPDATE events SET status = ? WHERE id = ?'),
       setText: prepare<[string, string]>(db, 'UPDATE events SET text = ? WHERE id = ?'),
+      erase: prepare<[string, string]>(db, "UPDATE events SET json = ?, text = '', sealed = 1 WHERE id = ?"),
+      editsOf: prepare<[string], { id: string; json: string }>(
+        db,
+        "SELECT id, json FROM events WHERE target = ? AND type = 'edit' AND status IN (0, 1, 2)",
+      ),
+      deletionOf: prepare<[string], { json: string }>(
+        db,
+        "SELECT json FROM events WHERE target = ? AND type = 'delete' AND status = 1 ORDER BY depth, id LIMIT 1",
+      ),
+      lastRead: prepare<[string, string], { target: string }>(
+        db,
+        "SELECT target FROM events WHERE room = ? AND author = ? AND type = 'read' AND status = 1 ORDER BY depth DESC, id DESC LIMIT 1",
+      ),
+      unreadAfter: prepare<[string, string, number, number, string], { n: number }>(
+        db,
+        `SELECT COUNT(*) AS n FROM events WHERE room = ? AND status = 1 AND type IN ('msg', 'dm') AND text IS NOT NULL
+         AND author != ? AND (depth > ? OR (depth = ? AND id > ?))`,
+      ),
       byId: prepare<[string], EventRow>(db, `SELECT ${ROW_COLUMNS} FROM events WHERE id = ?`),
       jsonById: prepare<[string], { json: string }>(db, 'SELECT json FROM events WHERE id = ?'),
       vector: prepare<[], { author: string; seq: number; id: string }>(
@@ -145,7 +181,7 @@ export class Store {
       markSig: prepare<[string, number]>(db, 'UPDATE events SET sig_ok = 1 WHERE author = ? AND seq = ?'),
       unreadable: prepare<[string], { id: string; json: string }>(
         db,
-        "SELECT id, json FROM events WHERE room = ? AND type = 'msg' AND status = 1 AND text IS NULL",
+        "SELECT id, json FROM events WHERE room = ? AND type IN ('msg', 'react', 'unreact', 'edit') AND status = 1 AND text IS NULL",
       ),
       waiting: prepare<[], { json: string }>(db, 'SELECT json FROM events WHERE status = 0 ORDER BY author, seq'),
       heads: prepare<[string], { id: string }>(db, 'SELECT id FROM heads WHERE room = ?'),
@@ -158,7 +194,7 @@ export class Store {
       ),
       messagesAfter: prepare<[string, number, number, string], EventRow>(
         db,
-        `SELECT ${ROW_COLUMNS} FROM events WHERE room = ? AND status IN (1, 2) AND type = 'msg'
+        `SELECT ${ROW_COLUMNS} FROM events WHERE room = ? AND status IN (1, 2) AND type IN ('msg', 'react', 'unreact', 'edit', 'delete')
          AND (depth > ? OR (depth = ? AND id > ?)) ORDER BY depth, id`,
       ),
       profiles: prepare<[], EventRow>(db, `SELECT ${ROW_COLUMNS} FROM events WHERE type = 'profile' AND status = 1 ORDER BY author, seq`),
@@ -183,6 +219,11 @@ export class Store {
   private setAsideOlderProtocol(): void {
     const version = prepare<[], { user_version: number }>(this.db, 'PRAGMA user_version').get()?.user_version ?? 0;
     if (version === EVENT_FORMAT) return;
+    if ((EVENT_FORMATS as readonly number[]).includes(version)) {
+      // an older format this peer still reads: its events stay as they are, new ones use the new format
+      this.db.exec(`PRAGMA user_version = ${EVENT_FORMAT}`);
+      return;
+    }
     const hasEventsTable =
       prepare<[], { n: number }>(this.db, "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'events'").get()!.n > 0;
     transaction(this.db, () => {
@@ -297,7 +338,8 @@ export class Store {
       ...bodyColumns(ev),
       text,
       sig_ok: sigChecked ? 1 : 0,
-      sealed: ev.type === 'msg' && typeof ev.body.ct === 'string' ? 1 : 0,
+      // what the room rules look at: a redacted message counts as sealed (its content is gone either way)
+      sealed: typeof ev.body.ct === 'string' || ev.redacted !== undefined ? 1 : 0,
       json,
     });
   }
@@ -320,6 +362,74 @@ export class Store {
 
   eventJson(id: string): string | undefined {
     return this.stmts.jsonById.get(id)?.json;
+  }
+
+  /** Replaces an event by its redacted form: its content is gone from this database, not only hidden. */
+  erase(id: string, redactedJson: string): void {
+    this.stmts.erase.run(redactedJson, id);
+    this.scrubSoon();
+  }
+
+  private scrubTimer?: NodeJS.Timeout;
+
+  /**
+   * The old version of an erased row still sits in the write-ahead log (and in the database file
+   * until a checkpoint copies the new one over it): a checkpoint that truncates the log, shortly
+   * after a burst of deletes, leaves the text nowhere on disk.
+   */
+  private scrubSoon(): void {
+    if (this.scrubTimer) return;
+    this.scrubTimer = setTimeout(() => {
+      this.scrubTimer = undefined;
+      if (!this.db.isOpen) return;
+      this.flushNow();
+      this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    }, 500);
+    this.scrubTimer.unref();
+  }
+
+  /** The edits of a message (any status: a rejected edit holds its text too). */
+  editsOf(message: string): { id: string; json: string }[] {
+    return this.stmts.editsOf.all(message);
+  }
+
+  /** The accepted delete of a message, if any (the first in the order). */
+  deletionOf(message: string): string | undefined {
+    return this.stmts.deletionOf.get(message)?.json;
+  }
+
+  /** Accepted reactions, edits, deletes and read receipts of these messages, in the order of the log. */
+  annotationsOf(messages: readonly string[]): AnnotationRow[] {
+    const out: AnnotationRow[] = [];
+    // in pages, to stay under SQLite's limit of bound parameters
+    for (let i = 0; i < messages.length; i += 500) {
+      const page = messages.slice(i, i + 500);
+      const sql = `SELECT id, author, type, target, depth, ts, text FROM events WHERE target IN (${page.map(() => '?').join(',')})
+        AND type IN ('react', 'unreact', 'edit', 'delete') AND status = 1 ORDER BY depth, id`;
+      out.push(...prepare<string[], AnnotationRow>(this.db, sql).all(...page));
+    }
+    return out.sort((a, b) => a.depth - b.depth || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** The message up to which `author` said it has read a DM conversation (its latest read receipt). */
+  lastRead(conversation: string, author: string): string | undefined {
+    return this.stmts.lastRead.get(conversation, author)?.target;
+  }
+
+  /** The DM conversations `peerId` has messages in (their keys, `@a:b`). */
+  dmConversations(peerId: string): string[] {
+    return prepare<[string, string], { room: string }>(
+      this.db,
+      "SELECT DISTINCT room FROM events WHERE room >= '@' AND room < 'A' AND type = 'dm' AND status = 1 AND (author = ? OR target = ?)",
+    )
+      .all(peerId, peerId)
+      .map((r) => r.room);
+  }
+
+  /** Readable messages of others after a position of a conversation: what is unread. */
+  unreadAfter(room: string, me: string, after: { depth: number; id: string } | null): number {
+    const at = after ?? { depth: 0, id: '' };
+    return this.stmts.unreadAfter.get(room, me, at.depth, at.depth, at.id)!.n;
   }
 
   /** Highest seq and its id for every author (logs are stored gapless). */
@@ -381,11 +491,14 @@ export class Store {
       .reverse();
   }
 
-  /** Case-insensitive substring search over accepted message texts, newest first. */
+  /**
+   * Case-insensitive substring search over accepted message texts and edits, newest first: an
+   * edit's hit stands for its message (the caller checks the message's current text still matches).
+   */
   search(query: string, rooms: string[], limit: number): EventRow[] {
     if (rooms.length === 0) return [];
     const pattern = `%${query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    const sql = `SELECT ${ROW_COLUMNS} FROM events WHERE status = 1 AND type IN ('msg','dm') AND room IN (${rooms.map(() => '?').join(',')})
+    const sql = `SELECT ${ROW_COLUMNS} FROM events WHERE status = 1 AND type IN ('msg','dm','edit') AND room IN (${rooms.map(() => '?').join(',')})
       AND text LIKE ? ESCAPE '\\' ORDER BY ts DESC LIMIT ?`;
     return prepare<(string | number)[], EventRow>(this.db, sql).all(...rooms, pattern, limit);
   }
@@ -403,6 +516,11 @@ export class Store {
   }
 
   close(): void {
+    if (this.scrubTimer) {
+      clearTimeout(this.scrubTimer);
+      this.scrubTimer = undefined;
+      if (this.db.isOpen) this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    }
     this.flushNow();
     if (this.db.isOpen) this.db.close();
   }

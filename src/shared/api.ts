@@ -10,7 +10,7 @@
 import { z } from 'zod';
 
 /** Version of the control API, not of the app: bump it whenever a method, param, result or event changes. */
-export const API_VERSION = '2.2.0';
+export const API_VERSION = '2.3.0';
 
 export const ROLES = ['owner', 'moderator', 'member'] as const;
 
@@ -28,6 +28,9 @@ export const LIMITS = {
   membersMax: 1000,
   fileNameMax: 255,
   pathMax: 4096,
+  /** A reaction: one emoji (or a short sequence of them, e.g. with a skin tone). */
+  emojiMax: 32,
+  statusTextMax: 100,
 } as const;
 
 /**
@@ -110,6 +113,32 @@ export const fileIdSchema = z
   .describe("File id: base64url SHA-256 of the file's manifest (43 characters), the same on every peer");
 const pathSchema = z.string().min(1).max(LIMITS.pathMax).describe('A path on the machine of this peer');
 
+export const emojiSchema = z
+  .string()
+  .trim()
+  .min(1, 'emoji must not be empty')
+  .max(LIMITS.emojiMax, `an emoji is at most ${LIMITS.emojiMax} characters`)
+  .regex(/^[^\p{C}\s]+$/u, 'an emoji has no spaces or control characters')
+  .describe('The emoji of a reaction, as text (e.g. 👍)');
+
+/** What a peer says of itself (`setStatus`); `offline` is what others see of a peer they cannot reach. */
+export const STATUSES = ['online', 'away', 'busy'] as const;
+export type Status = (typeof STATUSES)[number];
+export const PRESENCES = [...STATUSES, 'offline'] as const;
+export type Presence = (typeof PRESENCES)[number];
+const statusTextSchema = z
+  .string()
+  .trim()
+  .max(LIMITS.statusTextMax, `a status text is at most ${LIMITS.statusTextMax} characters`)
+  .regex(/^[^\p{C}]*$/u, 'a status text has no control characters')
+  .describe('A short status text ("in a meeting until 3")');
+const presenceFields = {
+  status: z
+    .enum(PRESENCES)
+    .describe('`online`, `away`, `busy` as the peer set it (`away` also after idle time), `offline` when it is not reachable now'),
+  statusText: z.string().optional().describe('Its status text, if it set one'),
+};
+
 // ---- results and events: shared types (components of the OpenRPC document) ----------------------
 
 export const roleSchema = z
@@ -165,6 +194,16 @@ export const fileInfoSchema = z
   .describe('A file attached to a message: its manifest travels in the signed message, its bytes from peer to peer');
 export type FileInfo = z.infer<typeof fileInfoSchema>;
 
+export const reactionSchema = z
+  .object({
+    emoji: z.string().describe('The emoji'),
+    count: z.number().int().min(1).describe('How many peers reacted with it'),
+    peers: z.array(peerSchema).describe('Who, in the order they reacted'),
+    mine: z.boolean().describe('This peer is one of them'),
+  })
+  .describe('One emoji of the reactions to a message');
+export type Reaction = z.infer<typeof reactionSchema>;
+
 export const messageSchema = z
   .object({
     id: messageIdSchema,
@@ -174,9 +213,20 @@ export const messageSchema = z
     to: peerSchema.optional().describe('Addressee of a direct message'),
     text: z.string().describe('The text, decrypted'),
     sentAt: z.number().describe("The author's clock when sent, ms since the epoch (display only: order is causal)"),
-    replyTo: z.string().optional().describe('Id of the message this one answers'),
+    replyTo: z.string().optional().describe('Id of the message this one answers (in the same room or DM)'),
     file: fileInfoSchema.optional().describe('An attached file (the text may then be empty)'),
     late: z.boolean().optional().describe('True when delivered after messages that sort after it (a healed partition, a catch-up)'),
+    reactions: z.array(reactionSchema).optional().describe('Reactions, in the order each emoji was first used (absent when none)'),
+    edited: z
+      .number()
+      .optional()
+      .describe("The author's clock at its latest edit (ms); `text` is the edited text; `editHistory` has the versions"),
+    deleted: z.boolean().optional().describe('Deleted: `text` is empty, the file gone, and the original text erased from every peer'),
+    deletedBy: peerSchema.optional().describe('Who deleted it, when not its author (a moderator)'),
+    seen: z
+      .boolean()
+      .optional()
+      .describe('A direct message of this peer that the addressee has read (if the addressee shares read receipts)'),
   })
   .describe('A room message or a direct message');
 export type Message = z.infer<typeof messageSchema>;
@@ -189,8 +239,9 @@ export const memberSchema = z
     online: z
       .boolean()
       .describe(
-        'Linked to this peer now, or announced on the LAN by mDNS right now (always true for this peer itself); without multicast only neighbours in the overlay count',
+        'Reachable now: linked, announced on the LAN by mDNS, or its presence heard through the overlay in the last minutes (always true for this peer itself)',
       ),
+    ...presenceFields,
   })
   .describe('A member of a room');
 export type Member = z.infer<typeof memberSchema>;
@@ -227,6 +278,7 @@ export const peerInfoSchema = z
       .describe('How it was found: mDNS, `--peer`/`connect`, from another peer, from the last run, it dialed us, the /24 scan'),
     lastError: z.string().optional().describe('Why the last dial or link failed'),
     fingerprint: z.string().describe('Short key fingerprint that tells two peers with the same nick apart'),
+    ...presenceFields,
   })
   .describe('A peer this one knows of (itself excluded)');
 export type PeerInfo = z.infer<typeof peerInfoSchema>;
@@ -237,6 +289,9 @@ export const whoAmISchema = z
     nick: z.string().describe('Its nick'),
     port: z.number().int().describe('TCP port of its peer links'),
     fingerprint: z.string().describe('Short key fingerprint that tells two peers with the same nick apart'),
+    status: z.enum(STATUSES).describe('Its status, as set with `setStatus` (kept across restarts)'),
+    statusText: z.string().optional().describe('Its status text'),
+    readReceipts: z.boolean().describe('Whether the other side of a DM learns when this peer has read it'),
   })
   .describe('This peer');
 export type WhoAmI = z.infer<typeof whoAmISchema>;
@@ -273,6 +328,31 @@ export const statsSchema = z
   .describe('What this peer sent and received over its links since it started: the cost of broadcasts');
 export type Stats = z.infer<typeof statsSchema>;
 
+export const readMarkerSchema = z
+  .object({
+    room: roomIdSchema.optional().describe('The room (or `peer` for a DM conversation)'),
+    peer: peerIdSchema.optional().describe('The other side of a DM conversation'),
+    message: messageIdSchema.optional().describe('The last message read; absent when nothing was read yet'),
+    unread: z.number().int().min(0).describe("Messages of others after it (this peer's own count as read)"),
+  })
+  .describe("How far this user has read a conversation: one marker per conversation, shared by all of this peer's UIs");
+export type ReadMarker = z.infer<typeof readMarkerSchema>;
+
+export const editVersionSchema = z
+  .object({
+    text: z.string().describe('The text of this version'),
+    at: z.number().describe("The author's clock when it was written (ms)"),
+  })
+  .describe('One version of an edited message');
+export type EditVersion = z.infer<typeof editVersionSchema>;
+
+export const statusSchema = z
+  .object({
+    status: z.enum(STATUSES).describe('The status set'),
+    statusText: z.string().optional().describe('The status text, if any'),
+  })
+  .describe("This peer's status");
+
 /** The shared types, by the name the docs give them (`#/components/schemas/<name>`). */
 export const API_TYPES = {
   Peer: peerSchema,
@@ -286,6 +366,9 @@ export const API_TYPES = {
   Stats: statsSchema,
   FileInfo: fileInfoSchema,
   Transfer: transferSchema,
+  Reaction: reactionSchema,
+  ReadMarker: readMarkerSchema,
+  EditVersion: editVersionSchema,
 } as const;
 
 // ---- methods ------------------------------------------------------------------------------------
@@ -321,9 +404,27 @@ export const methodParams = {
     .object({
       room: roomRefSchema,
       text: textSchema,
-      replyTo: z.string().max(64).optional().describe('Id of a message of this room it answers'),
+      replyTo: messageIdSchema.optional().describe('Id of a message of this room it answers'),
     })
     .strict(),
+  react: z.object({ message: messageIdSchema.describe('The message reacted to'), emoji: emojiSchema }).strict(),
+  unreact: z
+    .object({ message: messageIdSchema.describe('The message'), emoji: emojiSchema.describe('The reaction to take back') })
+    .strict(),
+  edit: z.object({ message: messageIdSchema.describe('A message of this peer'), text: textSchema.describe('The new text') }).strict(),
+  delete: z.object({ message: messageIdSchema.describe('A message of this peer, or any message of a room this peer moderates') }).strict(),
+  editHistory: z.object({ message: messageIdSchema }).strict(),
+  setStatus: z.object({ status: z.enum(STATUSES).describe('The new status'), text: statusTextSchema.optional() }).strict(),
+  markRead: z
+    .object({
+      room: roomRefSchema.optional().describe('The room (or `peer`)'),
+      peer: peerRefSchema.optional().describe('The other side of a DM conversation (or `room`)'),
+      message: messageIdSchema.describe('The last message the user has seen; a marker never moves back'),
+    })
+    .strict()
+    .refine((p) => (p.room === undefined) !== (p.peer === undefined), { message: 'give exactly one of room and peer', path: ['room'] }),
+  readMarkers: z.object({}).strict(),
+  setReadReceipts: z.object({ enabled: z.boolean().describe('Tell the other side of a DM when its messages were read') }).strict(),
   history: z
     .object({
       room: roomRefSchema,
@@ -331,7 +432,13 @@ export const methodParams = {
       before: z.string().max(64).optional().describe('Only messages before this message id (paging)'),
     })
     .strict(),
-  dm: z.object({ to: peerRefSchema, text: textSchema }).strict(),
+  dm: z
+    .object({
+      to: peerRefSchema,
+      text: textSchema,
+      replyTo: messageIdSchema.optional().describe('Id of a message of this DM conversation it answers'),
+    })
+    .strict(),
   sendFile: z
     .object({
       room: roomRefSchema.optional().describe('The room to send it to (or `to`)'),
@@ -383,6 +490,15 @@ export const methodResults = {
   invite: emptySchema,
   leave: z.object({ room: roomIdSchema.describe('Id of the room left') }).describe('The room left'),
   send: messageSchema.describe('The message, durable on this peer'),
+  react: messageSchema.describe('The message with its reactions'),
+  unreact: messageSchema.describe('The message with its reactions'),
+  edit: messageSchema.describe('The message as edited'),
+  delete: messageSchema.describe('The message, deleted'),
+  editHistory: z.array(editVersionSchema).describe('Every version, the original first; empty for a deleted message'),
+  setStatus: statusSchema,
+  markRead: readMarkerSchema,
+  readMarkers: z.array(readMarkerSchema).describe('A marker for every joined room and every DM conversation'),
+  setReadReceipts: z.object({ enabled: z.boolean().describe('Read receipts are sent') }).describe('The setting now'),
   history: z.array(messageSchema).describe('Messages, oldest first'),
   dm: messageSchema.describe('The direct message, durable on this peer'),
   dmHistory: z.array(messageSchema).describe('Direct messages with that peer, oldest first'),
@@ -449,12 +565,36 @@ export const eventPayloads = {
     })
     .describe('A nick already known appeared with another key'),
   transfer: transferSchema,
+  update: messageSchema.describe('The message as it is now'),
+  status: z
+    .object({ peerId: peerIdSchema, nick: z.string().describe('Its nick'), ...presenceFields })
+    .describe("A peer's presence changed (this peer's own included)"),
+  read: readMarkerSchema.describe('The marker as it is now'),
+  seen: z
+    .object({
+      peer: peerIdSchema.describe('The addressee'),
+      message: messageIdSchema.describe('The last message of this peer it has read'),
+    })
+    .describe('The other side of a DM read it up to a message'),
 } as const;
 
 /** Notifications pushed by the peer. */
 export type EventPayloads = { [E in keyof typeof eventPayloads]: z.output<(typeof eventPayloads)[E]> };
 export type EventName = keyof EventPayloads;
-export const EVENT_NAMES: readonly EventName[] = ['ready', 'message', 'dm', 'member', 'peer', 'typing', 'identity', 'transfer'];
+export const EVENT_NAMES: readonly EventName[] = [
+  'ready',
+  'message',
+  'dm',
+  'member',
+  'peer',
+  'typing',
+  'identity',
+  'transfer',
+  'update',
+  'status',
+  'read',
+  'seen',
+];
 
 // ---- errors -------------------------------------------------------------------------------------
 
@@ -482,7 +622,7 @@ export const ERROR_DOCS: Record<ErrorReason, string> = {
   unknown_peer: 'No known peer has that id or nick, or its key is not known yet',
   too_large: 'A limit is reached: rooms on the network, members of a room, a `--json` line over 1 MiB',
   rate_limited: 'Too many requests (reserved: the current peer does not raise it on the control API)',
-  not_found: 'No such message (`replyTo`, `before`), ban or room id',
+  not_found: 'No such message (`replyTo`, `before`, the message of a reaction, edit or delete), ban or room id',
   ambiguous:
     'Several known peers have that nick, or several known rooms that name; `data.candidates` lists them (peers: `peerId`, `fingerprint`; rooms: `id`, `name`, `owner`, `members` count)',
   unreachable: 'The peer at that address could not be connected to',
@@ -552,6 +692,48 @@ export const METHOD_DOCS: { readonly [M in MethodName]: MethodDoc } = {
     description: 'Returns once the message is durable on this peer; it then reaches every peer, even if this one crashes.',
     errors: [...MEMBERSHIP, 'not_found', 'forbidden'],
   },
+  react: {
+    summary: 'Reacts to a message with an emoji',
+    description:
+      'A signed event of the room (or DM) like any other. Each peer reacts at most once per emoji and message; reacting again with the same emoji changes nothing. Concurrent reactions merge. `update` events tell every peer.',
+    errors: [...MEMBERSHIP, 'not_found', 'forbidden'],
+  },
+  unreact: {
+    summary: 'Takes back a reaction',
+    description: 'Of all the reacts and unreacts of one peer with one emoji, the causally last wins (ties: the total order of the log).',
+    errors: [...MEMBERSHIP, 'not_found', 'forbidden'],
+  },
+  edit: {
+    summary: 'Changes the text of one of your messages',
+    description:
+      'Only the author may edit, and every peer enforces it. Of concurrent edits the causally last wins, ties by the total order of the log, the same on every peer. Earlier versions stay available (`editHistory`) until the message is deleted.',
+    errors: [...MEMBERSHIP, 'not_found', 'forbidden'],
+  },
+  delete: {
+    summary: 'Deletes a message',
+    description:
+      "Its author may delete it, and so may the room's owners and moderators (a moderator not an owner's message). Every peer replaces it by an empty, deleted message in `history`, `search` and notifications, and erases its text, its edits and its file from its database: the event is kept, stripped of its content, for the log to stay whole.",
+    errors: [...MEMBERSHIP, 'not_found', 'forbidden'],
+  },
+  editHistory: { summary: 'The versions of an edited message, the original first', errors: ['not_found'] },
+  setStatus: {
+    summary: 'Sets this peer’s status: online, away or busy, with an optional text',
+    description:
+      'Signed and passed on through the overlay to every peer online, again every minute while the peer runs; kept across restarts. `busy` silences notifications in the apps. The desktop app sets `away` after 10 minutes without input, and `online` again on return.',
+    errors: [],
+  },
+  markRead: {
+    summary: 'Moves the read marker of a conversation',
+    description:
+      "Per conversation, shared by all of this peer's UIs (a `read` event tells them). A marker only moves forward. In a DM, the other side learns it (`seen`) unless read receipts are off.",
+    errors: [...MEMBERSHIP, ...PEER_REF],
+  },
+  readMarkers: { summary: 'The read marker and unread count of every conversation', errors: [] },
+  setReadReceipts: {
+    summary: 'Turns DM read receipts on or off (on by default)',
+    description: 'Off: the other side of a DM is not told when its messages were read. Kept across restarts.',
+    errors: [],
+  },
   history: {
     summary: "A room's messages, oldest first",
     description:
@@ -561,7 +743,7 @@ export const METHOD_DOCS: { readonly [M in MethodName]: MethodDoc } = {
   dm: {
     summary: 'Sends an end-to-end encrypted direct message',
     description: 'Returns once durable on this peer. The addressee must have been seen once (its key is needed).',
-    errors: [...PEER_REF],
+    errors: [...PEER_REF, 'not_found'],
   },
   dmHistory: { summary: 'The direct messages with a peer, oldest first', errors: [...PEER_REF] },
   sendFile: {
@@ -634,6 +816,13 @@ export const EVENT_DOCS: { readonly [E in EventName]: EventDoc } = {
     summary: "A file's transfer to this peer progressed or ended",
     description: 'At most about four a second per file while it runs, and one for every change of state.',
   },
+  update: {
+    summary: 'A message changed: a reaction, an edit or a delete',
+    description: 'The params are the whole `Message` as it is now.',
+  },
+  status: { summary: 'A peer set its status, or came online or went offline' },
+  read: { summary: 'A read marker of this peer moved (from any of its UIs)' },
+  seen: { summary: 'The other side of a DM read it (read receipts)' },
   identity: {
     summary: 'A known nick appeared with a different key',
     description: 'Trust on first use: the two are different peers, never merged.',

@@ -147,15 +147,24 @@ const TRANSFER = {
   path: '/home/bob/.local/share/chatty/downloads/whiteboard.jpg',
 };
 const MEMBERS = [
-  { ...ALICE, role: 'owner' as const, online: true },
-  { ...BOB, role: 'member' as const, online: true },
+  { ...ALICE, role: 'owner' as const, online: true, status: 'online' as const },
+  { ...BOB, role: 'member' as const, online: true, status: 'busy' as const, statusText: 'in a meeting until 3' },
 ];
+const WHOAMI = { ...ALICE, port: 7447, fingerprint: fingerprint(ALICE.peerId), status: 'online' as const, readReceipts: true };
+const REPLY = {
+  ...MESSAGE,
+  id: 'rP5lY8tG2hN6mK0jB3vC7xZ1qW4eR9sD-aF_uI6oPyk',
+  from: BOB,
+  text: 'hello to you',
+  replyTo: MESSAGE.id,
+  reactions: [{ emoji: '👍', count: 1, peers: [ALICE], mine: true }],
+};
 
 type MethodExamples = { [M in MethodName]: { params: ParamsOf<M>; result: MethodResults[M] } };
 
 /** One call of each method, as a script would make it. */
 export const METHOD_EXAMPLES: MethodExamples = {
-  whoami: { params: {}, result: { ...ALICE, port: 7447, fingerprint: fingerprint(ALICE.peerId) } },
+  whoami: { params: {}, result: WHOAMI },
   setNick: { params: { nick: 'alice' }, result: ALICE },
   peers: {
     params: {},
@@ -167,6 +176,8 @@ export const METHOD_EXAMPLES: MethodExamples = {
         state: 'connected',
         source: 'mdns',
         fingerprint: fingerprint(BOB.peerId),
+        status: 'busy',
+        statusText: 'in a meeting until 3',
       },
     ],
   },
@@ -176,9 +187,33 @@ export const METHOD_EXAMPLES: MethodExamples = {
   invite: { params: { room: 'secret', peer: 'bob' }, result: {} },
   leave: { params: { room: GENERAL }, result: { room: GENERAL } },
   send: { params: { room: 'general', text: 'hello' }, result: MESSAGE },
-  history: { params: { room: 'general', limit: 50 }, result: [MESSAGE] },
+  react: { params: { message: REPLY.id, emoji: '👍' }, result: REPLY },
+  unreact: { params: { message: REPLY.id, emoji: '👍' }, result: { ...REPLY, reactions: undefined } },
+  edit: {
+    params: { message: MESSAGE.id, text: 'hello, everyone' },
+    result: { ...MESSAGE, text: 'hello, everyone', edited: 1_767_225_720_000 },
+  },
+  delete: { params: { message: MESSAGE.id }, result: { ...MESSAGE, text: '', deleted: true } },
+  editHistory: {
+    params: { message: MESSAGE.id },
+    result: [
+      { text: 'hello', at: MESSAGE.sentAt },
+      { text: 'hello, everyone', at: 1_767_225_720_000 },
+    ],
+  },
+  setStatus: { params: { status: 'busy', text: 'in a meeting until 3' }, result: { status: 'busy', statusText: 'in a meeting until 3' } },
+  markRead: { params: { room: 'general', message: REPLY.id }, result: { room: GENERAL, message: REPLY.id, unread: 0 } },
+  readMarkers: {
+    params: {},
+    result: [
+      { room: GENERAL, message: MESSAGE.id, unread: 1 },
+      { peer: BOB.peerId, message: DM.id, unread: 0 },
+    ],
+  },
+  setReadReceipts: { params: { enabled: false }, result: { enabled: false } },
+  history: { params: { room: 'general', limit: 50 }, result: [MESSAGE, REPLY] },
   dm: { params: { to: 'bob', text: 'hi bob' }, result: DM },
-  dmHistory: { params: { peer: 'bob', limit: 50 }, result: [DM] },
+  dmHistory: { params: { peer: 'bob', limit: 50 }, result: [{ ...DM, seen: true }] },
   sendFile: {
     params: { room: 'general', path: '/home/alice/whiteboard.jpg', text: 'the whiteboard after the meeting' },
     result: FILE_MESSAGE,
@@ -205,7 +240,7 @@ export const METHOD_EXAMPLES: MethodExamples = {
 
 /** One notification of each kind. */
 export const EVENT_EXAMPLES: { [E in EventName]: EventPayloads[E] } = {
-  ready: { ...ALICE, port: 7447, fingerprint: fingerprint(ALICE.peerId), ui: 'http://127.0.0.1:7448/?token=3mQ…' },
+  ready: { ...WHOAMI, ui: 'http://127.0.0.1:7448/?token=3mQ…' },
   message: { ...MESSAGE, from: BOB, text: 'hi alice', id: 'rE2pL8vN5xQ1wZ7cT4yB0mK3jH6gF9dS-aU_iO2eRtk' },
   dm: { ...DM, from: BOB, to: ALICE, text: 'hi!', id: 'tY6uI1oP4aS7dF0gH3jK9lZ2xC5vB8nM-qW_eR3tYuj' },
   member: { room: GENERAL, roomName: 'general', peerId: BOB.peerId, nick: 'bob', change: 'role', role: 'moderator', by: ALICE.peerId },
@@ -213,6 +248,10 @@ export const EVENT_EXAMPLES: { [E in EventName]: EventPayloads[E] } = {
   typing: { room: GENERAL, ...BOB },
   identity: { nick: 'bob', peerId: 'Zz3xC6vB9nM2qW5eR8tY1uI4oP7aS0dF-gH_jK6lZxw', knownPeerId: BOB.peerId },
   transfer: TRANSFER,
+  update: { ...REPLY, reactions: [{ emoji: '👍', count: 2, peers: [ALICE, BOB], mine: true }] },
+  status: { ...BOB, status: 'away' },
+  read: { room: GENERAL, message: REPLY.id, unread: 0 },
+  seen: { peer: BOB.peerId, message: DM.id },
 };
 
 // ---- the document --------------------------------------------------------------------------------

@@ -4,19 +4,31 @@
  * network is parsed with these schemas before anything else looks at it.
  */
 import { z } from 'zod';
-import { FILE_LIMITS, LIMITS, nickSchema, peerIdSchema, roomSchema, ROLES } from './api.js';
+import { FILE_LIMITS, LIMITS, nickSchema, peerIdSchema, roomSchema, ROLES, STATUSES } from './api.js';
 
 /**
  * Version of the link protocol (frames, handshake, discovery records), bumped on any incompatible
  * change; peers refuse other versions with a clear `version` error. 3: the bounded overlay
  * (HyParView membership, Plumtree broadcast). 4: files (messages with a manifest, chunk frames).
+ * 5: conversations (events of format 3: reactions, edits, deletes, read receipts; presence frames).
  */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 /**
  * Version of the signed event format (each event's `v`, the database's schema version). Separate
  * from the link protocol so that a change of frames does not set aside everyone's history.
+ * 3: an event's id covers the erasable fields of its body by their hashes (ERASABLE_FIELDS), so a
+ * deleted message can travel without them and still be checked. Events of format 2 stay valid.
  */
-export const EVENT_FORMAT = 2;
+export const EVENT_FORMAT = 3;
+/** Formats this peer reads: a database of format 2 is kept as it is when the peer moves to 3. */
+export const EVENT_FORMATS = [2, 3] as const;
+/**
+ * Body fields a delete erases (format 3): the id covers each by its SHA-256, so the event stripped
+ * of them (with their hashes in `redacted`) keeps its id, its signature and its place in the log.
+ */
+export const ERASABLE_FIELDS = ['text', 'ct', 'iv', 'file'] as const;
+/** Events a delete strips: the message and its edits. */
+export const ERASABLE_TYPES = ['msg', 'dm', 'edit'] as const;
 /** DNS-SD service type (`_chatty._tcp`). */
 export const SERVICE_TYPE = 'chatty';
 export const DEFAULT_PORT = 7447;
@@ -144,6 +156,29 @@ export const sealedAttachmentSchema = z
 const sealedCtMax = LIMITS.textMax * 6;
 const sealedAttachmentCtMax = WIRE_LIMITS_EVENT_BYTES - 2048;
 
+const annotationTarget = { message: hashSchema, to: peerIdSchema.optional() };
+const sealedFields = { epoch: epochSchema.optional(), iv: b64Schema.length(16).optional(), ct: b64Schema.optional() };
+/**
+ * A body with one piece of content (a reaction's emoji, an edit's text): in clear in an open room,
+ * sealed (`iv`, `ct`, and the room key's `epoch` in an invite-only room) elsewhere. In a DM
+ * conversation `to` names the other side, as in a `dm`.
+ */
+function contentBody(key: 'emoji' | 'text', clear: z.ZodString, ctMax: number) {
+  return z
+    .object({ ...annotationTarget, ...sealedFields, [key]: clear.optional() })
+    .strict()
+    .refine((body) => {
+      const b = body as { iv?: string; ct?: string; epoch?: string; to?: string } & Record<string, unknown>;
+      if (b[key] !== undefined) return b.iv === undefined && b.ct === undefined && b.epoch === undefined && b.to === undefined;
+      return b.iv !== undefined && b.ct !== undefined && b.ct.length <= ctMax && (b.epoch === undefined) !== (b.to === undefined);
+    }, `a ${key} in clear, or sealed (iv, ct, and epoch in a room or to in a DM)`);
+}
+const emojiWireSchema = z
+  .string()
+  .min(1)
+  .max(LIMITS.emojiMax)
+  .regex(/^[^\p{C}\s]+$/u, 'an emoji has no spaces or control characters');
+
 export const eventBodies = {
   /** First event of every author, repeated on nick change: display name and DM key. */
   profile: z.object({ nick: nickSchema, dh: b64Schema.length(43) }).strict(),
@@ -203,10 +238,23 @@ export const eventBodies = {
       iv: b64Schema.length(16),
       ct: b64Schema.max(sealedAttachmentCtMax),
       attachment: z.literal(true).optional(),
+      replyTo: hashSchema.optional(),
     })
     .strict()
     .refine((b) => b.attachment === true || b.ct.length <= sealedCtMax, 'a sealed text is at most its limit'),
+  /** Adds this author's reaction `emoji` to `message`; per author and emoji, the last react or unreact in the order wins. */
+  react: contentBody('emoji', emojiWireSchema, 256),
+  unreact: contentBody('emoji', emojiWireSchema, 256),
+  /** A new text for one of the author's own messages. */
+  edit: contentBody('text', z.string().min(1).max(LIMITS.textMax), sealedCtMax),
+  /** Deletes a message (its author's, or any, by a moderator of the room): every peer erases its content. */
+  delete: z.object({ message: hashSchema }).strict(),
+  /** Read receipt in a DM conversation: the author has read up to `message`. */
+  read: z.object({ message: hashSchema }).strict(),
 } as const;
+
+/** Event types that annotate a message (`body.message`): they wait for it and are judged against it. */
+export const ANNOTATION_TYPES: readonly EventType[] = ['react', 'unreact', 'edit', 'delete', 'read'];
 
 export type EventType = keyof typeof eventBodies;
 export const STATE_EVENT_TYPES: readonly EventType[] = ['create', 'join', 'leave', 'kick', 'ban', 'unban', 'role', 'invite', 'rekey'];
@@ -214,7 +262,7 @@ export const STATE_EVENT_TYPES: readonly EventType[] = ['create', 'join', 'leave
 /** The signed content of an event. `id` = sha256(JCS(content)); `sig` = Ed25519(id). */
 export const eventContentSchema = z
   .object({
-    v: z.literal(EVENT_FORMAT),
+    v: z.union([z.literal(2), z.literal(3)]),
     author: peerIdSchema,
     /** Position in the author's log: 1, 2, 3… without gaps. */
     seq: z.number().int().min(1),
@@ -235,7 +283,18 @@ export const eventContentSchema = z
 
 export type EventContent = z.infer<typeof eventContentSchema>;
 
-export const signedEventSchema = eventContentSchema.extend({ id: hashSchema, sig: b64Schema.length(86) }).strict();
+export const signedEventSchema = eventContentSchema
+  .extend({
+    id: hashSchema,
+    sig: b64Schema.length(86),
+    /**
+     * A deleted message (or edit) travels stripped: `body` without its erasable fields, their
+     * hashes here, and the signed delete that justifies it in `redactedBy` (not part of the id).
+     */
+    redacted: z.partialRecord(z.enum(ERASABLE_FIELDS), hashSchema).optional(),
+    redactedBy: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
 export type SignedEvent = z.infer<typeof signedEventSchema>;
 
 /** Version vector: author → highest contiguous seq held. */
@@ -258,6 +317,22 @@ const hyParViewMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('shuffle'), origin: peerIdSchema, peers: peerListSchema, ttl: z.number().int().min(0).max(16) }).strict(),
   z.object({ t: z.literal('shuffleReply'), peers: peerListSchema }).strict(),
 ]);
+
+/** One peer's presence as it signed it: Ed25519 over `presenceSigned(record)`. */
+export const presenceRecordSchema = z
+  .object({
+    peerId: peerIdSchema,
+    status: z.enum(STATUSES),
+    text: z
+      .string()
+      .max(LIMITS.statusTextMax)
+      .regex(/^[^\p{C}]*$/u)
+      .optional(),
+    seq: z.number().int().min(0),
+    sig: b64Schema.length(86),
+  })
+  .strict();
+export type PresenceRecord = z.infer<typeof presenceRecordSchema>;
 
 export const frameSchema = z.discriminatedUnion('t', [
   /** First frame on a link, both directions. */
@@ -378,6 +453,16 @@ export const frameSchema = z.discriminatedUnion('t', [
       t: z.literal('fnone'),
       file: hashSchema,
       chunks: z.array(z.number().int().min(0).max(FILE_LIMITS.maxChunks)).max(WIRE_LIMITS.maxChunksPerRequest),
+    })
+    .strict(),
+  /**
+   * Presence (src/peer/presence.ts): statuses signed by their peers, passed on through the overlay
+   * and repeated while each peer runs; `seq` only grows for one peer.
+   */
+  z
+    .object({
+      t: z.literal('presence'),
+      records: z.array(presenceRecordSchema).min(1).max(256),
     })
     .strict(),
   /** Sent before closing a link for a protocol violation. */

@@ -95,6 +95,9 @@ export class FileStore {
       ),
       have: prepare<[Uint8Array, string]>(db, 'UPDATE files SET have = ? WHERE id = ?'),
       running: prepare<[], Row>(db, "SELECT * FROM files WHERE state = 'running'"),
+      unlink: prepare<[string]>(db, 'DELETE FROM file_messages WHERE message = ?'),
+      linked: prepare<[string], { n: number }>(db, 'SELECT COUNT(*) AS n FROM file_messages WHERE file = ?'),
+      remove: prepare<[string]>(db, 'DELETE FROM files WHERE id = ?'),
       autoBytes: prepare<[], { bytes: number | null }>(
         db,
         "SELECT SUM(json_extract(manifest, '$.size')) AS bytes FROM files WHERE auto = 1 AND state IN ('running', 'done')",
@@ -136,6 +139,21 @@ export class FileStore {
   update(file: FileRecord, changes: FileUpdate): void {
     Object.assign(file, changes);
     this.stmts.update.run(file.state, file.blob, file.dest, file.auto ? 1 : 0, file.error, file.id);
+  }
+
+  /**
+   * A deleted message no longer carries its file: its manifest (name, thumbnail, key) goes, and the
+   * file's record too unless another message carries it. Returns the record removed, if any.
+   */
+  forgetMessage(messageId: string): FileRecord | undefined {
+    const found = this.ofMessage(messageId);
+    if (!found) return undefined;
+    return this.store.transaction(() => {
+      this.stmts.unlink.run(messageId);
+      if (!found.file || this.stmts.linked.get(found.file.id)!.n > 0) return undefined;
+      this.stmts.remove.run(found.file.id);
+      return found.file;
+    });
   }
 
   /** Records the chunks held; without a flush of its own (a chunk fetched twice after a power cut is harmless). */

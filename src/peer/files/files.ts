@@ -7,8 +7,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { constants } from 'node:fs';
-import { access, copyFile, mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
-import { dirname, extname, join, basename } from 'node:path';
+import { access, copyFile, mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { dirname, extname, join, basename, sep } from 'node:path';
 import { ChattyError, FILE_LIMITS, type FileInfo, type Transfer } from '../../shared/api.js';
 import { sanitizeFileName } from '../../shared/files.js';
 import { WIRE_LIMITS, type ChunkHeader, type FileManifest, type Frame } from '../../shared/wire.js';
@@ -248,6 +248,23 @@ export class Files extends EventEmitter<{ transfer: [Transfer] }> implements Fet
     const transfer = this.transferOf(file);
     this.emit('transfer', transfer);
     return transfer;
+  }
+
+  /**
+   * The message carrying a file was deleted: its record goes, a transfer stops, and the copies in
+   * this peer's data folder (encrypted blobs, pictures fetched on arrival) are removed. A file the
+   * user saved elsewhere, or shared from their own folders, is theirs and stays.
+   */
+  async forget(messageId: string): Promise<void> {
+    const file = this.store.forgetMessage(messageId);
+    if (!file) return;
+    const fetch = this.fetches.get(file.id);
+    if (fetch) this.stopFetch(fetch);
+    this.servedCache.delete(file.id);
+    for (const path of new Set([file.blob, file.dest])) {
+      if (path && path.startsWith(this.blobDir + sep)) await rm(path, { force: true }).catch(() => undefined);
+    }
+    if (file.state === 'running') this.emit('transfer', { ...this.transferOf(file), state: 'cancelled' });
   }
 
   /** Transfers that were running when the peer stopped go on. */

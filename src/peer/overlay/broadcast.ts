@@ -297,6 +297,11 @@ export class TreeBroadcast {
     this.run(this.tree.receive(link.peerId, { t: 'gossip', id: frame.id, payload: ref, round: frame.round, root: ev.author }));
   }
 
+  /** An event whose content a delete erased: a later GRAFT must get it from the store, as it is now. */
+  forget(id: string): void {
+    this.json.delete(id);
+  }
+
   private cache(id: string, json: string): void {
     this.json.set(id, json);
     if (this.json.size > JSON_CACHE_SIZE) this.json.delete(this.json.keys().next().value!);

@@ -1,0 +1,68 @@
+/**
+ * How far this user has read each conversation. The marker lives in the peer, not in a UI, so the
+ * desktop window and a browser on the same peer agree on what is unread. It only moves forward in
+ * the conversation's order (depth, id). In a DM the other side may learn it: a signed `read` event
+ * in the conversation (a read receipt), unless this user turned receipts off.
+ */
+import type { Store } from './store.js';
+
+interface Position {
+  depth: number;
+  id: string;
+}
+
+const RECEIPTS_KEY = 'readReceipts';
+
+function after(a: Position, b: Position): boolean {
+  return a.depth > b.depth || (a.depth === b.depth && a.id > b.id);
+}
+
+export class ReadMarkers {
+  constructor(
+    private readonly store: Store,
+    private readonly peerId: string,
+  ) {}
+
+  /** The last message read in a conversation (a room id, or a DM conversation key). */
+  marker(conversation: string): string | undefined {
+    return this.store.getMeta(`read:${conversation}`);
+  }
+
+  /** Moves the marker to `message` if that is further on; false when it was already there or beyond. */
+  move(conversation: string, message: Position): boolean {
+    const current = this.position(this.marker(conversation));
+    if (current && !after(message, current)) return false;
+    this.store.setMeta(`read:${conversation}`, message.id);
+    return true;
+  }
+
+  /** Messages of others after the marker. */
+  unread(conversation: string): number {
+    return this.store.unreadAfter(conversation, this.peerId, this.position(this.marker(conversation)) ?? null);
+  }
+
+  /** Has `reader` read `message` of a DM conversation, as its latest receipt says? */
+  hasRead(conversation: string, reader: string, message: Position): boolean {
+    const upTo = this.position(this.store.lastRead(conversation, reader));
+    return upTo !== undefined && !after(message, upTo);
+  }
+
+  get receipts(): boolean {
+    return this.store.getMeta(RECEIPTS_KEY) !== 'off';
+  }
+
+  set receipts(on: boolean) {
+    this.store.setMeta(RECEIPTS_KEY, on ? 'on' : 'off');
+  }
+
+  /** Should a receipt for `message` be sent: receipts on, and our last one is before it? */
+  receiptDue(conversation: string, message: Position): boolean {
+    return this.receipts && !this.hasRead(conversation, this.peerId, message);
+  }
+
+  private position(id: string | undefined): Position | undefined {
+    if (id === undefined) return undefined;
+    const row = this.store.event(id);
+    return row ? { depth: row.depth, id: row.id } : undefined;
+  }
+}
