@@ -27,7 +27,12 @@ export interface PresenceConfig {
   expiryMs: number;
 }
 
-export const PRESENCE_DEFAULTS: PresenceConfig = { heartbeatMs: 60_000, expiryMs: 150_000 };
+/** Tests shorten the heartbeat (CHATTY_TEST_PRESENCE_MS) to see a peer go offline in seconds. */
+const TEST_HEARTBEAT_MS = Number(process.env.CHATTY_TEST_PRESENCE_MS ?? 0);
+
+export const PRESENCE_DEFAULTS: PresenceConfig = TEST_HEARTBEAT_MS
+  ? { heartbeatMs: TEST_HEARTBEAT_MS, expiryMs: 2.5 * TEST_HEARTBEAT_MS }
+  : { heartbeatMs: 60_000, expiryMs: 150_000 };
 
 /** Records per `presence` frame (the schema's limit). */
 const RECORDS_PER_FRAME = 256;
@@ -37,7 +42,7 @@ const MAX_PEERS = 10_000;
 const OWN_KEY = 'presence';
 
 /** The bytes a presence record's signature covers. */
-function signedBytes(r: Omit<PresenceRecord, 'sig'>): Buffer {
+export function presenceSignedBytes(r: Omit<PresenceRecord, 'sig'>): Buffer {
   return Buffer.from(canonicalize({ t: 'chatty-presence', peerId: r.peerId, status: r.status, text: r.text ?? '', seq: r.seq })!);
 }
 
@@ -110,7 +115,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
         continue;
       }
       const { sig, ...signed } = record;
-      if (!verifyBytes(record.peerId, signedBytes(signed), sig)) {
+      if (!verifyBytes(record.peerId, presenceSignedBytes(signed), sig)) {
         this.log.debug({ from: from.peerId, peerId: record.peerId }, 'presence record with a bad signature dropped');
         continue;
       }
@@ -148,7 +153,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     // grows across restarts too (a clock set back is covered by the +1)
     const seq = Math.max(Date.now(), (this.own?.seq ?? 0) + 1);
     const signed = { peerId: this.identity.peerId, status, ...(text ? { text } : {}), seq };
-    return { ...signed, sig: signBytes(this.identity.signing.privateKey, signedBytes(signed)) };
+    return { ...signed, sig: signBytes(this.identity.signing.privateKey, presenceSignedBytes(signed)) };
   }
 
   private queue(record: PresenceRecord, from?: string): void {
