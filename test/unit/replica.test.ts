@@ -5,8 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadIdentity } from '../../src/peer/identity.js';
 import { silentLogger } from '../../src/peer/log.js';
 import { Replica, type Delivery } from '../../src/peer/replica.js';
-import { Store } from '../../src/peer/store.js';
+import { EventStatus, Store } from '../../src/peer/store.js';
 import { generateKeyPair } from '../../src/peer/crypto.js';
+import { redact } from '../../src/peer/events.js';
 import { roomIdOf, type SignedEvent } from '../../src/shared/wire.js';
 
 const dirs: string[] = [];
@@ -281,5 +282,73 @@ describe('replica', () => {
     a.store.close();
     stores.splice(stores.indexOf(a.store), 1);
     expect(makeReplica(a.dir).replica.shareableVector()[a.id]).toBe(7);
+  });
+
+  describe('deletes', () => {
+    /** a and b in one room; a wrote `text`; b holds all of it. */
+    function roomWithMessage(text: string) {
+      const a = makeReplica();
+      const b = makeReplica();
+      a.profile();
+      b.profile();
+      const room = a.create('general', 'a');
+      const msg = a.replica.append('msg', room, { nick: 'a', text });
+      b.replica.ingest(missing(a, b));
+      b.replica.append('join', room, { nick: 'b' });
+      a.replica.ingest(missing(b, a));
+      return { a, b, room, msg };
+    }
+
+    it('relays a deleted message stripped, which a newcomer checks and stores without its text', () => {
+      const { a, room, msg } = roomWithMessage('secret words');
+      a.replica.append('edit', room, { message: msg.id, text: 'secret words, edited' });
+      a.replica.append('delete', room, { message: msg.id });
+      const stored = JSON.parse(a.store.eventJson(msg.id)!) as SignedEvent;
+      expect(stored.body.text).toBeUndefined();
+      expect(stored.redacted?.text).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      const c = makeReplica();
+      const result = c.replica.ingest(missing(a, c));
+      expect(result.error).toBeUndefined();
+      expect(c.store.messages(room, {}).find((m) => m.id === msg.id)).toMatchObject({ text: '' });
+      expect(c.store.db.prepare("SELECT COUNT(*) AS n FROM events WHERE json LIKE '%secret%'").get()).toEqual({ n: 0 });
+    });
+
+    it('refuses a stripped message without a valid delete of it', () => {
+      const { a, b, room, msg } = roomWithMessage('keep me');
+      const other = a.replica.append('msg', room, { nick: 'a', text: 'another' });
+      const deletion = a.replica.append('delete', room, { message: other.id });
+      // stripped with the right hashes (it would pass its id check), by a relay that wants it gone
+      const stripped = redact(JSON.parse(a.store.eventJson(msg.id)!) as SignedEvent, deletion);
+      const c = makeReplica();
+      // justified by the delete of another message
+      expect(c.replica.ingest([stripped]).error?.reason).toBe('bad_redaction');
+      // by a delete whose signature is forged
+      const forged = { ...deletion, body: { message: msg.id } };
+      expect(c.replica.ingest([{ ...stripped, redactedBy: forged }]).error?.reason).toBe('bad_redaction');
+      // without any
+      expect(c.replica.ingest([{ ...stripped, redactedBy: undefined }]).error?.reason).toBe('bad_redaction');
+      expect(c.replica.seqOf(a.id)).toBe(0);
+      expect(b.store.messages(room, {}).find((m) => m.id === msg.id)?.text).toBe('keep me');
+    });
+
+    it("refuses an edit of someone else's message and a delete by a plain member, on every peer", () => {
+      const { a, b, room, msg } = roomWithMessage('mine');
+      const edit = b.replica.append('edit', room, { message: msg.id, text: 'yours now' });
+      const deletion = b.replica.append('delete', room, { message: msg.id });
+      a.replica.ingest(missing(b, a));
+      for (const r of [a, b]) {
+        expect(r.store.event(edit.id)?.status).toBe(EventStatus.Rejected);
+        expect(r.store.event(deletion.id)?.status).toBe(EventStatus.Rejected);
+        expect(r.store.messages(room, {}).find((m) => m.id === msg.id)?.text).toBe('mine');
+      }
+    });
+
+    it('refuses an annotation of a message of another room as malformed', () => {
+      const { a, room } = roomWithMessage('here');
+      const elsewhere = a.create('elsewhere', 'a');
+      const foreign = a.replica.append('msg', elsewhere, { nick: 'a', text: 'there' });
+      const react = a.replica.append('react', room, { message: foreign.id, emoji: '👍' });
+      expect(a.store.event(react.id)?.status).toBe(EventStatus.Invalid);
+    });
   });
 });
