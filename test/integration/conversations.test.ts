@@ -212,11 +212,22 @@ describe('edits and deletes', () => {
     await carol.call('react', { message: m.id, emoji: '👎' });
     await bob.call('react', { message: m.id, emoji: '👍' });
     await everywhere(m.id, "carol's reaction on its side", (x) => x.reactions?.some((r) => r.emoji === '👎') === true, [bob, carol]);
+    const updatesBefore = bob.eventsOf('update').length;
     await partition([bob, carol], false);
     await everywhere(m.id, 'only the reaction of the member', (x) => x.reactions?.length === 1 && x.reactions[0]!.emoji === '👍', [
       alice,
       bob,
     ]);
+    // bob's UIs hear that the reaction they showed is gone
+    await eventually(
+      async () =>
+        bob
+          .eventsOf('update')
+          .slice(updatesBefore)
+          .some((u) => u.id === m.id && u.reactions?.length === 1),
+      5000,
+      'an update on bob after the heal',
+    );
     await eventually(
       async () => (await carol.call('rooms'))[0]?.banned.some((b) => b.peerId === carol.peerId),
       15_000,
