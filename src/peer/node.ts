@@ -161,6 +161,7 @@ export class PeerNode implements ChattyService {
     const wanted = opts.nick?.trim() || saved || defaultNick();
     if (wanted !== saved) started.publishProfile(wanted);
     replica.on('delivered', (d) => started.onDelivered(d));
+    replica.on('changed', (messages) => messages.forEach((m) => started.emitUpdate(m)));
     peerManager.on('up', (link) => started.onLinkUp(link));
     peerManager.on('down', (link) => started.emit('peer', { peerId: link.peerId, nick: started.nickOf(link.peerId), state: 'down' }));
     await transport.listen();
@@ -342,6 +343,11 @@ export class PeerNode implements ChattyService {
       if (ev.author !== this.peerId) this.emit('seen', { peer: ev.author, message });
       return;
     }
+    this.emitUpdate(message);
+  }
+
+  /** Tells the UIs a message changed, if it is one this peer reads. */
+  private emitUpdate(message: string): void {
     const row = this.store.event(message);
     if (!row || row.text === null || row.status !== EventStatus.Accepted) return;
     if (row.type === 'msg' && !this.isMember(row.room!)) return;
@@ -799,6 +805,10 @@ export class PeerNode implements ChattyService {
     return this.annotations.versions(message, row.text ?? '');
   }
 
+  async message({ id }: Params<'message'>): Promise<MethodResults['message']> {
+    return this.annotatable(id, false).message;
+  }
+
   /** A message this peer can read and may annotate: of a room it is in, or of one of its DMs. */
   private annotatable(id: string, write = true): { row: EventRow; message: Message } {
     const row = this.store.event(id);
@@ -895,13 +905,7 @@ export class PeerNode implements ChattyService {
     // A name no room has (yet: it may still be on its way) has no history, as a script polling it expects.
     if (!isRoomId(ref) && !this.replica.roomsNamed(ref).length) return [];
     const room = this.resolveRoom(ref);
-    let beforeKey: { depth: number; id: string } | undefined;
-    if (before !== undefined) {
-      const row = this.store.event(before);
-      if (!row || row.room !== room) throw new ChattyError('not_found', `no message ${before} in ${this.label(room)}`);
-      beforeKey = { depth: row.depth, id: row.id };
-    }
-    return this.messages(this.store.messages(room, { limit, before: beforeKey }));
+    return this.messages(this.store.messages(room, { limit, before: this.pagingKey(room, before) }));
   }
 
   // No await before the append: `chatty --json` pipelines these (see PIPELINED in stdio-rpc.ts).
@@ -920,9 +924,17 @@ export class PeerNode implements ChattyService {
     return message;
   }
 
-  async dmHistory({ peer, limit }: Params<'dmHistory'>): Promise<MethodResults['dmHistory']> {
-    const peerId = this.resolvePeer(peer);
-    return this.messages(this.store.messages(dmConversation(this.peerId, peerId), { limit }));
+  async dmHistory({ peer, limit, before }: Params<'dmHistory'>): Promise<MethodResults['dmHistory']> {
+    const conversation = dmConversation(this.peerId, this.resolvePeer(peer));
+    return this.messages(this.store.messages(conversation, { limit, before: this.pagingKey(conversation, before) }));
+  }
+
+  /** Where a page of history ends: the message `before`, which must be of that conversation. */
+  private pagingKey(conversation: string, before: string | undefined): { depth: number; id: string } | undefined {
+    if (before === undefined) return undefined;
+    const row = this.store.event(before);
+    if (!row || row.room !== conversation) throw new ChattyError('not_found', `no message ${before} in this conversation`);
+    return { depth: row.depth, id: row.id };
   }
 
   async sendFile({ room: ref, to, path, text }: Params<'sendFile'>): Promise<MethodResults['sendFile']> {

@@ -414,6 +414,7 @@ export const methodParams = {
   edit: z.object({ message: messageIdSchema.describe('A message of this peer'), text: textSchema.describe('The new text') }).strict(),
   delete: z.object({ message: messageIdSchema.describe('A message of this peer, or any message of a room this peer moderates') }).strict(),
   editHistory: z.object({ message: messageIdSchema }).strict(),
+  message: z.object({ id: messageIdSchema.describe('The message') }).strict(),
   setStatus: z.object({ status: z.enum(STATUSES).describe('The new status'), text: statusTextSchema.optional() }).strict(),
   markRead: z
     .object({
@@ -459,7 +460,13 @@ export const methodParams = {
     })
     .strict(),
   cancelTransfer: z.object({ file: fileIdSchema }).strict(),
-  dmHistory: z.object({ peer: peerRefSchema, limit: limitSchema }).strict(),
+  dmHistory: z
+    .object({
+      peer: peerRefSchema,
+      limit: limitSchema,
+      before: messageIdSchema.optional().describe('Only messages before this message id (paging)'),
+    })
+    .strict(),
   kick: z.object({ room: roomRefSchema, peer: peerRefSchema, reason: reasonSchema }).strict(),
   ban: z.object({ room: roomRefSchema, peer: peerRefSchema, reason: reasonSchema }).strict(),
   unban: z.object({ room: roomRefSchema, peer: peerRefSchema, reason: reasonSchema }).strict(),
@@ -495,6 +502,7 @@ export const methodResults = {
   edit: messageSchema.describe('The message as edited'),
   delete: messageSchema.describe('The message, deleted'),
   editHistory: z.array(editVersionSchema).describe('Every version, the original first; empty for a deleted message'),
+  message: messageSchema.describe('The message as it is now'),
   setStatus: statusSchema,
   markRead: readMarkerSchema,
   readMarkers: z.array(readMarkerSchema).describe('A marker for every joined room and every DM conversation'),
@@ -716,6 +724,11 @@ export const METHOD_DOCS: { readonly [M in MethodName]: MethodDoc } = {
     errors: [...MEMBERSHIP, 'not_found', 'forbidden'],
   },
   editHistory: { summary: 'The versions of an edited message, the original first', errors: ['not_found'] },
+  message: {
+    summary: 'One message, as it is now',
+    description: 'A room message of a room this peer is in, or one of its DMs (what a reply quotes, however old).',
+    errors: ['not_found', 'not_member'],
+  },
   setStatus: {
     summary: 'Sets this peer’s status: online, away or busy, with an optional text',
     description:
@@ -745,7 +758,11 @@ export const METHOD_DOCS: { readonly [M in MethodName]: MethodDoc } = {
     description: 'Returns once durable on this peer. The addressee must have been seen once (its key is needed).',
     errors: [...PEER_REF, 'not_found'],
   },
-  dmHistory: { summary: 'The direct messages with a peer, oldest first', errors: [...PEER_REF] },
+  dmHistory: {
+    summary: 'The direct messages with a peer, oldest first',
+    description: 'The last `limit` messages, or the last `limit` before `before`.',
+    errors: [...PEER_REF, 'not_found'],
+  },
   sendFile: {
     summary: 'Sends a file to a room or as a direct message',
     description:

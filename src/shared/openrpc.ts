@@ -201,6 +201,7 @@ export const METHOD_EXAMPLES: MethodExamples = {
       { text: 'hello, everyone', at: 1_767_225_720_000 },
     ],
   },
+  message: { params: { id: REPLY.id }, result: REPLY },
   setStatus: { params: { status: 'busy', text: 'in a meeting until 3' }, result: { status: 'busy', statusText: 'in a meeting until 3' } },
   markRead: { params: { room: 'general', message: REPLY.id }, result: { room: GENERAL, message: REPLY.id, unread: 0 } },
   readMarkers: {

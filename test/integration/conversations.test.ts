@@ -86,6 +86,10 @@ describe('replies', () => {
     expect(dmReply.replyTo).toBe(dm.id);
     await bob.waitFor('dm', (m) => m.id === dmReply.id && m.replyTo === dm.id);
 
+    // a reply's original, fetched by id however old; paging DMs
+    expect(await carol.call('message', { id: dm.id })).toMatchObject({ id: dm.id, text: 'psst' });
+    expect((await carol.call('dmHistory', { peer: bob.peerId, before: dmReply.id })).map((m) => m.id)).toEqual([dm.id]);
+    expect(await reason(alice.call('message', { id: dm.id }))).toBe('not_found'); // not alice's DM
     expect(await reason(carol.call('send', { room, text: 'x', replyTo: dm.id }))).toBe('not_found');
     expect(await reason(carol.call('dm', { to: bob.peerId, text: 'x', replyTo: question.id }))).toBe('not_found');
   });

@@ -164,12 +164,12 @@ describe('MessageRow', () => {
     const original = msg(GENERAL, BOB, 'what time?');
     const reply = msg(GENERAL, MY, 'five', { replyTo: original.id });
     const { conv, client } = await setup([reply]);
-    let answer: (v: Message[]) => void = () => {};
-    client.handle('history', (p) => (p.before ? new Promise<Message[]>((r) => (answer = r)) : [reply]));
+    let answer: (v: Message) => void = () => {};
+    client.handle('message', () => new Promise<Message>((r) => (answer = r)));
     const w = row(conv, conv.index.get(reply.id)!);
     await flushPromises();
     expect(w.find('[data-testid="reply-loading"]').text()).toBe('loading…');
-    answer([original]);
+    answer(original);
     await flushPromises();
     expect(w.find('[data-testid="reply-ref"]').text()).toContain('what time?');
     client.emit('update', { ...original, text: '', deleted: true });

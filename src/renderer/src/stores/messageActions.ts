@@ -9,11 +9,8 @@ import { LIMITS, type EditVersion, type Member, type Message } from '../../../sh
 import { useConversationsStore } from './conversations';
 import { useNoticesStore } from './notices';
 import { useSessionStore } from './session';
-import { dmKey, PAGE, replaceMessage, roomKey, type ChatItem, type Conversation } from './timeline';
+import { dmKey, replaceMessage, roomKey, type ChatItem, type Conversation } from './timeline';
 import { useUiStore } from './ui';
-
-/** Pages of room history searched for a reply's original before waiting for it to arrive. */
-const ORIGINAL_PAGES = 10;
 
 export const useMessageActionsStore = defineStore('messageActions', () => {
   const session = useSessionStore();
@@ -155,30 +152,16 @@ export const useMessageActionsStore = defineStore('messageActions', () => {
     return conv.index.get(id) ?? originals.get(id);
   }
 
-  /** Looks for a reply's original in older history (it may also just arrive later, and then shows). */
+  /** Fetches a reply's original however old it is (it may also just arrive later, and then shows). */
   async function findOriginal(conv: Conversation, id: string): Promise<void> {
     const client = session.current();
     if (!client || searching.has(id) || originals.has(id) || conv.index.has(id)) return;
     searching.add(id);
     try {
-      const found = (list: readonly Message[]): boolean => {
-        const hit = list.find((m) => m.id === id);
-        if (hit) originals.set(id, hit);
-        return !!hit;
-      };
-      if (conv.kind === 'dm') {
-        found(await client.call('dmHistory', { peer: conv.id, limit: LIMITS.historyMax }));
-      } else {
-        let before = conv.messages.find((m) => !m.system)?.id;
-        for (let page = 0; page < ORIGINAL_PAGES && before; page++) {
-          const older = await client.call('history', { room: conv.id, limit: PAGE, before });
-          if (found(older) || older.length < PAGE) break;
-          before = older[0]?.id;
-        }
-      }
-      if (!originals.has(id) && !conv.index.has(id)) originals.set(id, null);
+      originals.set(id, await client.call('message', { id }));
     } catch {
-      /* it stays "loading…" until it arrives */
+      // not here (yet): "loading…" until it arrives
+      if (!conv.index.has(id)) originals.set(id, null);
     } finally {
       searching.delete(id);
     }
