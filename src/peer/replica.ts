@@ -111,6 +111,8 @@ export interface ReplicaEvents {
   delivered: [Delivery];
   /** Our own events up to `shareableVector()` are durable now and may leave this peer. */
   shared: [];
+  /** Messages whose reactions, edits or delete changed without a delivery: a late state event re-judged them. */
+  changed: [messages: string[]];
 }
 
 export class Replica extends EventEmitter<ReplicaEvents> {
@@ -630,6 +632,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         const ok = applyEvent(s, { author: row.author, type: row.type, body: row.sealed ? { ct: '' } : { text: '' }, targetAuthor }).ok;
         if (ok === (row.status === EventStatus.Accepted)) continue;
         this.store.setVerdict(row.id, ok ? EventStatus.Accepted : EventStatus.Rejected);
+        if (row.type !== 'msg' && row.target !== null) this.pendingChanged.add(row.target);
         // (a delete found unauthorized after all cannot bring back what it erased: docs/protocol.md)
         if (ok && row.type === 'delete') this.erase(JSON.parse(this.store.eventJson(row.id)!) as SignedEvent);
       }
@@ -689,10 +692,17 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     return this.timeline(room).state;
   }
 
-  /** Emits deliveries collected inside a transaction, after it committed. */
+  private readonly pendingChanged = new Set<string>();
+
+  /** Emits deliveries (and messages re-judged) collected inside a transaction, after it committed. */
   private flush(): void {
     const list = this.pendingDeliveries;
     this.pendingDeliveries = [];
     for (const d of list) this.emit('delivered', d);
+    if (this.pendingChanged.size) {
+      const changed = [...this.pendingChanged];
+      this.pendingChanged.clear();
+      this.emit('changed', changed);
+    }
   }
 }
