@@ -36,6 +36,10 @@ const HELP = `Commands:
   /nick NAME            change your nickname
   /kick PEER [REASON]   /ban PEER [REASON]   /unban PEER
   /role PEER owner|moderator|member
+  /react EMOJI          react to the last message of the current room (again: take it back)
+  /edit TEXT            change the text of your last message in the current room
+  /delete               delete your last message in the current room
+  /status online|away|busy [TEXT]   what others see of you
   /search TEXT          search your rooms and DMs
   /connect ws://HOST:PORT
   /quit                 leave the chat (the peer stops)
@@ -53,6 +57,8 @@ export class Terminal {
   private rl?: Interface;
   /** Files seen in messages, by id: `/get` takes the first characters of an id. */
   private readonly files = new Map<string, { name: string }>();
+  /** Per room, the last message shown and the last one of ours: what /react, /edit and /delete act on. */
+  private readonly last = new Map<string, { any?: Message; mine?: Message }>();
 
   constructor(
     private readonly service: ChattyService,
@@ -63,7 +69,21 @@ export class Terminal {
     this.rl = createInterface({ input: process.stdin, output: process.stdout, prompt: '> ' });
     this.print(banner);
     this.print('Type /help for commands, /join ROOM to start.');
-    this.service.on('message', (m) => this.print(this.formatMessage(m)));
+    this.service.on('message', (m) => {
+      this.remember(m);
+      this.print(this.formatMessage(m));
+    });
+    this.service.on('update', (m) => {
+      if (m.room !== this.room) return;
+      const what = m.deleted
+        ? 'was deleted'
+        : `now reads: ${m.text}${m.edited ? ' (edited)' : ''}${m.reactions?.length ? `  ${m.reactions.map((r) => `${r.emoji} ${r.count}`).join(' ')}` : ''}`;
+      this.print(paint('gray', `* ${m.from.nick}'s message of ${time(m.sentAt)} ${what}`));
+    });
+    this.service.on('status', (e) => {
+      if (e.status !== 'online' && e.status !== 'offline')
+        this.print(paint('gray', `* ${e.nick} is ${e.status}${e.statusText ? `: ${e.statusText}` : ''}`));
+    });
     this.service.on('dm', (m) => this.print(paint('magenta', `${time(m.sentAt)} [DM ${m.from.nick} → ${m.to?.nick ?? '?'}] `) + m.text));
     this.service.on('member', (e) =>
       this.print(
@@ -103,6 +123,23 @@ export class Terminal {
     const rooms = await this.call('rooms', {});
     for (const r of rooms) this.rooms.set(r.id, r);
     return rooms;
+  }
+
+  private remember(m: Message): void {
+    if (m.room === null) return;
+    const last = this.last.get(m.room) ?? {};
+    last.any = m;
+    if (m.from.peerId === this.me) last.mine = m;
+    this.last.set(m.room, last);
+  }
+
+  /** This peer's id, once known (its own messages are what /edit and /delete act on). */
+  private me?: string;
+
+  private lastOf(room: string, which: 'any' | 'mine'): Message {
+    const m = this.last.get(room)?.[which];
+    if (!m) throw new ChattyError('not_found', which === 'mine' ? 'you have sent nothing here yet' : 'no message here yet');
+    return m;
   }
 
   private formatMessage(m: Message): string {
@@ -172,7 +209,11 @@ export class Terminal {
         this.room = r.id;
         await this.refreshRooms();
         this.print(paint('green', `joined ${this.label(r.id)} (${r.members.length} members)`));
-        for (const m of r.history.slice(-20)) this.print(this.formatMessage(m));
+        this.me ??= (await this.call('whoami', {})).peerId;
+        for (const m of r.history.slice(-20)) {
+          this.remember(m);
+          this.print(this.formatMessage(m));
+        }
         return;
       }
       case 'private': {
@@ -257,6 +298,23 @@ export class Terminal {
       case 'role':
         await this.call('setRole', { room: room(), peer: args[0] ?? '', role: (args[1] ?? '') as 'member' });
         return;
+      case 'react': {
+        const target = this.lastOf(room(), 'any');
+        const mine = (await this.call('message', { id: target.id })).reactions?.some((r) => r.emoji === rest && r.mine);
+        await this.call(mine ? 'unreact' : 'react', { message: target.id, emoji: rest });
+        return;
+      }
+      case 'edit':
+        await this.call('edit', { message: this.lastOf(room(), 'mine').id, text: rest });
+        return;
+      case 'delete':
+        await this.call('delete', { message: this.lastOf(room(), 'mine').id });
+        return;
+      case 'status': {
+        const [status = '', ...words] = args;
+        const r = await this.call('setStatus', { status: status as 'online', ...(words.length ? { text: words.join(' ') } : {}) });
+        return this.print(`you are ${r.status}${r.statusText ? `: ${r.statusText}` : ''}`);
+      }
       case 'search':
         for (const m of await this.call('search', { query: rest })) this.print(this.formatMessage(m));
         return;

@@ -41,6 +41,23 @@ it('chats from the terminal with slash commands and readable output', async () =
   expect(m.roomName).toBe('general');
   await bob.call('send', { room: 'general', text: 'hi terminal' });
   await eventually(async () => /bob: hi terminal/.test(out), 10_000, 'incoming message printed');
+  // conversations: react to the last message, edit and delete our own, a status
+  type('/react 👍');
+  await bob.waitFor('update', (u) => u.text === 'hi terminal' && u.reactions?.[0]?.emoji === '👍');
+  type('/edit hello from the terminal, edited');
+  await bob.waitFor('update', (u) => u.id === m.id && u.text === 'hello from the terminal, edited' && u.edited !== undefined);
+  await bob.call('edit', { message: (await bob.call('history', { room: 'general' })).at(-1)!.id, text: 'hi terminal!' });
+  await eventually(
+    async () => out.includes("bob's message of") && out.includes('now reads: hi terminal! (edited)  👍 1'),
+    10_000,
+    'update shown',
+  );
+  type('/delete');
+  await bob.waitFor('update', (u) => u.id === m.id && u.deleted === true);
+  type('/status busy on a call');
+  await bob.waitFor('status', (e) => e.nick === 'alice' && e.status === 'busy' && e.statusText === 'on a call');
+  await bob.call('setStatus', { status: 'away', text: 'lunch' });
+  await eventually(async () => out.includes('* bob is away: lunch'), 10_000, 'status shown');
   // files: /send a path (quoted, with spaces) and a text; /get what bob sent by the first characters of its id
   const shared = join(dir, 'meeting notes.txt');
   writeFileSync(shared, 'agenda: files in the terminal\n');
