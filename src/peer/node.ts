@@ -487,10 +487,13 @@ export class PeerNode implements ChattyService {
   /** Messages as clients see them: with their reactions, edits and deletes, and for our DMs whether they were seen. */
   private messages(rows: MessageRow[]): Message[] {
     const list = this.annotations.apply(rows.map((r) => this.messageOf(r)));
+    // how far the other end of each DM conversation has read, looked up once per conversation
+    const readUpTo = new Map<string, ReturnType<ReadMarkers['readUpTo']>>();
     rows.forEach((row, i) => {
       const m = list[i]!;
-      if (row.type === 'dm' && row.author === this.peerId && row.target && 'depth' in row && !m.deleted)
-        m.seen = this.markers.hasRead(row.room!, row.target, { depth: row.depth as number, id: row.id });
+      if (row.type !== 'dm' || row.author !== this.peerId || !row.target || !('depth' in row) || m.deleted) return;
+      if (!readUpTo.has(row.room!)) readUpTo.set(row.room!, this.markers.readUpTo(row.room!, row.target));
+      m.seen = ReadMarkers.covers(readUpTo.get(row.room!), { depth: row.depth as number, id: row.id });
     });
     return list;
   }

@@ -41,9 +41,13 @@ export class ReadMarkers {
     return this.store.unreadAfter(conversation, this.peerId, this.position(this.marker(conversation)) ?? null);
   }
 
-  /** Has `reader` read `message` of a DM conversation, as its latest receipt says? */
-  hasRead(conversation: string, reader: string, message: Position): boolean {
-    const upTo = this.position(this.store.lastRead(conversation, reader));
+  /** Where `reader` has read a DM conversation up to, as its latest receipt says. */
+  readUpTo(conversation: string, reader: string): Position | undefined {
+    return this.position(this.store.lastRead(conversation, reader));
+  }
+
+  /** Is `message` at or before a read position? */
+  static covers(upTo: Position | undefined, message: Position): boolean {
     return upTo !== undefined && !after(message, upTo);
   }
 
@@ -57,7 +61,7 @@ export class ReadMarkers {
 
   /** Should a receipt for `message` be sent: receipts on, and our last one is before it? */
   receiptDue(conversation: string, message: Position): boolean {
-    return this.receipts && !this.hasRead(conversation, this.peerId, message);
+    return this.receipts && !ReadMarkers.covers(this.readUpTo(conversation, this.peerId), message);
   }
 
   private position(id: string | undefined): Position | undefined {
