@@ -558,19 +558,6 @@ export const useConversationsStore = defineStore('conversations', () => {
     conv.replyTo = msg && !msg.system ? msg : null;
   }
 
-  async function search(conv: Conversation, query: string): Promise<Message[]> {
-    const q = query.trim();
-    if (!q) return [];
-    try {
-      if (conv.kind === 'room') return await session.api().call('search', { query: q, room: conv.id, limit: 100 });
-      const all = await session.api().call('search', { query: q, limit: 200 });
-      return all.filter((m) => m.room === null && (m.from.peerId === conv.id || m.to?.peerId === conv.id));
-    } catch (err) {
-      notices.reportError(err);
-      return [];
-    }
-  }
-
   function dispose(): void {
     if (typingTimer) clearInterval(typingTimer);
     typingTimer = undefined;
@@ -617,7 +604,6 @@ export const useConversationsStore = defineStore('conversations', () => {
     notifyTyping,
     setDraft,
     setReply,
-    search,
     dispose,
   };
 });
