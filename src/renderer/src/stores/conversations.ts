@@ -6,7 +6,7 @@
  */
 import { defineStore } from 'pinia';
 import { computed, ref, shallowReactive, watch } from 'vue';
-import type { EventPayloads, JoinResult, Member, Message, PeerInfo, Role, RoomInfo } from '../../../shared/api.js';
+import type { EventPayloads, Member, Message, PeerInfo, Role } from '../../../shared/api.js';
 import type { NavigateTarget } from '../../../shared/ipc.js';
 import { storageGet, storageSet } from '../lib/storage';
 import { useDirectoryStore } from './directory';
@@ -19,13 +19,11 @@ import {
   dmKey,
   makeConversation,
   markTimeline,
-  memberEntry,
   PAGE,
   replaceWithHistory,
   roomKey,
   type ChatItem,
   type Conversation,
-  type TimelineMark,
 } from './timeline';
 
 const TYPING_SHOW_MS = 5000;
@@ -46,7 +44,6 @@ export const useConversationsStore = defineStore('conversations', () => {
   const focusRequest = ref<{ key: string; id: string; nonce: number } | null>(null);
   const typingSentAt = new Map<string, number>();
   let typingTimer: ReturnType<typeof setInterval> | undefined;
-  let systemSeq = 0;
   let dmDiscoveryDone = false;
 
   // ------------------------------------------------------------ getters
@@ -115,20 +112,6 @@ export const useConversationsStore = defineStore('conversations', () => {
       conv.title = nick;
     }
     return conv;
-  }
-
-  /** A local notice in the timeline ("bob joined #general"). */
-  function system(conv: Conversation, text: string): void {
-    addMessages(conv, [
-      {
-        id: `sys:${++systemSeq}`,
-        room: conv.kind === 'room' ? conv.id : null,
-        from: { peerId: '', nick: '' },
-        text,
-        sentAt: Date.now(),
-        system: true,
-      },
-    ]);
   }
 
   // ------------------------------------------------------------ navigation
@@ -294,61 +277,6 @@ export const useConversationsStore = defineStore('conversations', () => {
     return found;
   }
 
-  // ------------------------------------------------------------ rooms and events
-
-  /** The joined rooms of a `rooms` answer get conversations; rooms no longer joined are marked so. */
-  function applyRooms(rooms: readonly RoomInfo[]): void {
-    const joined = new Set<string>();
-    for (const r of rooms) {
-      if (!r.joined) continue;
-      joined.add(r.id);
-      const conv = ensureRoom(r.id, r.name);
-      conv.title = r.name;
-      conv.joined = true;
-      conv.private = !!r.private;
-      conv.members = r.members;
-      conv.banned = r.banned ?? [];
-    }
-    for (const conv of byKey.values()) {
-      if (conv.kind === 'room' && conv.joined && !joined.has(conv.id)) conv.joined = false;
-    }
-  }
-
-  /** Reloads the directory and brings the conversations in step (roles, flags, bans). */
-  async function refreshRooms(): Promise<void> {
-    const list = await directory.refresh();
-    if (list) applyRooms(list);
-  }
-
-  /** A room just joined (the `join` answer): its conversation, filled and opened. */
-  function showJoined(res: JoinResult, invitesOnly: boolean, mark?: TimelineMark): Conversation {
-    const conv = ensureRoom(res.id, res.name);
-    conv.joined = true;
-    conv.private = invitesOnly || !!directory.byId.get(res.id)?.private;
-    conv.members = res.members;
-    replaceWithHistory(conv, res.history, mark);
-    conv.hasMore = res.history.length > 0;
-    conv.loaded = true;
-    open(conv.key);
-    return conv;
-  }
-
-  /** I left the room: nothing unread there any more, and the view moves on. */
-  function showLeft(id: string): void {
-    const conv = room(id);
-    if (!conv) return;
-    conv.joined = false;
-    conv.typing = [];
-    conv.unread = 0;
-    conv.mentions = 0;
-    leaveView(conv);
-  }
-
-  function forgetBan(id: string, peerId: string): void {
-    const conv = room(id);
-    if (conv) conv.banned = conv.banned.filter((b) => b.peerId !== peerId);
-  }
-
   /** A room message into its timeline; returns its conversation when it was new there. */
   function receiveMessage(m: Message): Conversation | null {
     if (m.room === null) return null;
@@ -375,80 +303,6 @@ export const useConversationsStore = defineStore('conversations', () => {
   function renameDm(peerId: string, nick: string): void {
     const dm = byKey.get(dmKey(peerId));
     if (dm && dm.title !== nick) dm.title = nick;
-  }
-
-  /** A membership change, into the room's member list and timeline (the directory and invites are handled elsewhere). */
-  function applyMember(ev: EventPayloads['member']): void {
-    const isMe = ev.peerId === session.me?.peerId;
-    let conv = room(ev.room);
-    if (!conv) {
-      if (!(isMe && ev.change === 'joined')) return;
-      conv = ensureRoom(ev.room, ev.roomName);
-    }
-    const c = conv;
-    const where = `#${label(c)}`;
-    const who = isMe ? 'You' : ev.nick;
-    const by = ev.by ? nickOf(ev.by, c) : undefined;
-    const reason = ev.reason ? ` (${ev.reason})` : '';
-    const existing = c.members.find((m) => m.peerId === ev.peerId);
-    const without = (): Member[] => c.members.filter((m) => m.peerId !== ev.peerId);
-    switch (ev.change) {
-      case 'joined': {
-        const role = ev.role ?? existing?.role ?? 'member';
-        c.members = [...without(), memberEntry({ peerId: ev.peerId, nick: ev.nick }, role, peers.isOnline(ev.peerId), existing)];
-        c.banned = c.banned.filter((b) => b.peerId !== ev.peerId);
-        if (isMe) {
-          // Joined from elsewhere (another window, a script): fetch the room's roles and flags.
-          if (!c.joined) void refreshRooms();
-          c.joined = true;
-        } else if (!existing && c.joined) {
-          system(c, `${ev.nick} joined ${where}`);
-        }
-        break;
-      }
-      case 'left':
-        c.members = without();
-        if (isMe) c.joined = false;
-        else if (c.joined) system(c, `${ev.nick} left ${where}`);
-        break;
-      case 'kicked':
-      case 'banned': {
-        c.members = without();
-        const verb = ev.change === 'kicked' ? 'removed' : 'banned';
-        if (ev.change === 'banned' && !c.banned.some((b) => b.peerId === ev.peerId)) {
-          c.banned = [...c.banned, { peerId: ev.peerId, nick: ev.nick }];
-        }
-        if (isMe) {
-          const wasJoined = c.joined;
-          c.joined = false;
-          c.typing = [];
-          system(c, `You were ${verb} from ${where}${by ? ` by ${by}` : ''}${reason}`);
-          if (wasJoined) {
-            notices.toast('warning', `You were ${verb} from ${where}`, by ? `by ${by}${reason}` : reason.trim() || undefined, 12000);
-            leaveView(c);
-          }
-        } else {
-          system(c, `${who} was ${verb} from ${where}${by ? ` by ${by}` : ''}${reason}`);
-        }
-        break;
-      }
-      case 'unbanned':
-        c.banned = c.banned.filter((b) => b.peerId !== ev.peerId);
-        if (c.joined) system(c, `${who} ${isMe ? 'were' : 'was'} unbanned from ${where}${by ? ` by ${by}` : ''}`);
-        break;
-      case 'invited':
-        if (c.joined) system(c, `${by ?? 'Someone'} invited ${ev.nick} to ${where}`);
-        break;
-      case 'role':
-        if (existing && ev.role) {
-          c.members = c.members.map((m) => (m.peerId === ev.peerId ? { ...m, role: ev.role as Role, nick: ev.nick } : m));
-        }
-        if (ev.role && c.joined) {
-          const what = ev.role === 'member' ? 'a regular member' : `${ev.role === 'owner' ? 'an' : 'a'} ${ev.role}`;
-          system(c, `${by ?? 'Someone'} made ${isMe ? 'you' : ev.nick} ${what}`);
-        }
-        break;
-    }
   }
 
   /** A peer's link went up or down: its presence and nick in member lists, the title of our DM. */
@@ -581,6 +435,7 @@ export const useConversationsStore = defineStore('conversations', () => {
     open,
     openTarget,
     move,
+    leaveView,
     restoreActive,
     startDm,
     loadConversation,
@@ -588,15 +443,9 @@ export const useConversationsStore = defineStore('conversations', () => {
     jumpTo,
     catchUp,
     discoverDms,
-    applyRooms,
-    refreshRooms,
-    showJoined,
-    showLeft,
-    forgetBan,
     receiveMessage,
     receiveDm,
     renameDm,
-    applyMember,
     applyPeer,
     applyTyping,
     send,

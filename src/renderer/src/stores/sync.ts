@@ -99,7 +99,7 @@ export const useSyncStore = defineStore('sync', () => {
     const isMe = ev.peerId === session.me?.peerId;
     if (!isMe && ev.nick) noteNick(ev.peerId, ev.nick);
     if (ev.change === 'invited' && isMe) membership.offerInvite(ev);
-    else conversations.applyMember(ev);
+    else membership.applyMember(ev);
   }
 
   function onPeer(ev: EventPayloads['peer']): void {
@@ -123,7 +123,7 @@ export const useSyncStore = defineStore('sync', () => {
       peers.apply(peerInfos);
       presence.applyPeers(peerInfos);
       directory.apply(rooms);
-      conversations.applyRooms(rooms);
+      membership.applyRooms(rooms);
       const firstSync = !session.synced;
       await conversations.discoverDms(peerInfos);
       const markers = await c.call('readMarkers');
