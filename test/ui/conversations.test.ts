@@ -98,13 +98,13 @@ describe('message changes', () => {
   });
 
   it('send replies in DMs too', async () => {
-    const { conversations, client } = await setup();
+    const { conversations, client, composer } = await setup();
     const question = msg(null, BOB, 'lunch?', { to: MY });
     client.emit('dm', question);
     client.handle('dm', (p) => msg(null, MY, p.text, { to: BOB, ...(p.replyTo ? { replyTo: p.replyTo } : {}) }));
     const conv = conversations.byKey.get(dmKey(BOB.peerId))!;
-    conversations.setReply(conv, conv.index.get(question.id)!);
-    expect(await conversations.send(conv, 'yes')).toBe(true);
+    composer.setReply(conv, conv.index.get(question.id)!);
+    expect(await composer.send(conv, 'yes')).toBe(true);
     expect(client.callsOf('dm')).toEqual([{ to: BOB.peerId, text: 'yes', replyTo: question.id }]);
     expect(conv.replyTo).toBeNull();
   });

@@ -13,6 +13,7 @@ import type {
 } from '../../src/shared/api.js';
 import type { ApiClient, ConnectionState } from '../../src/renderer/src/api/client';
 import { useCommands } from '../../src/renderer/src/stores/commands';
+import { useComposerStore } from '../../src/renderer/src/stores/composer';
 import { useConversationsStore } from '../../src/renderer/src/stores/conversations';
 import { useDirectoryStore } from '../../src/renderer/src/stores/directory';
 import { useMembershipStore } from '../../src/renderer/src/stores/membership';
@@ -23,6 +24,7 @@ import { usePresenceStore } from '../../src/renderer/src/stores/presence';
 import { useReceiptsStore } from '../../src/renderer/src/stores/receipts';
 import { useSessionStore } from '../../src/renderer/src/stores/session';
 import { useSyncStore } from '../../src/renderer/src/stores/sync';
+import { useTypingStore } from '../../src/renderer/src/stores/typing';
 import { useUnreadStore } from '../../src/renderer/src/stores/unread';
 
 type Handler<M extends MethodName> = (params: ParamsOf<M>) => MethodResults[M] | Promise<MethodResults[M]>;
@@ -205,6 +207,8 @@ export function startStores(client: FakeClient, opts: { keepStorage?: boolean } 
     peers: usePeersStore(),
     directory: useDirectoryStore(),
     conversations: useConversationsStore(),
+    composer: useComposerStore(),
+    typing: useTypingStore(),
     membership: useMembershipStore(),
     unread: useUnreadStore(),
     presence: usePresenceStore(),

@@ -144,10 +144,10 @@ describe('sending files', () => {
     msg(general, MY, text ?? '', { file: fileInfo({ name: path.split('/').pop()!, transfer: { received: 1, total: 1, state: 'done' } }) });
 
   it('stages each file, sends it with its path, and the composer’s text goes with the first', async () => {
-    const { client, conversations, uploads } = await started([general]);
+    const { client, conversations, uploads, composer } = await started([general]);
     const conv = conversations.room(general.id)!;
     client.handle('sendFile', (p) => sentFile(p.path, p.text));
-    conversations.setDraft(conv, 'the files you asked for');
+    composer.setDraft(conv, 'the files you asked for');
     const sent = await uploads.send(conv, [new File(['a'], 'a.txt'), new File(['bb'], 'b.txt')]);
     expect(sent).toBe(2);
     expect(client.staged).toEqual(['a.txt', 'b.txt']);
@@ -161,17 +161,17 @@ describe('sending files', () => {
   });
 
   it('sends to a DM by the peer, and a command in the composer stays there', async () => {
-    const { client, conversations, uploads } = await started();
+    const { client, conversations, uploads, composer } = await started();
     const dm = conversations.ensureDm(BOB.peerId, BOB.nick);
     client.handle('sendFile', (p) => ({ ...sentFile(p.path), room: null, to: BOB }));
-    conversations.setDraft(dm, '/nick someone');
+    composer.setDraft(dm, '/nick someone');
     expect(await uploads.send(dm, [new File(['x'], 'x.png', { type: 'image/png' })])).toBe(1);
     expect(client.callsOf('sendFile')).toEqual([{ to: BOB.peerId, path: '/uploads/x.png' }]);
     expect(dm.draft).toBe('/nick someone');
   });
 
   it('shows progress while staging, and moves the text on when a file fails', async () => {
-    const { client, conversations, uploads, notices } = await started([general]);
+    const { client, conversations, uploads, notices, composer } = await started([general]);
     const conv = conversations.room(general.id)!;
     let release: () => void = () => {};
     client.stager = (file, onProgress) => {
@@ -180,7 +180,7 @@ describe('sending files', () => {
       return new Promise((r) => (release = () => r(`/uploads/${file.name}`)));
     };
     client.handle('sendFile', (p) => sentFile(p.path, p.text));
-    conversations.setDraft(conv, 'two files');
+    composer.setDraft(conv, 'two files');
     const sending = uploads.send(conv, [new File(['0'], 'huge.iso'), new File(['12'], 'ok.txt')]);
     await flushPromises();
     expect(notices.toasts.at(-1)).toMatchObject({
@@ -194,12 +194,12 @@ describe('sending files', () => {
   });
 
   it('gives the text back when no file went out, and refuses while disconnected', async () => {
-    const { client, conversations, uploads, notices } = await started([general]);
+    const { client, conversations, uploads, notices, composer } = await started([general]);
     const conv = conversations.room(general.id)!;
     client.handle('sendFile', () => {
       throw new RpcCallError(1011, 'cannot read /uploads/a.txt', { reason: 'io_error' });
     });
-    conversations.setDraft(conv, 'caption');
+    composer.setDraft(conv, 'caption');
     expect(await uploads.send(conv, [new File(['a'], 'a.txt')])).toBe(0);
     expect(conv.draft).toBe('caption');
     client.setState('closed');

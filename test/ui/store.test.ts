@@ -64,7 +64,7 @@ describe('the stores', () => {
   });
 
   it('keep delivery order and drop duplicates (live events, send results, history)', async () => {
-    const { conversations, client } = await setup();
+    const { conversations, client, composer } = await setup();
     const a = msg(GENERAL, BOB, 'a');
     const b = msg(GENERAL, BOB, 'b');
     const c = msg(GENERAL, BOB, 'c', { late: true });
@@ -81,7 +81,7 @@ describe('the stores', () => {
     // My own message comes back from `send` and again as an event: shown once.
     const mine = msg(GENERAL, MY, 'mine');
     client.handle('send', () => mine);
-    expect(await conversations.send(general, 'mine')).toBe(true);
+    expect(await composer.send(general, 'mine')).toBe(true);
     expect(client.callsOf('send')).toEqual([{ room: GENERAL.id, text: 'mine' }]);
     client.emit('message', mine);
     expect(general.messages.map((m) => m.text)).toEqual(['a', 'b', 'c', 'mine']);
@@ -174,7 +174,7 @@ describe('the stores', () => {
 
   it('show "is typing" for 5 seconds and send my typing at most every 3 seconds', async () => {
     vi.useFakeTimers();
-    const { conversations, client } = await setup();
+    const { conversations, client, typing } = await setup();
     const general = conversations.room(GENERAL.id)!;
     client.emit('typing', { room: GENERAL.id, peerId: BOB.peerId, nick: 'bob' });
     expect(general.typing.map((t) => t.nick)).toEqual(['bob']);
@@ -184,7 +184,7 @@ describe('the stores', () => {
     expect(general.typing).toHaveLength(0);
 
     for (let i = 0; i < 10; i++) {
-      conversations.notifyTyping(general);
+      typing.notifyTyping(general);
       vi.advanceTimersByTime(500);
     }
     expect(client.callsOf('typing')).toEqual([{ room: GENERAL.id }, { room: GENERAL.id }]); // at 0 s and at 3 s
@@ -199,12 +199,12 @@ describe('the stores', () => {
   });
 
   it('turn API errors into readable toasts and keep the draft', async () => {
-    const { conversations, membership, notices, client } = await setup();
+    const { conversations, membership, notices, client, composer } = await setup();
     client.handle('send', () => {
       throw new RpcCallError(1002, 'only members can post', { reason: 'forbidden' });
     });
     const general = conversations.room(GENERAL.id)!;
-    expect(await conversations.send(general, 'nope')).toBe(false);
+    expect(await composer.send(general, 'nope')).toBe(false);
     expect(notices.toasts.at(-1)).toMatchObject({
       kind: 'error',
       title: "You don't have permission to do that",
@@ -274,7 +274,7 @@ describe('rooms that share a name', () => {
   const TOWN_DAVE = roomInfo('town', [member(DAVE, 'owner'), member(ME), member(CAROL)], { tag: 'townD' });
 
   it('appear apart, labelled with their owners, each with its own timeline and unread count', async () => {
-    const { conversations, directory, unread, client } = await setup([GENERAL, TOWN_BOB, TOWN_DAVE]);
+    const { conversations, directory, unread, client, composer } = await setup([GENERAL, TOWN_BOB, TOWN_DAVE]);
     expect(conversations.joinedRooms.map((c) => conversations.label(c))).toEqual([
       'general',
       'town · bob (BBBB-BBBB)',
@@ -296,7 +296,7 @@ describe('rooms that share a name', () => {
     conversations.open(townD.key);
     expect([townB.unread, townD.unread]).toEqual([1, 0]);
     client.handle('send', (p) => msg(p.room === TOWN_DAVE.id ? TOWN_DAVE : TOWN_BOB, MY, p.text));
-    await conversations.send(townD, 'hello dave’s town');
+    await composer.send(townD, 'hello dave’s town');
     expect(client.callsOf('send')).toEqual([{ room: TOWN_DAVE.id, text: 'hello dave’s town' }]);
     expect(townD.messages.at(-1)?.text).toBe('hello dave’s town');
     expect(townB.messages).toHaveLength(1);

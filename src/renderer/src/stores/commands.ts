@@ -2,6 +2,7 @@
  * Slash commands typed in the composer: /join room, /leave [room], /nick name, /msg nick text,
  * /help. A composable over the stores, not a store: it holds no state of its own.
  */
+import { useComposerStore } from './composer';
 import { useConversationsStore } from './conversations';
 import { useMembershipStore } from './membership';
 import { useNoticesStore } from './notices';
@@ -13,6 +14,7 @@ export function useCommands() {
   const session = useSessionStore();
   const notices = useNoticesStore();
   const conversations = useConversationsStore();
+  const composer = useComposerStore();
   const membership = useMembershipStore();
   const ui = useUiStore();
 
@@ -60,7 +62,7 @@ export function useCommands() {
         const [to = '', ...rest] = arg.split(/\s+/);
         const body = rest.join(' ').trim();
         if (!to || !body) return (notices.toast('error', 'Usage', '/msg nick message'), false);
-        return conversations.sendDirect(to.replace(/^@/, ''), body);
+        return composer.sendDirect(to.replace(/^@/, ''), body);
       }
       case 'help':
         notices.toast(

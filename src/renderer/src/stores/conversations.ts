@@ -22,12 +22,9 @@ import {
   PAGE,
   replaceWithHistory,
   roomKey,
-  type ChatItem,
   type Conversation,
 } from './timeline';
 
-const TYPING_SHOW_MS = 5000;
-const TYPING_SEND_MS = 3000;
 /** The open conversation's key, so a reload comes back to it. Keys of old name-keyed builds match nothing and are ignored. */
 const LS_ACTIVE = 'chatty.active';
 
@@ -42,8 +39,6 @@ export const useConversationsStore = defineStore('conversations', () => {
   const activeKey = ref<string | null>(null);
   /** Asks the message list to scroll to and flash a message. */
   const focusRequest = ref<{ key: string; id: string; nonce: number } | null>(null);
-  const typingSentAt = new Map<string, number>();
-  let typingTimer: ReturnType<typeof setInterval> | undefined;
   let dmDiscoveryDone = false;
 
   // ------------------------------------------------------------ getters
@@ -319,29 +314,6 @@ export const useConversationsStore = defineStore('conversations', () => {
     }
   }
 
-  function pruneTyping(): void {
-    const now = Date.now();
-    let any = false;
-    for (const conv of byKey.values()) {
-      if (conv.typing.length === 0) continue;
-      const left = conv.typing.filter((t) => t.until > now);
-      if (left.length !== conv.typing.length) conv.typing = left;
-      if (left.length > 0) any = true;
-    }
-    if (!any && typingTimer) {
-      clearInterval(typingTimer);
-      typingTimer = undefined;
-    }
-  }
-
-  function applyTyping(ev: EventPayloads['typing']): void {
-    const conv = room(ev.room);
-    if (!conv) return;
-    const until = Date.now() + TYPING_SHOW_MS;
-    conv.typing = [...conv.typing.filter((t) => t.peerId !== ev.peerId), { peerId: ev.peerId, nick: ev.nick, until }];
-    typingTimer ??= setInterval(pruneTyping, 500);
-  }
-
   // My new nick in the member lists where I am.
   watch(
     () => session.me?.nick,
@@ -355,67 +327,6 @@ export const useConversationsStore = defineStore('conversations', () => {
       }
     },
   );
-
-  // ------------------------------------------------------------ writing
-
-  /** Sends the text to the conversation. Returns false (and shows why) when it failed. */
-  async function send(conv: Conversation, text: string): Promise<boolean> {
-    const body = text.trim();
-    if (!body) return false;
-    try {
-      const reply = conv.replyTo && !conv.replyTo.system ? { replyTo: conv.replyTo.id } : {};
-      const msg =
-        conv.kind === 'room'
-          ? await session.api().call('send', { room: conv.id, text: body, ...reply })
-          : await session.api().call('dm', { to: conv.id, text: body, ...reply });
-      addMessages(conv, [msg]);
-      conv.replyTo = null;
-      typingSentAt.delete(conv.key);
-      return true;
-    } catch (err) {
-      notices.reportError(err);
-      return false;
-    }
-  }
-
-  /** `/msg nick text`: a DM to a peer named by nick or id, then its conversation. */
-  async function sendDirect(to: string, text: string): Promise<boolean> {
-    try {
-      const sent = await session.api().call('dm', { to, text });
-      if (sent.to) {
-        const dm = ensureDm(sent.to.peerId, sent.to.nick);
-        addMessages(dm, [sent]);
-        open(dm.key);
-      }
-      return true;
-    } catch (err) {
-      notices.reportError(err);
-      return false;
-    }
-  }
-
-  /** Tells the room I am typing, at most once every 3 s. */
-  function notifyTyping(conv: Conversation): void {
-    const client = session.current();
-    if (!client || conv.kind !== 'room' || !conv.joined || session.connection !== 'open') return;
-    const now = Date.now();
-    if (now - (typingSentAt.get(conv.key) ?? 0) < TYPING_SEND_MS) return;
-    typingSentAt.set(conv.key, now);
-    client.call('typing', { room: conv.id }).catch(() => {});
-  }
-
-  function setDraft(conv: Conversation, text: string): void {
-    conv.draft = text;
-  }
-
-  function setReply(conv: Conversation, msg: ChatItem | null): void {
-    conv.replyTo = msg && !msg.system ? msg : null;
-  }
-
-  function dispose(): void {
-    if (typingTimer) clearInterval(typingTimer);
-    typingTimer = undefined;
-  }
 
   return {
     byKey,
@@ -447,12 +358,5 @@ export const useConversationsStore = defineStore('conversations', () => {
     receiveDm,
     renameDm,
     applyPeer,
-    applyTyping,
-    send,
-    sendDirect,
-    notifyTyping,
-    setDraft,
-    setReply,
-    dispose,
   };
 });

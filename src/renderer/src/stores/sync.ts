@@ -19,6 +19,7 @@ import { usePresenceStore } from './presence';
 import { useReceiptsStore } from './receipts';
 import { useSessionStore } from './session';
 import { useTransfersStore } from './transfers';
+import { useTypingStore } from './typing';
 import { useUnreadStore } from './unread';
 
 export const useSyncStore = defineStore('sync', () => {
@@ -30,6 +31,7 @@ export const useSyncStore = defineStore('sync', () => {
   const membership = useMembershipStore();
   const unread = useUnreadStore();
   const transfers = useTransfersStore();
+  const typing = useTypingStore();
   const presence = usePresenceStore();
   const receipts = useReceiptsStore();
   const actions = useMessageActionsStore();
@@ -67,7 +69,7 @@ export const useSyncStore = defineStore('sync', () => {
   function dispose(): void {
     for (const u of unsubscribers.splice(0)) u();
     session.detach();
-    conversations.dispose();
+    typing.dispose();
     directory.dispose();
     presence.dispose();
     unread.dispose();
@@ -110,7 +112,7 @@ export const useSyncStore = defineStore('sync', () => {
   function onTyping(ev: EventPayloads['typing']): void {
     if (ev.peerId === session.me?.peerId) return;
     if (ev.nick) noteNick(ev.peerId, ev.nick);
-    conversations.applyTyping(ev);
+    typing.applyTyping(ev);
   }
 
   /** Loads (or reloads after a reconnect) everything from the peer. */

@@ -6,7 +6,7 @@
 import { defineStore } from 'pinia';
 import { reactive, ref } from 'vue';
 import { LIMITS } from '../../../shared/api.js';
-import { useConversationsStore } from './conversations';
+import { useComposerStore } from './composer';
 import { describeError, useNoticesStore } from './notices';
 import { useSessionStore } from './session';
 import { addMessages, type Conversation } from './timeline';
@@ -26,7 +26,7 @@ export interface Upload {
 export const useUploadsStore = defineStore('uploads', () => {
   const session = useSessionStore();
   const notices = useNoticesStore();
-  const conversations = useConversationsStore();
+  const composer = useComposerStore();
   const pending = ref<Upload[]>([]);
   let seq = 0;
 
@@ -60,7 +60,7 @@ export const useUploadsStore = defineStore('uploads', () => {
       notices.toast('error', 'That message is too long', `Messages are at most ${LIMITS.textMax} characters.`);
       return 0;
     }
-    if (text) conversations.setDraft(conv, '');
+    if (text) composer.setDraft(conv, '');
     let sent = 0;
     for (const file of files) {
       if (await sendOne(conv, file, text)) {
@@ -68,7 +68,7 @@ export const useUploadsStore = defineStore('uploads', () => {
         text = '';
       }
     }
-    if (text && !conv.draft) conversations.setDraft(conv, text); // nothing took it: give it back
+    if (text && !conv.draft) composer.setDraft(conv, text); // nothing took it: give it back
     return sent;
   }
 
