@@ -188,7 +188,7 @@ describe('rooms that share a name', () => {
   const general = room('general', [member(ME, 'owner')]);
 
   it('are listed apart in the sidebar, and the name typed to join offers both, joining the one picked by id', async () => {
-    const { client, conversations } = await storeWith([general, townBob, townDave]);
+    const { client, navigation } = await storeWith([general, townBob, townDave]);
     client.handle('join', () => ({
       room: townDave.id,
       id: townDave.id,
@@ -216,7 +216,7 @@ describe('rooms that share a name', () => {
     await choices[1]!.trigger('click');
     await flushPromises();
     expect(client.callsOf('join')).toEqual([{ room: townDave.id }]);
-    expect(conversations.active?.id).toBe(townDave.id);
+    expect(navigation.active?.id).toBe(townDave.id);
     expect(wrapper.find('[data-testid="join-choices"]').exists()).toBe(false);
     wrapper.unmount();
   });

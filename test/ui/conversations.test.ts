@@ -226,12 +226,12 @@ describe('read markers', () => {
     vi.useFakeTimers();
     const old = msg(RANDOM, BOB, 'old');
     const fresh = [msg(RANDOM, BOB, 'new'), msg(RANDOM, BOB, 'newer')];
-    const { conversations, unread, client } = await setup({
+    const { conversations, unread, client, navigation } = await setup({
       history: { [RANDOM.id]: [old, ...fresh] },
       markers: [{ room: RANDOM.id, message: old.id, unread: 2 }],
     });
     const random = conversations.room(RANDOM.id)!;
-    conversations.open(random.key);
+    navigation.open(random.key);
     expect(unread.dividerOf(random)).toBe(old.id);
     expect(random.unread).toBe(0);
     expect(client.callsOf('markRead')).toEqual([]);
@@ -257,7 +257,7 @@ describe('read markers', () => {
     expect(client.callsOf('markRead')).toHaveLength(2);
 
     // Leaving the conversation takes the divider away.
-    conversations.open(roomKey(GENERAL.id));
+    navigation.open(roomKey(GENERAL.id));
     expect(unread.dividerOf(random)).toBeUndefined();
   });
 });

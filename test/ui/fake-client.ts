@@ -18,6 +18,7 @@ import { useConversationsStore } from '../../src/renderer/src/stores/conversatio
 import { useDirectoryStore } from '../../src/renderer/src/stores/directory';
 import { useMembershipStore } from '../../src/renderer/src/stores/membership';
 import { useMessageActionsStore } from '../../src/renderer/src/stores/messageActions';
+import { useNavigationStore } from '../../src/renderer/src/stores/navigation';
 import { useNoticesStore } from '../../src/renderer/src/stores/notices';
 import { usePeersStore } from '../../src/renderer/src/stores/peers';
 import { usePresenceStore } from '../../src/renderer/src/stores/presence';
@@ -207,6 +208,7 @@ export function startStores(client: FakeClient, opts: { keepStorage?: boolean } 
     peers: usePeersStore(),
     directory: useDirectoryStore(),
     conversations: useConversationsStore(),
+    navigation: useNavigationStore(),
     composer: useComposerStore(),
     typing: useTypingStore(),
     membership: useMembershipStore(),

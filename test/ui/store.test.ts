@@ -27,17 +27,17 @@ describe('the stores', () => {
   });
 
   it('load identity, joined rooms and peers, and open the first room', async () => {
-    const { session, conversations, peers } = await setup();
+    const { session, conversations, peers, navigation } = await setup();
     expect(session.me?.nick).toBe('me');
     expect(conversations.joinedRooms.map((c) => c.id)).toEqual([GENERAL.id, RANDOM.id]);
     expect(conversations.joinedRooms.map((c) => conversations.label(c))).toEqual(['general', 'random']);
     expect(peers.list.map((p) => p.nick)).toEqual(['bob', 'carol']); // online first
-    expect(conversations.activeKey).toBe(roomKey(GENERAL.id));
+    expect(navigation.activeKey).toBe(roomKey(GENERAL.id));
     expect(session.synced).toBe(true);
   });
 
   it('count unread messages per room, and mentions of my nick, and clear them when viewed', async () => {
-    const { conversations, unread, client } = await setup();
+    const { conversations, unread, client, navigation } = await setup();
     client.emit('message', msg(RANDOM, BOB, 'hello there'));
     client.emit('message', msg(RANDOM, BOB, 'hey @me, look'));
     client.emit('message', msg(RANDOM, BOB, 'memes and awesome-me-things'));
@@ -55,7 +55,7 @@ describe('the stores', () => {
     expect(conversations.room(GENERAL.id)!.unread).toBe(0);
     expect(random.unread).toBe(3);
 
-    conversations.open(roomKey(RANDOM.id));
+    navigation.open(roomKey(RANDOM.id));
     expect(random.unread).toBe(0);
     expect(random.mentions).toBe(0);
     await flush();
@@ -135,13 +135,13 @@ describe('the stores', () => {
   });
 
   it('leave the room view and tell me when I am kicked', async () => {
-    const { conversations, notices, client } = await setup();
-    expect(conversations.activeKey).toBe(roomKey(GENERAL.id));
+    const { conversations, notices, client, navigation } = await setup();
+    expect(navigation.activeKey).toBe(roomKey(GENERAL.id));
     client.emit('member', memberEvent(GENERAL, { peerId: ME.peerId, nick: 'me', change: 'kicked', by: BOB.peerId, reason: 'bye' }));
     const general = conversations.room(GENERAL.id)!;
     expect(general.joined).toBe(false);
     expect(conversations.joinedRooms.map((c) => c.id)).toEqual([RANDOM.id]);
-    expect(conversations.activeKey).toBe(roomKey(RANDOM.id));
+    expect(navigation.activeKey).toBe(roomKey(RANDOM.id));
     expect(notices.toasts.at(-1)).toMatchObject({ kind: 'warning', title: 'You were removed from #general', text: 'by bob (bye)' });
   });
 
@@ -261,9 +261,9 @@ describe('the stores', () => {
     localStorage.setItem('chatty.active', 'room:random');
     localStorage.setItem('chatty.read.room:random', '{"id":"old","at":1}');
     localStorage.setItem(`chatty.read.${roomKey(GENERAL.id)}`, 'not json');
-    const { conversations } = startStores(client, { keepStorage: true });
+    const { conversations, navigation } = startStores(client, { keepStorage: true });
     await flush(40);
-    expect(conversations.activeKey).toBe(roomKey(GENERAL.id)); // the first room, not a crash
+    expect(navigation.activeKey).toBe(roomKey(GENERAL.id)); // the first room, not a crash
     expect(conversations.room(RANDOM.id)!.unread).toBe(0);
   });
 });
@@ -274,7 +274,7 @@ describe('rooms that share a name', () => {
   const TOWN_DAVE = roomInfo('town', [member(DAVE, 'owner'), member(ME), member(CAROL)], { tag: 'townD' });
 
   it('appear apart, labelled with their owners, each with its own timeline and unread count', async () => {
-    const { conversations, directory, unread, client, composer } = await setup([GENERAL, TOWN_BOB, TOWN_DAVE]);
+    const { conversations, directory, unread, client, composer, navigation } = await setup([GENERAL, TOWN_BOB, TOWN_DAVE]);
     expect(conversations.joinedRooms.map((c) => conversations.label(c))).toEqual([
       'general',
       'town · bob (BBBB-BBBB)',
@@ -293,7 +293,7 @@ describe('rooms that share a name', () => {
     expect(unread.total).toBe(3);
 
     // Opening one reads that one only; what I send goes to it by id.
-    conversations.open(townD.key);
+    navigation.open(townD.key);
     expect([townB.unread, townD.unread]).toEqual([1, 0]);
     client.handle('send', (p) => msg(p.room === TOWN_DAVE.id ? TOWN_DAVE : TOWN_BOB, MY, p.text));
     await composer.send(townD, 'hello dave’s town');
@@ -331,7 +331,11 @@ describe('rooms that share a name', () => {
   });
 
   it('ask which one to join when the name typed has several rooms, and join the one picked by id', async () => {
-    const { membership, conversations, client } = await setup([GENERAL, { ...TOWN_BOB, joined: false }, { ...TOWN_DAVE, joined: false }]);
+    const { membership, conversations, client, navigation } = await setup([
+      GENERAL,
+      { ...TOWN_BOB, joined: false },
+      { ...TOWN_DAVE, joined: false },
+    ]);
     client.handle('join', (p) => {
       const r = p.room === TOWN_DAVE.id ? TOWN_DAVE : TOWN_BOB;
       return { room: r.id, id: r.id, name: r.name, owner: r.owner, members: r.members, history: [msg(r, r.owner, 'welcome')] };
@@ -342,7 +346,7 @@ describe('rooms that share a name', () => {
 
     expect(await membership.join(TOWN_DAVE.id)).toBe(true);
     expect(client.callsOf('join')).toEqual([{ room: TOWN_DAVE.id }]);
-    expect(conversations.activeKey).toBe(roomKey(TOWN_DAVE.id));
+    expect(navigation.activeKey).toBe(roomKey(TOWN_DAVE.id));
     expect(conversations.room(TOWN_DAVE.id)!.messages.map((m) => m.from.nick)).toEqual(['dave']);
     expect(conversations.room(TOWN_BOB.id)).toBeUndefined();
   });
@@ -389,7 +393,7 @@ describe('unread counts across restarts', () => {
     const b = startStores(client, { keepStorage: true });
     await flush(40);
     const random = b.conversations.room(RANDOM.id)!;
-    expect(b.conversations.activeKey).toBe(roomKey(GENERAL.id));
+    expect(b.navigation.activeKey).toBe(roomKey(GENERAL.id));
     expect(random.loaded).toBe(true); // preloaded: it has unread messages
     expect(random.unread).toBe(2);
     expect(random.mentions).toBe(1);
@@ -405,7 +409,7 @@ describe('slash commands', () => {
     client.handle('leave', (p) => ({ room: p.room }));
     client.handle('setNick', (p) => ({ peerId: ME.peerId, nick: p.nick }));
     client.handle('dm', (p) => msg(null, MY, p.text, { to: BOB }));
-    const { commands, conversations, session, notices } = startStores(client);
+    const { commands, conversations, session, notices, navigation } = startStores(client);
     await flush();
     const general = conversations.room(GENERAL.id)!;
 
@@ -413,12 +417,12 @@ describe('slash commands', () => {
     expect(await commands.command(general, '//not a command')).toBeNull();
     expect(await commands.command(general, '/join #dev')).toBe(true);
     expect(client.callsOf('join')).toEqual([{ room: 'dev' }]);
-    expect(conversations.activeKey).toBe(roomKey(DEV.id));
+    expect(navigation.activeKey).toBe(roomKey(DEV.id));
     expect(await commands.command(general, '/nick Ada Lovelace')).toBe(true);
     expect(session.me?.nick).toBe('Ada Lovelace');
     expect(await commands.command(general, '/msg bob see you at 5')).toBe(true);
     expect(client.callsOf('dm')).toEqual([{ to: 'bob', text: 'see you at 5' }]);
-    expect(conversations.activeKey).toBe(dmKey(BOB.peerId));
+    expect(navigation.activeKey).toBe(dmKey(BOB.peerId));
     expect(await commands.command(general, '/leave')).toBe(true);
     expect(client.callsOf('leave')).toEqual([{ room: GENERAL.id }]);
     expect(await commands.command(general, '/frobnicate')).toBe(false);

@@ -4,6 +4,7 @@
  */
 import { defineStore } from 'pinia';
 import { useConversationsStore } from './conversations';
+import { useNavigationStore } from './navigation';
 import { useNoticesStore } from './notices';
 import { useSessionStore } from './session';
 import { addMessages, type ChatItem, type Conversation } from './timeline';
@@ -13,6 +14,7 @@ export const useComposerStore = defineStore('composer', () => {
   const session = useSessionStore();
   const notices = useNoticesStore();
   const conversations = useConversationsStore();
+  const navigation = useNavigationStore();
   const typing = useTypingStore();
 
   /** Sends the text to the conversation. Returns false (and shows why) when it failed. */
@@ -42,7 +44,7 @@ export const useComposerStore = defineStore('composer', () => {
       if (sent.to) {
         const dm = conversations.ensureDm(sent.to.peerId, sent.to.nick);
         addMessages(dm, [sent]);
-        conversations.open(dm.key);
+        navigation.open(dm.key);
       }
       return true;
     } catch (err) {

@@ -7,8 +7,6 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowReactive, watch } from 'vue';
 import type { EventPayloads, Member, Message, PeerInfo, Role } from '../../../shared/api.js';
-import type { NavigateTarget } from '../../../shared/ipc.js';
-import { storageGet, storageSet } from '../lib/storage';
 import { useDirectoryStore } from './directory';
 import { useNoticesStore } from './notices';
 import { usePeersStore } from './peers';
@@ -25,9 +23,6 @@ import {
   type Conversation,
 } from './timeline';
 
-/** The open conversation's key, so a reload comes back to it. Keys of old name-keyed builds match nothing and are ignored. */
-const LS_ACTIVE = 'chatty.active';
-
 const ROLE_RANK: Record<Role, number> = { owner: 3, moderator: 2, member: 1 };
 
 export const useConversationsStore = defineStore('conversations', () => {
@@ -36,14 +31,12 @@ export const useConversationsStore = defineStore('conversations', () => {
   const peers = usePeersStore();
   const directory = useDirectoryStore();
   const byKey = shallowReactive(new Map<string, Conversation>());
-  const activeKey = ref<string | null>(null);
   /** Asks the message list to scroll to and flash a message. */
   const focusRequest = ref<{ key: string; id: string; nonce: number } | null>(null);
   let dmDiscoveryDone = false;
 
   // ------------------------------------------------------------ getters
 
-  const active = computed(() => (activeKey.value ? (byKey.get(activeKey.value) ?? null) : null));
   const joinedRooms = computed(() =>
     [...byKey.values()]
       .filter((c) => c.kind === 'room' && c.joined)
@@ -54,8 +47,6 @@ export const useConversationsStore = defineStore('conversations', () => {
   const dms = computed(() =>
     [...byKey.values()].filter((c) => c.kind === 'dm').sort((a, b) => b.lastActivity - a.lastActivity || a.title.localeCompare(b.title)),
   );
-  /** Sidebar order, used by Alt+Up/Down. */
-  const navOrder = computed(() => [...joinedRooms.value, ...dms.value].map((c) => c.key));
 
   /** How the conversation is named on screen: a room's name, with its owner beside a same-named room; a peer's nick. */
   function label(conv: Conversation): string {
@@ -107,53 +98,6 @@ export const useConversationsStore = defineStore('conversations', () => {
       conv.title = nick;
     }
     return conv;
-  }
-
-  // ------------------------------------------------------------ navigation
-
-  function open(key: string | null): void {
-    activeKey.value = key;
-    if (!key) return;
-    storageSet(LS_ACTIVE, key);
-    const conv = byKey.get(key);
-    if (conv && !conv.loaded) void loadConversation(conv);
-  }
-
-  function openTarget(target: NavigateTarget): void {
-    const key = target.kind === 'room' ? roomKey(target.id) : dmKey(target.id);
-    if (target.kind === 'dm') ensureDm(target.id);
-    if (byKey.has(key)) open(key);
-  }
-
-  /** Alt+Up/Down: the previous/next conversation in sidebar order. */
-  function move(delta: number): void {
-    const order = navOrder.value;
-    if (order.length === 0) return;
-    const at = activeKey.value ? order.indexOf(activeKey.value) : -1;
-    const next = at === -1 ? (delta > 0 ? 0 : order.length - 1) : (at + delta + order.length) % order.length;
-    open(order[next] ?? null);
-  }
-
-  function leaveView(conv: Conversation): void {
-    if (activeKey.value !== conv.key) return;
-    open(navOrder.value.find((k) => k !== conv.key) ?? null);
-  }
-
-  /** After a load: stay where we are, else back to the conversation open last time, else the first. */
-  function restoreActive(): void {
-    const current = activeKey.value ? byKey.get(activeKey.value) : undefined;
-    if (!current || (current.kind === 'room' && !current.joined)) {
-      const saved = storageGet(LS_ACTIVE);
-      const savedConv = saved ? byKey.get(saved) : undefined;
-      open(savedConv && savedConv.joined ? savedConv.key : (navOrder.value[0] ?? null));
-    } else if (!current.loaded) {
-      void loadConversation(current);
-    }
-  }
-
-  function startDm(peerId: string, nick?: string): void {
-    if (peerId === session.me?.peerId) return;
-    open(ensureDm(peerId, nick).key);
   }
 
   // ------------------------------------------------------------ history
@@ -330,12 +274,9 @@ export const useConversationsStore = defineStore('conversations', () => {
 
   return {
     byKey,
-    activeKey,
     focusRequest,
-    active,
     joinedRooms,
     dms,
-    navOrder,
     label,
     room,
     myRole,
@@ -343,12 +284,6 @@ export const useConversationsStore = defineStore('conversations', () => {
     nickOf,
     ensureRoom,
     ensureDm,
-    open,
-    openTarget,
-    move,
-    leaveView,
-    restoreActive,
-    startDm,
     loadConversation,
     loadOlder,
     jumpTo,

@@ -17,6 +17,7 @@ import {
 } from '../../../shared/api.js';
 import { useConversationsStore } from './conversations';
 import { useDirectoryStore } from './directory';
+import { useNavigationStore } from './navigation';
 import { useNoticesStore } from './notices';
 import { usePeersStore } from './peers';
 import { useSessionStore } from './session';
@@ -28,6 +29,7 @@ export const useMembershipStore = defineStore('membership', () => {
   const directory = useDirectoryStore();
   const peers = usePeersStore();
   const conversations = useConversationsStore();
+  const navigation = useNavigationStore();
   let systemSeq = 0;
 
   // ------------------------------------------------------------ what I do
@@ -140,7 +142,7 @@ export const useMembershipStore = defineStore('membership', () => {
     replaceWithHistory(conv, res.history, mark);
     conv.hasMore = res.history.length > 0;
     conv.loaded = true;
-    conversations.open(conv.key);
+    navigation.open(conv.key);
     return conv;
   }
 
@@ -152,7 +154,7 @@ export const useMembershipStore = defineStore('membership', () => {
     conv.typing = [];
     conv.unread = 0;
     conv.mentions = 0;
-    conversations.leaveView(conv);
+    navigation.leaveView(conv);
   }
 
   function forgetBan(id: string, peerId: string): void {
@@ -208,7 +210,7 @@ export const useMembershipStore = defineStore('membership', () => {
           system(c, `You were ${verb} from ${where}${by ? ` by ${by}` : ''}${reason}`);
           if (wasJoined) {
             notices.toast('warning', `You were ${verb} from ${where}`, by ? `by ${by}${reason}` : reason.trim() || undefined, 12000);
-            conversations.leaveView(c);
+            navigation.leaveView(c);
           }
         } else {
           system(c, `${who} was ${verb} from ${where}${by ? ` by ${by}` : ''}${reason}`);

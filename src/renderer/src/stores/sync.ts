@@ -13,6 +13,7 @@ import { useConversationsStore } from './conversations';
 import { useDirectoryStore } from './directory';
 import { useMembershipStore } from './membership';
 import { useMessageActionsStore } from './messageActions';
+import { useNavigationStore } from './navigation';
 import { useNoticesStore } from './notices';
 import { usePeersStore } from './peers';
 import { usePresenceStore } from './presence';
@@ -28,6 +29,7 @@ export const useSyncStore = defineStore('sync', () => {
   const peers = usePeersStore();
   const directory = useDirectoryStore();
   const conversations = useConversationsStore();
+  const navigation = useNavigationStore();
   const membership = useMembershipStore();
   const unread = useUnreadStore();
   const transfers = useTransfersStore();
@@ -52,7 +54,7 @@ export const useSyncStore = defineStore('sync', () => {
       c.on('status', presence.apply),
       c.on('read', unread.applyMarker),
       c.on('seen', receipts.apply),
-      c.onNavigate((target) => conversations.openTarget(target)),
+      c.onNavigate((target) => navigation.openTarget(target)),
     );
     // The desktop app sets `away` from the system's idle time (main process); a browser tab from its own input.
     if (c.kind === 'ws' && typeof window !== 'undefined') presence.watchIdle();
@@ -141,7 +143,7 @@ export const useSyncStore = defineStore('sync', () => {
       unread.applyMarkers(markers);
       await conversations.catchUp();
       session.synced = true;
-      conversations.restoreActive();
+      navigation.restoreActive();
     } catch (err) {
       notices.reportError(err);
     }

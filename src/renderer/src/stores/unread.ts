@@ -12,6 +12,7 @@ import type { Message, ReadMarker } from '../../../shared/api.js';
 import { messageSummary } from '../lib/files';
 import { mentions } from '../lib/format';
 import { useConversationsStore } from './conversations';
+import { useNavigationStore } from './navigation';
 import { useNoticesStore } from './notices';
 import { useSessionStore } from './session';
 import { dmKey, newestMessage, positionOf, roomKey, type Conversation } from './timeline';
@@ -23,6 +24,7 @@ export const useUnreadStore = defineStore('unread', () => {
   const session = useSessionStore();
   const notices = useNoticesStore();
   const conversations = useConversationsStore();
+  const navigation = useNavigationStore();
   /** The peer's marker of each conversation, by conversation key. */
   const markers = shallowReactive(new Map<string, ReadMarker>());
   /** Per conversation opened with unread messages: the last message read then (the divider goes after it). */
@@ -38,7 +40,7 @@ export const useUnreadStore = defineStore('unread', () => {
   });
 
   function isViewing(conv: Conversation): boolean {
-    return conversations.activeKey === conv.key && session.pageVisible;
+    return navigation.activeKey === conv.key && session.pageVisible;
   }
 
   /** Mentions of me among the messages of others after `afterId` (all of a DM's count). */
@@ -91,7 +93,7 @@ export const useUnreadStore = defineStore('unread', () => {
     }
     if (!mentioned) return;
     const title = dm ? `${m.from.nick} (direct message)` : `${m.from.nick} in #${conversations.label(conv)}`;
-    notices.notify(title, messageSummary(m), conv.key, () => conversations.open(conv.key));
+    notices.notify(title, messageSummary(m), conv.key, () => navigation.open(conv.key));
   }
 
   /** Read on screen: counts go at once; the peer's marker moves once the newest message has stayed in view. */
@@ -141,10 +143,10 @@ export const useUnreadStore = defineStore('unread', () => {
 
   // Opening a conversation with unread messages puts the divider after the last one read; leaving it removes the divider.
   watch(
-    [() => conversations.activeKey, () => session.pageVisible],
+    [() => navigation.activeKey, () => session.pageVisible],
     ([key], [oldKey]) => {
       if (oldKey && oldKey !== key) dividers.delete(oldKey);
-      const conv = conversations.active;
+      const conv = navigation.active;
       if (!conv || !session.pageVisible) return;
       const marker = markers.get(conv.key);
       if (key !== oldKey && conv.unread > 0 && marker?.message) dividers.set(conv.key, marker.message);
@@ -154,8 +156,8 @@ export const useUnreadStore = defineStore('unread', () => {
   );
 
   // What loads in the conversation on screen is read too.
-  watch([() => conversations.active?.version, () => conversations.active?.loaded], () => {
-    const conv = conversations.active;
+  watch([() => navigation.active?.version, () => navigation.active?.loaded], () => {
+    const conv = navigation.active;
     if (conv && session.pageVisible) schedule(conv);
   });
 
