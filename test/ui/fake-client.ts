@@ -16,6 +16,7 @@ import { useCommands } from '../../src/renderer/src/stores/commands';
 import { useComposerStore } from '../../src/renderer/src/stores/composer';
 import { useConversationsStore } from '../../src/renderer/src/stores/conversations';
 import { useDirectoryStore } from '../../src/renderer/src/stores/directory';
+import { useHistoryStore } from '../../src/renderer/src/stores/history';
 import { useMembershipStore } from '../../src/renderer/src/stores/membership';
 import { useMessageActionsStore } from '../../src/renderer/src/stores/messageActions';
 import { useNavigationStore } from '../../src/renderer/src/stores/navigation';
@@ -208,6 +209,7 @@ export function startStores(client: FakeClient, opts: { keepStorage?: boolean } 
     peers: usePeersStore(),
     directory: useDirectoryStore(),
     conversations: useConversationsStore(),
+    history: useHistoryStore(),
     navigation: useNavigationStore(),
     composer: useComposerStore(),
     typing: useTypingStore(),

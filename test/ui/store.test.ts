@@ -64,13 +64,13 @@ describe('the stores', () => {
   });
 
   it('keep delivery order and drop duplicates (live events, send results, history)', async () => {
-    const { conversations, client, composer } = await setup();
+    const { conversations, client, composer, history } = await setup();
     const a = msg(GENERAL, BOB, 'a');
     const b = msg(GENERAL, BOB, 'b');
     const c = msg(GENERAL, BOB, 'c', { late: true });
     client.handle('history', () => [a]);
     const general = conversations.room(GENERAL.id)!;
-    await conversations.loadConversation(general);
+    await history.loadConversation(general);
     client.emit('message', b);
     client.emit('message', a); // duplicate
     client.emit('message', c);
@@ -88,19 +88,19 @@ describe('the stores', () => {
   });
 
   it('load older history with `before` and prepend it', async () => {
-    const { conversations, client } = await setup();
+    const { conversations, client, history } = await setup();
     const latest = Array.from({ length: PAGE }, (_, i) => msg(GENERAL, BOB, `new ${i}`));
     const older = [msg(GENERAL, BOB, 'old 1'), msg(GENERAL, BOB, 'old 2')];
     client.handle('history', (p) => (p.before ? older : latest));
     const general = conversations.room(GENERAL.id)!;
-    await conversations.loadConversation(general);
+    await history.loadConversation(general);
     expect(general.hasMore).toBe(true);
-    expect(await conversations.loadOlder(general)).toBe(2);
+    expect(await history.loadOlder(general)).toBe(2);
     expect(client.callsOf('history').at(-1)).toEqual({ room: GENERAL.id, before: latest[0]!.id, limit: PAGE });
     expect(general.messages[0]!.text).toBe('old 1');
     expect(general.messages.length).toBe(PAGE + 2);
     expect(general.hasMore).toBe(false);
-    expect(await conversations.loadOlder(general)).toBe(0);
+    expect(await history.loadOlder(general)).toBe(0);
   });
 
   it('track members: joins, roles, presence, and kicks of others', async () => {
@@ -216,9 +216,9 @@ describe('the stores', () => {
   });
 
   it('resynchronize after a reconnect', async () => {
-    const { conversations, session, client } = await setup();
+    const { conversations, session, client, history } = await setup();
     const general = conversations.room(GENERAL.id)!;
-    await conversations.loadConversation(general);
+    await history.loadConversation(general);
     client.setState('closed');
     expect(session.connection).toBe('closed');
     for (let i = 0; i < 4; i++) {

@@ -8,6 +8,7 @@ import { computed, ref } from 'vue';
 import type { NavigateTarget } from '../../../shared/ipc.js';
 import { storageGet, storageSet } from '../lib/storage';
 import { useConversationsStore } from './conversations';
+import { useHistoryStore } from './history';
 import { useSessionStore } from './session';
 import { dmKey, roomKey, type Conversation } from './timeline';
 
@@ -17,6 +18,7 @@ const LS_ACTIVE = 'chatty.active';
 export const useNavigationStore = defineStore('navigation', () => {
   const session = useSessionStore();
   const conversations = useConversationsStore();
+  const history = useHistoryStore();
   const activeKey = ref<string | null>(null);
 
   const active = computed(() => (activeKey.value ? (conversations.byKey.get(activeKey.value) ?? null) : null));
@@ -28,7 +30,7 @@ export const useNavigationStore = defineStore('navigation', () => {
     if (!key) return;
     storageSet(LS_ACTIVE, key);
     const conv = conversations.byKey.get(key);
-    if (conv && !conv.loaded) void conversations.loadConversation(conv);
+    if (conv && !conv.loaded) void history.loadConversation(conv);
   }
 
   function openTarget(target: NavigateTarget): void {
@@ -59,7 +61,7 @@ export const useNavigationStore = defineStore('navigation', () => {
       const savedConv = saved ? conversations.byKey.get(saved) : undefined;
       open(savedConv && savedConv.joined ? savedConv.key : (navOrder.value[0] ?? null));
     } else if (!current.loaded) {
-      void conversations.loadConversation(current);
+      void history.loadConversation(current);
     }
   }
 

@@ -3,7 +3,8 @@
  * each live event routed to the stores it concerns, in order (the directory before the
  * conversations, the timeline before the unread count). The one place that knows them all, so the
  * stores themselves stay layered: notices < session < peers < presence < directory < conversations <
- * membership, unread, receipts, messageActions; transfers (files coming in) beside them.
+ * typing < history < navigation < membership, composer, unread, receipts, messageActions; transfers
+ * (files coming in) beside them.
  */
 import { defineStore } from 'pinia';
 import { watch } from 'vue';
@@ -11,6 +12,7 @@ import type { EventPayloads, Message } from '../../../shared/api.js';
 import type { ApiClient } from '../api/client';
 import { useConversationsStore } from './conversations';
 import { useDirectoryStore } from './directory';
+import { useHistoryStore } from './history';
 import { useMembershipStore } from './membership';
 import { useMessageActionsStore } from './messageActions';
 import { useNavigationStore } from './navigation';
@@ -29,6 +31,7 @@ export const useSyncStore = defineStore('sync', () => {
   const peers = usePeersStore();
   const directory = useDirectoryStore();
   const conversations = useConversationsStore();
+  const history = useHistoryStore();
   const navigation = useNavigationStore();
   const membership = useMembershipStore();
   const unread = useUnreadStore();
@@ -85,14 +88,14 @@ export const useSyncStore = defineStore('sync', () => {
 
   function onMessage(m: Message): void {
     if (m.room === null) return onDm(m);
-    const conv = conversations.receiveMessage(m);
+    const conv = history.receiveMessage(m);
     if (!conv) return;
     if (!m.late) noteNick(m.from.peerId, m.from.nick);
     unread.arrived(conv, m);
   }
 
   function onDm(m: Message): void {
-    const conv = conversations.receiveDm(m);
+    const conv = history.receiveDm(m);
     if (!conv) return;
     if (m.from.peerId !== session.me?.peerId && !m.late) noteNick(m.from.peerId, m.from.nick);
     unread.arrived(conv, m);
@@ -129,7 +132,7 @@ export const useSyncStore = defineStore('sync', () => {
       directory.apply(rooms);
       membership.applyRooms(rooms);
       const firstSync = !session.synced;
-      await conversations.discoverDms(peerInfos);
+      await history.discoverDms(peerInfos);
       const markers = await c.call('readMarkers');
       if (firstSync) {
         // Preload the rooms with unread messages (switching is then instant, and mentions are counted).
@@ -137,11 +140,11 @@ export const useSyncStore = defineStore('sync', () => {
         await Promise.all(
           conversations.joinedRooms
             .filter((conv) => !conv.loaded && unreadRooms.has(conv.id))
-            .map((conv) => conversations.loadConversation(conv)),
+            .map((conv) => history.loadConversation(conv)),
         );
       }
       unread.applyMarkers(markers);
-      await conversations.catchUp();
+      await history.catchUp();
       session.synced = true;
       navigation.restoreActive();
     } catch (err) {

@@ -40,6 +40,11 @@ export const useTypingStore = defineStore('typing', () => {
     typingTimer ??= setInterval(pruneTyping, 500);
   }
 
+  /** Their message came: `peerId` is no longer typing in `conv`. */
+  function stopped(conv: Conversation, peerId: string): void {
+    if (conv.typing.some((t) => t.peerId === peerId)) conv.typing = conv.typing.filter((t) => t.peerId !== peerId);
+  }
+
   /** Tells the room I am typing, at most once every 3 s. */
   function notifyTyping(conv: Conversation): void {
     const client = session.current();
@@ -60,5 +65,5 @@ export const useTypingStore = defineStore('typing', () => {
     typingTimer = undefined;
   }
 
-  return { applyTyping, notifyTyping, sent, dispose };
+  return { applyTyping, stopped, notifyTyping, sent, dispose };
 });
