@@ -36,6 +36,8 @@ export const PRESENCE_DEFAULTS: PresenceConfig = TEST_HEARTBEAT_MS
 
 /** Records per `presence` frame (the schema's limit). */
 const RECORDS_PER_FRAME = 256;
+/** Heartbeats passed on within this window share one frame per link. */
+const BATCH_MS = 2000;
 /** Peers whose presence is remembered at most (a flood of made-up keys is bounded). */
 const MAX_PEERS = 10_000;
 
@@ -57,6 +59,8 @@ export class Presence extends EventEmitter<PresenceEvents> {
   private timer?: NodeJS.Timeout;
   /** Records to pass on, per neighbour they came from, sent together at the end of the turn. */
   private outbox: { record: PresenceRecord; from?: string }[] = [];
+  private flushTimer?: NodeJS.Timeout;
+  private flushSoon = false;
 
   constructor(
     private readonly identity: Identity,
@@ -84,7 +88,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
     const clean = text?.trim() || undefined;
     this.store.setMeta(OWN_KEY, JSON.stringify({ status, ...(clean ? { text: clean } : {}) }));
     this.own = this.sign(status, clean);
-    this.queue(this.own);
+    this.queue(this.own, undefined, true);
     this.emit('change', this.identity.peerId);
   }
 
@@ -123,18 +127,19 @@ export class Presence extends EventEmitter<PresenceEvents> {
       const changed =
         !held || Date.now() - held.at > this.config.expiryMs || held.record.status !== record.status || held.record.text !== record.text;
       this.heard.set(record.peerId, { record, at: Date.now() });
-      this.queue(record, from.peerId);
+      this.queue(record, from.peerId, changed);
       if (changed) this.emit('change', record.peerId);
     }
   }
 
   close(): void {
     clearInterval(this.timer);
+    clearTimeout(this.flushTimer);
   }
 
   private tick(): void {
     this.own = this.sign(this.own.status, this.own.text);
-    this.queue(this.own);
+    this.queue(this.own, undefined);
     this.expire(false);
   }
 
@@ -156,12 +161,28 @@ export class Presence extends EventEmitter<PresenceEvents> {
     return { ...signed, sig: signBytes(this.identity.signing.privateKey, presenceSignedBytes(signed)) };
   }
 
-  private queue(record: PresenceRecord, from?: string): void {
-    if (this.outbox.length === 0) setImmediate(() => this.flush());
+  /**
+   * A change goes out at the end of the turn; heartbeats (nothing changed) wait to share a frame with
+   * the others that come within a batch window, so an idle peer receives at most one presence frame
+   * per link and window whatever the number of peers, instead of one per peer and heartbeat.
+   */
+  private queue(record: PresenceRecord, from: string | undefined, change = false): void {
     this.outbox.push({ record, from });
+    if (change && !this.flushSoon) {
+      this.flushSoon = true;
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+      setImmediate(() => this.flush());
+    } else if (!this.flushSoon && !this.flushTimer) {
+      this.flushTimer = setTimeout(() => this.flush(), Math.min(BATCH_MS, this.config.heartbeatMs / 2));
+      this.flushTimer.unref();
+    }
   }
 
   private flush(): void {
+    this.flushSoon = false;
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     const outbox = this.outbox;
     this.outbox = [];
     for (const link of this.neighbours()) {
