@@ -86,6 +86,9 @@ export interface PeerRow {
  */
 const ANNOTATION = "type IN ('react', 'unreact', 'edit', 'delete', 'read')";
 
+/** The condition of the message index, repeated by the queries that page through messages. */
+const MESSAGES = "type IN ('msg', 'dm')";
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
@@ -114,6 +117,8 @@ CREATE INDEX IF NOT EXISTS events_room_order ON events (room, depth, id);
 CREATE INDEX IF NOT EXISTS events_waiting ON events (status) WHERE status = 0;
 CREATE INDEX IF NOT EXISTS events_creates ON events (type) WHERE type = 'create';
 CREATE INDEX IF NOT EXISTS events_annotations ON events (target, depth, id) WHERE ${ANNOTATION};
+-- a room's messages in order, without the reactions, edits and state events between them
+CREATE INDEX IF NOT EXISTS events_messages ON events (room, depth, id) WHERE ${MESSAGES};
 CREATE TABLE IF NOT EXISTS heads (room TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (room, id));
 CREATE TABLE IF NOT EXISTS peers (peer_id TEXT PRIMARY KEY, urls TEXT NOT NULL, source TEXT NOT NULL, last_seen INTEGER NOT NULL);
 `;
@@ -171,7 +176,7 @@ export class Store {
       ),
       unreadAfter: prepare<[string, string, number, number, string], { n: number }>(
         db,
-        `SELECT COUNT(*) AS n FROM events WHERE room = ? AND status = 1 AND type IN ('msg', 'dm') AND text IS NOT NULL
+        `SELECT COUNT(*) AS n FROM events WHERE room = ? AND status = 1 AND ${MESSAGES} AND text IS NOT NULL
          AND author != ? AND (depth > ? OR (depth = ? AND id > ?))`,
       ),
       byId: prepare<[string], EventRow>(db, `SELECT ${ROW_COLUMNS} FROM events WHERE id = ?`),
@@ -414,7 +419,8 @@ export class Store {
         AND ${ANNOTATION} AND type != 'read' AND status = 1 ORDER BY depth, id`;
       out.push(...prepare<string[], AnnotationRow>(this.db, sql).all(...page));
     }
-    return out.sort((a, b) => a.depth - b.depth || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // one page comes ordered by SQLite; several are merged into one order
+    return messages.length <= 500 ? out : out.sort((a, b) => a.depth - b.depth || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   /** The message up to which `author` said it has read a DM conversation (its latest read receipt). */
@@ -481,7 +487,7 @@ export class Store {
   /** Accepted messages (or DMs) of a room, oldest first: the last `limit` before `before` (an event id). */
   messages(room: string, opts: { limit?: number; before?: { depth: number; id: string } }): EventRow[] {
     // text is null only for what this peer cannot read (sealed for others)
-    const where = ['room = ?', 'status = 1', "type IN ('msg', 'dm')", 'text IS NOT NULL'];
+    const where = ['room = ?', 'status = 1', MESSAGES, 'text IS NOT NULL'];
     const args: (string | number)[] = [room];
     if (opts.before) {
       where.push('(depth < ? OR (depth = ? AND id < ?))');
