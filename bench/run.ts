@@ -12,7 +12,7 @@
  * and per scenario: BENCH_LATENCY_MSGS (200), BENCH_SCALING (2,4,8,16), BENCH_SCALING_MSGS (60),
  * BENCH_SCALING_SECONDS (2), BENCH_SCALING_REPEAT, BENCH_UI_MESSAGES (BENCH_CATCHUP),
  * BENCH_UI_SCROLL_SECONDS (30), BENCH_VERIFY_EVENTS (10000), BENCH_SWARM (30,60,100), BENCH_SWARM_MESH (30,60),
- * BENCH_FILE_MB (1024), BENCH_FILE_PROFILE (unset).
+ * BENCH_FILE_MB (1024), BENCH_FILE_PROFILE (unset), BENCH_CONV_MESSAGES (20000), BENCH_CONV_PEERS (10).
  *
  * Benchmarks measure; they never fail on a figure. The peer is built first
  * (tsc -p tsconfig.build.json) so the figures are those of the current source.
@@ -26,6 +26,7 @@ import { killAll, removePeerDirs, RESULTS_DIR } from './lib/peers.js';
 import { Report } from './lib/report.js';
 import { envInt, envList, TempDirs } from './lib/util.js';
 import { runCatchup, runMemory } from './scenarios/catchup.js';
+import { runConversations } from './scenarios/conversations.js';
 import { destroyActiveLan, runDiscovery } from './scenarios/discovery.js';
 import { runFiles } from './scenarios/files.js';
 import { runMessaging, runScaling } from './scenarios/messaging.js';
@@ -44,6 +45,7 @@ const SCENARIOS: { names: string[]; run: (ctx: BenchContext) => Promise<void> }[
   { names: ['scaling'], run: runScaling },
   { names: ['swarm'], run: runSwarm },
   { names: ['files'], run: runFiles },
+  { names: ['conversations'], run: runConversations },
   { names: ['ui'], run: runUi },
   { names: ['verify'], run: runVerify },
   { names: ['profile'], run: runProfile },
