@@ -5,43 +5,21 @@
  *
  * Needs `npm run build` (out/node and out/renderer) and /usr/bin/chromium.
  */
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fingerprint } from '../../src/shared/api.js';
 import { eventually, PeerProcess } from '../helpers/peer-process.js';
-import { chromiumAvailable, launchBrowser, openPage, screenshot, tid, UI_BUILT, type OpenedPage } from '../helpers/browser.js';
+import { chromiumAvailable, PeersWithPages, screenshot, tid, type User } from '../helpers/browser.js';
 
 const ROOM = 'lobby';
 const WAIT = 20_000;
 
-interface User {
-  nick: string;
-  peer: PeerProcess;
-  ui: OpenedPage;
-  page: Page;
-}
-
-const processes: PeerProcess[] = [];
-let browser: Browser | undefined;
+let lab: PeersWithPages | undefined;
 let alice: User;
 let bob: User;
 let carol: User;
 /** Id of the room ROOM (the UI and the API name rooms by id; names may be shared). */
 let lobby: string;
-
-function uiUrl(p: PeerProcess): string {
-  const url = (p.ready as { ui?: string }).ui;
-  if (!url) throw new Error(`peer ${p.opts.nick} serves no UI`);
-  return url;
-}
-
-async function startUser(nick: string, connectTo?: PeerProcess): Promise<User> {
-  // Started with a provisional nick: the real one is picked in the page.
-  const peer = await PeerProcess.start({ nick: `${nick}-cli`, ui: true, peers: connectTo ? [connectTo.url] : [] });
-  processes.push(peer);
-  const ui = await openPage(browser!, uiUrl(peer));
-  return { nick, peer, ui, page: ui.page };
-}
 
 const messageText = (page: Page, text: string) => page.locator(tid('message-text'), { hasText: text });
 const roomItem = (page: Page, id: string) => page.locator(`${tid('room-item')}[data-room="${id}"]`);
@@ -67,30 +45,18 @@ async function roomIdOf(peer: PeerProcess, name: string): Promise<string> {
   );
 }
 
-async function peersConnected(a: PeerProcess, others: PeerProcess[]): Promise<void> {
-  await eventually(
-    async () => {
-      const list = await a.call('peers');
-      return others.every((o) => list.some((p) => p.peerId === o.peerId && p.connected));
-    },
-    WAIT,
-    `${a.opts.nick} connected`,
-  );
-}
-
 describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when /usr/bin/chromium is missing)', () => {
   beforeAll(async () => {
-    if (!UI_BUILT) throw new Error('the app is not built: run `npm run build` before the e2e tests');
-    browser = await launchBrowser();
-    alice = await startUser('alice');
-    bob = await startUser('bob', alice.peer);
-    carol = await startUser('carol', alice.peer);
-    await peersConnected(alice.peer, [bob.peer, carol.peer]);
+    lab = await PeersWithPages.launch();
+    // Each page is left at the first-run dialog: the first test answers it.
+    alice = await lab.user('alice', { firstRun: 'keep' });
+    bob = await lab.user('bob', { connectTo: alice.peer, firstRun: 'keep' });
+    carol = await lab.user('carol', { connectTo: alice.peer, firstRun: 'keep' });
+    await lab.linked(alice.peer, [bob.peer, carol.peer]);
   });
 
   afterAll(async () => {
-    await browser?.close().catch(() => undefined);
-    await Promise.all(processes.map((p) => p.stop().catch(() => undefined)));
+    await lab?.close();
   });
 
   it('asks each user for a nickname on first run', async () => {
@@ -317,7 +283,7 @@ describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when 
   });
 
   it('follows the dark colour scheme', async () => {
-    const dark = await openPage(browser!, uiUrl(alice.peer), { colorScheme: 'dark' });
+    const dark = await lab!.open(alice.peer, { colorScheme: 'dark' });
     try {
       await dark.page.locator(tid('my-nick')).filter({ hasText: 'alice' }).waitFor({ timeout: WAIT });
       // A new browser profile is a first run again; the dialog offers the current nick and can be skipped.
@@ -369,8 +335,7 @@ describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when 
 
   it('tells two rooms of the same name apart, and posts in the one picked', async () => {
     // Two groups that cannot see each other yet each found `town`: alice's, and dave's alone.
-    const dave = await PeerProcess.start({ nick: 'dave' });
-    processes.push(dave);
+    const dave = await lab!.peer({ nick: 'dave', ui: false });
     const townAlice = (await alice.peer.call('join', { room: 'town' })).id;
     const townDave = (await dave.call('join', { room: 'town' })).id;
     expect(townDave).not.toBe(townAlice);
@@ -448,9 +413,9 @@ describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when 
   it('logged no errors in any page', () => {
     for (const u of [alice, bob]) {
       // The banned join is an expected API error, surfaced as a toast, not a console error.
-      expect(u.ui.errors, u.nick).toEqual([]);
+      expect(u.errors, u.nick).toEqual([]);
     }
     // Carol's page only complains about the lost connection to her stopped peer.
-    expect(carol.ui.errors.filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED/.test(e))).toEqual([]);
+    expect(carol.errors.filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED/.test(e))).toEqual([]);
   });
 });

@@ -5,35 +5,18 @@
  *
  * Needs `npm run build` (out/node and out/renderer) and /usr/bin/chromium.
  */
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, PeerProcess } from '../helpers/peer-process.js';
-import { chooseNick, chromiumAvailable, launchBrowser, messageRow, openPage, screenshot, tid, UI_BUILT } from '../helpers/browser.js';
+import { eventually } from '../helpers/peer-process.js';
+import { chromiumAvailable, messageRow, PeersWithPages, screenshot, tid, type User } from '../helpers/browser.js';
 
 const ROOM = 'talk';
 const WAIT = 20_000;
 
-interface User {
-  nick: string;
-  peer: PeerProcess;
-  page: Page;
-}
-
-const processes: PeerProcess[] = [];
-let browser: Browser | undefined;
+let lab: PeersWithPages | undefined;
 let alice: User;
 let bob: User;
 let room: string;
-
-async function startUser(nick: string, connectTo?: PeerProcess): Promise<User> {
-  const peer = await PeerProcess.start({ nick: `${nick}-cli`, ui: true, peers: connectTo ? [connectTo.url] : [] });
-  processes.push(peer);
-  const url = (peer.ready as { ui?: string }).ui;
-  if (!url) throw new Error(`peer ${nick} serves no UI`);
-  const { page } = await openPage(browser!, url);
-  await chooseNick(page, nick, WAIT);
-  return { nick, peer, page };
-}
 
 async function send(page: Page, text: string): Promise<void> {
   const input = page.locator(tid('composer-input'));
@@ -58,15 +41,10 @@ async function act(page: Page, text: string, button: string): Promise<void> {
 
 describe.skipIf(!chromiumAvailable())('conversations end to end (skipped only when /usr/bin/chromium is missing)', () => {
   beforeAll(async () => {
-    if (!UI_BUILT) throw new Error('the app is not built: run `npm run build` before the e2e tests');
-    browser = await launchBrowser();
-    alice = await startUser('alice');
-    bob = await startUser('bob', alice.peer);
-    await eventually(
-      async () => (await alice.peer.call('peers')).some((p) => p.peerId === bob.peer.peerId && p.connected),
-      WAIT,
-      'alice and bob linked',
-    );
+    lab = await PeersWithPages.launch();
+    alice = await lab.user('alice');
+    bob = await lab.user('bob', { connectTo: alice.peer });
+    await lab.linked(alice.peer, [bob.peer]);
     await joinByName(alice.page, ROOM);
     room = await eventually(async () => (await bob.peer.call('rooms')).find((r) => r.name === ROOM)?.id, WAIT, 'the room known to bob');
     await joinByName(bob.page, ROOM);
@@ -74,8 +52,7 @@ describe.skipIf(!chromiumAvailable())('conversations end to end (skipped only wh
   });
 
   afterAll(async () => {
-    await browser?.close().catch(() => undefined);
-    await Promise.all(processes.map((p) => p.stop().catch(() => undefined)));
+    await lab?.close();
   });
 
   it('replies to a message, quoting it on both pages', async () => {

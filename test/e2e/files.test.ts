@@ -11,10 +11,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, PeerProcess } from '../helpers/peer-process.js';
-import { chromiumAvailable, launchBrowser, openPage, screenshot, tid, UI_BUILT } from '../helpers/browser.js';
+import { chromiumAvailable, PeersWithPages, screenshot, tid } from '../helpers/browser.js';
 
 const ROOM = 'files';
 const WAIT = 30_000;
@@ -24,8 +24,7 @@ interface User {
   page: Page;
 }
 
-const processes: PeerProcess[] = [];
-let browser: Browser | undefined;
+let lab: PeersWithPages | undefined;
 let alice: User;
 let bob: User;
 let work: string;
@@ -72,10 +71,7 @@ interface Picture {
 
 /** A page on the peer's UI, past the first-run nick dialog, showing the room. */
 async function openUi(peer: PeerProcess): Promise<Page> {
-  const url = (peer.ready as { ui?: string }).ui;
-  if (!url) throw new Error(`peer ${peer.opts.nick} serves no UI`);
-  const { page } = await openPage(browser!, url);
-  await page.locator(tid('nick-skip')).click({ timeout: WAIT });
+  const { page } = await lab!.open(peer, { firstRun: 'skip' });
   await page.locator(tid('conversation-title')).filter({ hasText: ROOM }).waitFor({ timeout: WAIT });
   return page;
 }
@@ -85,14 +81,11 @@ const message = (page: Page, name: string) =>
 
 describe.skipIf(!chromiumAvailable())('files and pictures in the browser UI (skipped only when /usr/bin/chromium is missing)', () => {
   beforeAll(async () => {
-    if (!UI_BUILT) throw new Error('the app is not built: run `npm run build` before the e2e tests');
     work = mkdtempSync(join(tmpdir(), 'chatty-files-e2e-'));
-    browser = await launchBrowser();
+    lab = await PeersWithPages.launch();
     // Alice serves each chunk a little slowly, so bob's progress bar is there to be seen.
-    const a = await PeerProcess.start({ nick: 'alice', ui: true, env: { CHATTY_TEST_SERVE_DELAY_MS: '120' } });
-    processes.push(a);
-    const b = await PeerProcess.start({ nick: 'bob', ui: true, peers: [a.url] });
-    processes.push(b);
+    const a = await lab.peer({ nick: 'alice', env: { CHATTY_TEST_SERVE_DELAY_MS: '120' } });
+    const b = await lab.peer({ nick: 'bob', connectTo: a });
     const room = await a.call('join', { room: ROOM });
     const known = await eventually(async () => (await b.call('rooms')).some((r) => r.id === room.id), WAIT, 'the room at bob');
     expect(known).toBe(true);
@@ -102,8 +95,7 @@ describe.skipIf(!chromiumAvailable())('files and pictures in the browser UI (ski
   });
 
   afterAll(async () => {
-    await browser?.close().catch(() => undefined);
-    await Promise.all(processes.map((p) => p.stop().catch(() => undefined)));
+    await lab?.close();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 

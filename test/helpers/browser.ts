@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
+import { eventually, PeerProcess, type PeerProcessOptions } from './peer-process.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const ARTIFACTS_DIR = resolve(import.meta.dirname, '../../test-artifacts');
@@ -62,6 +63,82 @@ export async function openPage(
   page.on('pageerror', (err: Error) => errors.push(err.message));
   await page.goto(url);
   return { context, page, errors };
+}
+
+/** What `openPage` takes: the colour scheme and the viewport. */
+export type PageOptions = NonNullable<Parameters<typeof openPage>[2]>;
+
+/** A person at one peer: the headless peer and the page of its browser UI. */
+export interface User extends OpenedPage {
+  nick: string;
+  peer: PeerProcess;
+}
+
+/**
+ * Real headless peers (`chatty --json --ui-port 0`), each with its browser UI open in one shared
+ * headless Chromium: what the e2e files start in `beforeAll` and stop in `afterAll`.
+ */
+export class PeersWithPages {
+  readonly processes: PeerProcess[] = [];
+
+  private constructor(readonly browser: Browser) {}
+
+  /** Launches the browser; the app must be built (`npm run build`). */
+  static async launch(): Promise<PeersWithPages> {
+    if (!UI_BUILT) throw new Error('the app is not built: run `npm run build` before the e2e tests');
+    return new PeersWithPages(await launchBrowser());
+  }
+
+  /** A headless peer (serving its UI unless `ui: false`), linked to `connectTo` when given; stopped by `close`. */
+  async peer(opts: PeerProcessOptions & { connectTo?: PeerProcess } = {}): Promise<PeerProcess> {
+    const { connectTo, ...rest } = opts;
+    const peer = await PeerProcess.start({ ui: true, ...rest, peers: connectTo ? [connectTo.url, ...(rest.peers ?? [])] : rest.peers });
+    this.processes.push(peer);
+    return peer;
+  }
+
+  /**
+   * A fresh page (own localStorage) on `peer`'s UI. `firstRun` says what is done with the first-run
+   * nickname dialog: left open (`keep`), answered with `nick` (`choose`) or skipped (`skip`).
+   */
+  async open(peer: PeerProcess, opts: PageOptions & { firstRun?: 'keep' | 'choose' | 'skip'; nick?: string } = {}): Promise<OpenedPage> {
+    const url = (peer.ready as { ui?: string }).ui;
+    if (!url) throw new Error(`peer ${peer.opts.nick} serves no UI`);
+    const opened = await openPage(this.browser, url, opts);
+    if (opts.firstRun === 'choose') await chooseNick(opened.page, opts.nick ?? peer.opts.nick ?? 'me');
+    else if (opts.firstRun === 'skip') await opened.page.locator(tid('nick-skip')).click({ timeout: 20_000 });
+    return opened;
+  }
+
+  /**
+   * A user called `nick`: a peer started with the provisional nick `NICK-cli` (the real one is
+   * picked in the page unless `firstRun` is `keep`), linked to `connectTo`, and its page.
+   */
+  async user(
+    nick: string,
+    opts: PageOptions & { connectTo?: PeerProcess; firstRun?: 'keep' | 'choose'; env?: NodeJS.ProcessEnv } = {},
+  ): Promise<User> {
+    const peer = await this.peer({ nick: `${nick}-cli`, connectTo: opts.connectTo, env: opts.env });
+    const ui = await this.open(peer, { ...opts, nick, firstRun: opts.firstRun ?? 'choose' });
+    return { ...ui, nick, peer };
+  }
+
+  /** Waits until `a` has a live link to each of `others`. */
+  async linked(a: PeerProcess, others: PeerProcess[], timeout = 20_000): Promise<void> {
+    await eventually(
+      async () => {
+        const list = await a.call('peers');
+        return others.every((o) => list.some((p) => p.peerId === o.peerId && p.connected));
+      },
+      timeout,
+      `${a.opts.nick} linked to ${others.map((o) => o.opts.nick).join(', ')}`,
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.browser.close().catch(() => undefined);
+    await Promise.all(this.processes.map((p) => p.stop().catch(() => undefined)));
+  }
 }
 
 /** Saves a PNG of the page to test-artifacts/NAME.png (the folder is git-ignored). */
