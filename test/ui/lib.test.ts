@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mentions, tokenize, typingLabel } from '../../src/renderer/src/lib/format';
+import { avatarColor, mentions, tokenize, typingLabel, whiteContrastOnHsl } from '../../src/renderer/src/lib/format';
 import { RowBuilder } from '../../src/renderer/src/lib/rows';
 import type { ChatItem } from '../../src/renderer/src/stores/timeline';
 import { BOB, ME } from './fake-client';
@@ -46,6 +46,28 @@ describe('mentions and text tokens', () => {
     expect(typingLabel(['bob'])).toBe('bob is typing…');
     expect(typingLabel(['bob', 'carol'])).toBe('bob and carol are typing…');
     expect(typingLabel(['a', 'b', 'c', 'd'])).toBe('Several people are typing…');
+  });
+});
+
+describe('avatar colours', () => {
+  it('computes the WCAG contrast of white on a colour', () => {
+    // Reference values: white on pure blue, on pure yellow, on mid grey (#777).
+    expect(whiteContrastOnHsl(240, 1, 0.5)).toBeCloseTo(8.59, 1);
+    expect(whiteContrastOnHsl(60, 1, 0.5)).toBeCloseTo(1.07, 1);
+    expect(whiteContrastOnHsl(0, 0, 0x77 / 255)).toBeCloseTo(4.48, 1);
+  });
+
+  it('keeps white initials at 4.5:1 on every peer colour, darkening only the hues that need it', () => {
+    const lightness = (c: string): number => Number(/(\d+)%\)$/.exec(c)![1]);
+    const hue = (c: string): number => Number(/^hsl\((\d+) /.exec(c)![1]);
+    const seen = new Set<number>();
+    for (let i = 0; i < 2000; i++) {
+      const c = avatarColor(`peer-${i}`);
+      expect(whiteContrastOnHsl(hue(c), 0.55, lightness(c) / 100)).toBeGreaterThanOrEqual(4.5);
+      seen.add(lightness(c));
+    }
+    expect(seen.has(48)).toBe(true); // blues and purples keep their brightness
+    expect(Math.min(...seen)).toBeLessThan(40); // yellows do not
   });
 });
 

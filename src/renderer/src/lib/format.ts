@@ -103,6 +103,33 @@ export function hueOf(id: string): number {
   return Math.abs(h) % 360;
 }
 
+/** The relative luminance (WCAG 2) of an HSL colour; h in degrees, s and l in 0..1. */
+function luminanceOfHsl(h: number, s: number, l: number): number {
+  const a = s * Math.min(l, 1 - l);
+  const channel = (n: number): number => {
+    const k = (n + h / 30) % 12;
+    const c = l - a * Math.max(-1, Math.min(k - 3, 9 - k, 1));
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  };
+  return 0.2126 * channel(0) + 0.7152 * channel(8) + 0.0722 * channel(4);
+}
+
+/** Contrast of white text on an HSL background (WCAG 2: (L1 + 0.05) / (L2 + 0.05)). */
+export function whiteContrastOnHsl(h: number, s: number, l: number): number {
+  return 1.05 / (luminanceOfHsl(h, s, l) + 0.05);
+}
+
+/**
+ * A peer's avatar colour: its hue, as light as it can be (48 % at most) with white initials still
+ * at 4.5:1 or more (yellows and greens get darker than blues and reds).
+ */
+export function avatarColor(id: string): string {
+  const hue = hueOf(id);
+  let l = 48;
+  while (l > 20 && whiteContrastOnHsl(hue, 0.55, l / 100) < 4.6) l -= 2;
+  return `hsl(${hue} 55% ${l}%)`;
+}
+
 export function initials(nick: string): string {
   const parts = nick
     .trim()
