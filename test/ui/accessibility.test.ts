@@ -4,13 +4,13 @@
  * keyboard, and where the focus goes when it or a dialog closes.
  */
 import { flushPromises, mount } from '@vue/test-utils';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import MemberPanel from '../../src/renderer/src/components/MemberPanel.vue';
 import MessageList from '../../src/renderer/src/components/MessageList.vue';
 import Modal from '../../src/renderer/src/components/Modal.vue';
 import { announcementOf, Announcer, MAX_WAIT_MS, QUIET_MS } from '../../src/renderer/src/lib/announce';
 import { addMessages } from '../../src/renderer/src/stores/timeline';
-import { BOB, CAROL, FakeClient, ME, member, msg, MY, roomInfo, startStores } from './fake-client';
+import { BOB, CAROL, FakeClient, ME, member, msg, MY, roomInfo, startStores, withFakeLayout } from './fake-client';
 
 describe('announcements of new messages', () => {
   afterEach(() => vi.useRealTimers());
@@ -53,15 +53,7 @@ describe('announcements of new messages', () => {
 });
 
 describe('MessageList live region', () => {
-  // happy-dom does no layout: give the scroller a viewport and rows a height.
-  const sizes: Record<string, number> = { clientHeight: 600, clientWidth: 800, offsetHeight: 40, offsetWidth: 800 };
-  const saved = Object.keys(sizes).map((k) => [k, Object.getOwnPropertyDescriptor(HTMLElement.prototype, k)] as const);
-  beforeAll(() => {
-    for (const [k, v] of Object.entries(sizes)) Object.defineProperty(HTMLElement.prototype, k, { configurable: true, get: () => v });
-  });
-  afterAll(() => {
-    for (const [k, d] of saved) if (d) Object.defineProperty(HTMLElement.prototype, k, d);
-  });
+  withFakeLayout();
   afterEach(() => vi.useRealTimers());
 
   it('is a log of articles, each named by author and time, and reads what others wrote, coalesced', async () => {

@@ -1,6 +1,6 @@
 import { flushPromises, mount } from '@vue/test-utils';
 import { createPinia, setActivePinia } from 'pinia';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { markRaw } from 'vue';
 import type { RoomInfo } from '../../src/shared/api.js';
 import BrowseRooms from '../../src/renderer/src/components/BrowseRooms.vue';
@@ -10,7 +10,7 @@ import MessageList from '../../src/renderer/src/components/MessageList.vue';
 import MessageRow from '../../src/renderer/src/components/MessageRow.vue';
 import Sidebar from '../../src/renderer/src/components/Sidebar.vue';
 import { addMessages, makeConversation, type ChatItem } from '../../src/renderer/src/stores/timeline';
-import { BOB, CAROL, FakeClient, ME, member, msg, MY, roomInfo, startStores } from './fake-client';
+import { BOB, CAROL, FakeClient, ME, member, msg, MY, roomInfo, startStores, withFakeLayout } from './fake-client';
 
 const room = (name: string, members: RoomInfo['members'], opts: Parameters<typeof roomInfo>[2] = {}): RoomInfo =>
   roomInfo(name, members, opts);
@@ -24,15 +24,7 @@ async function storeWith(rooms: RoomInfo[]) {
 }
 
 describe('MessageList', () => {
-  // happy-dom does no layout: give the scroller a viewport and rows a height.
-  const sizes: Record<string, number> = { clientHeight: 600, clientWidth: 800, offsetHeight: 40, offsetWidth: 800 };
-  const saved = Object.keys(sizes).map((k) => [k, Object.getOwnPropertyDescriptor(HTMLElement.prototype, k)] as const);
-  beforeAll(() => {
-    for (const [k, v] of Object.entries(sizes)) Object.defineProperty(HTMLElement.prototype, k, { configurable: true, get: () => v });
-  });
-  afterAll(() => {
-    for (const [k, d] of saved) if (d) Object.defineProperty(HTMLElement.prototype, k, d);
-  });
+  withFakeLayout();
 
   it('renders only a window of a 100k-message room', async () => {
     const big = room('big', [member(ME, 'owner'), member(BOB)]);

@@ -1,5 +1,6 @@
 /** A scriptable ApiClient for store and component tests: answers calls from handlers, emits events on demand. */
 import { createPinia, setActivePinia } from 'pinia';
+import { afterAll, beforeAll } from 'vitest';
 import type {
   EventName,
   EventPayloads,
@@ -42,6 +43,18 @@ export const ME: WhoAmI = {
 export const BOB = { peerId: 'B'.repeat(43), nick: 'bob' };
 export const CAROL = { peerId: 'C'.repeat(43), nick: 'carol' };
 export const MY = { peerId: ME.peerId, nick: ME.nick };
+
+/** happy-dom does no layout: gives scrollers a viewport and rows a height while the calling describe runs. */
+export function withFakeLayout(): void {
+  const sizes: Record<string, number> = { clientHeight: 600, clientWidth: 800, offsetHeight: 40, offsetWidth: 800 };
+  const saved = Object.keys(sizes).map((k) => [k, Object.getOwnPropertyDescriptor(HTMLElement.prototype, k)] as const);
+  beforeAll(() => {
+    for (const [k, v] of Object.entries(sizes)) Object.defineProperty(HTMLElement.prototype, k, { configurable: true, get: () => v });
+  });
+  afterAll(() => {
+    for (const [k, d] of saved) if (d) Object.defineProperty(HTMLElement.prototype, k, d);
+  });
+}
 
 /** A room id shaped like the peer's ('!' and 43 base64url characters), readable in test output. */
 export function roomId(tag: string): string {
