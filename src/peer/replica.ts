@@ -153,7 +153,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     }
     store.transaction(() => {
       for (const ev of [...this.waiting.values()]) this.tryDeliver(ev);
-      this.rejudgeDirtyRooms();
+      this.finishTransaction();
     });
     this.flush();
   }
@@ -224,7 +224,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         );
         this.storeEvent(ev, JSON.stringify(ev), true);
         this.tryDeliver(ev);
-        this.rejudgeDirtyRooms();
+        this.finishTransaction();
         return ev;
       },
       { flushSoon: true },
@@ -261,7 +261,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     }
     this.store.relaxedTransaction(() => {
       for (const [author, events] of byAuthor) this.ingestRun(author, events, result);
-      this.rejudgeDirtyRooms();
+      this.finishTransaction();
     });
     this.flush();
     return result;
@@ -315,11 +315,43 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     this.log.warn({ author, seq }, 'author signed two different events at one position (forked log); keeping the first seen');
   }
 
+  /**
+   * Events stored in this transaction but not written yet: an event delivered at once (the usual
+   * case, a log streaming in order) is written once with its verdict, instead of inserted as
+   * waiting and then updated; what still waits is written when the transaction ends.
+   */
+  private readonly unwritten = new Map<string, { json: string; sigChecked: boolean }>();
+  /** Rooms whose heads changed in this transaction: written once, when it ends. */
+  private readonly headsChanged = new Set<string>();
+
   private storeEvent(ev: SignedEvent, json: string, sigChecked: boolean): void {
-    const text = clearText(ev);
-    this.store.insertEvent(ev, json, text, sigChecked);
+    this.unwritten.set(ev.id, { json, sigChecked });
     this.vv.set(ev.author, { seq: ev.seq, id: ev.id });
     this.waiting.set(ev.id, ev);
+  }
+
+  /** Writes an event with its verdict (or, stored in an earlier transaction, updates it). */
+  private writeVerdict(ev: SignedEvent, status: EventStatus, late: boolean, text: string | undefined): void {
+    const unwritten = this.unwritten.get(ev.id);
+    if (unwritten) {
+      this.unwritten.delete(ev.id);
+      this.store.insertEvent(ev, unwritten.json, text ?? clearText(ev), unwritten.sigChecked, status, late);
+      return;
+    }
+    this.store.setStatus(ev.id, status, late);
+    if (text !== undefined) this.store.setText(ev.id, text);
+  }
+
+  /** The end of every transaction: re-judged rooms, the events left waiting, and the heads that moved. */
+  private finishTransaction(): void {
+    this.rejudgeDirtyRooms();
+    for (const [id, { json, sigChecked }] of this.unwritten) {
+      const ev = this.waiting.get(id)!;
+      this.store.insertEvent(ev, json, clearText(ev), sigChecked);
+    }
+    this.unwritten.clear();
+    for (const room of this.headsChanged) this.store.setHeads(room, this.timeline(room).heads);
+    this.headsChanged.clear();
   }
 
   /**
@@ -415,15 +447,14 @@ export class Replica extends EventEmitter<ReplicaEvents> {
       if (verdict.ok) {
         for (const d of ev.deps) tl.heads.delete(d);
         tl.heads.add(ev.id);
-        this.store.replaceHeads(room, ev.deps, ev.id);
+        this.headsChanged.add(room);
       }
       if (!late) tl.tail = { depth: ev.depth, id: ev.id };
     } else if (ev.type === 'profile') {
       this.profiles.set(ev.author, { nick: String(ev.body.nick), dh: String(ev.body.dh) });
     }
     const status = verdict.ok ? EventStatus.Accepted : verdict.reason === 'malformed' ? EventStatus.Invalid : EventStatus.Rejected;
-    this.store.setStatus(ev.id, status, late);
-    if (text !== undefined) this.store.setText(ev.id, text);
+    this.writeVerdict(ev, status, late, text);
     if (verdict.ok && (ev.type === 'invite' || ev.type === 'rekey')) this.takeRoomKeys(ev);
     if (verdict.ok && ev.type === 'delete') this.erase(ev);
     else if (verdict.ok && ev.type === 'edit' && !ev.redacted) {

@@ -67,7 +67,7 @@ export interface AnnotationRow {
 
 type InsertParams = Pick<
   EventRow,
-  'id' | 'author' | 'seq' | 'room' | 'type' | 'depth' | 'ts' | 'nick' | 'reply_to' | 'target' | 'text' | 'sealed'
+  'id' | 'author' | 'seq' | 'room' | 'type' | 'depth' | 'ts' | 'nick' | 'reply_to' | 'target' | 'text' | 'sealed' | 'status' | 'late'
 > & {
   sig_ok: number;
   json: string;
@@ -155,8 +155,8 @@ export class Store {
       metaKeys: prepare<[string, string], { key: string }>(db, 'SELECT key FROM meta WHERE key >= ? AND key < ? ORDER BY key'),
       insert: prepareNamed<InsertParams>(
         db,
-        `INSERT INTO events (id, author, seq, room, type, depth, ts, nick, text, reply_to, target, sig_ok, sealed, json)
-         VALUES (@id, @author, @seq, @room, @type, @depth, @ts, @nick, @text, @reply_to, @target, @sig_ok, @sealed, @json)`,
+        `INSERT INTO events (id, author, seq, room, type, depth, ts, status, late, nick, text, reply_to, target, sig_ok, sealed, json)
+         VALUES (@id, @author, @seq, @room, @type, @depth, @ts, @status, @late, @nick, @text, @reply_to, @target, @sig_ok, @sealed, @json)`,
       ),
       setStatus: prepare<[EventStatus, number, string]>(db, 'UPDATE events SET status = ?, late = ? WHERE id = ?'),
       setVerdict: prepare<[EventStatus, string]>(db, 'UPDATE events SET status = ? WHERE id = ?'),
@@ -197,7 +197,7 @@ export class Store {
       waiting: prepare<[], { json: string }>(db, 'SELECT json FROM events WHERE status = 0 ORDER BY author, seq'),
       heads: prepare<[string], { id: string }>(db, 'SELECT id FROM heads WHERE room = ?'),
       addHead: prepare<[string, string]>(db, 'INSERT OR IGNORE INTO heads (room, id) VALUES (?, ?)'),
-      delHead: prepare<[string, string]>(db, 'DELETE FROM heads WHERE room = ? AND id = ?'),
+      clearHeads: prepare<[string]>(db, 'DELETE FROM heads WHERE room = ?'),
       rooms: prepare<[], { room: string; json: string }>(db, "SELECT room, json FROM events WHERE type = 'create' AND status = 1"),
       stateEvents: prepare<[string], EventRow>(
         db,
@@ -336,9 +336,18 @@ export class Store {
     return this.stmts.unreadable.all(room);
   }
 
-  /** Inserts an event as Waiting. Plain columns duplicate the body fields that queries need. */
-  insertEvent(ev: SignedEvent, json: string, text: string | null, sigChecked: boolean): void {
+  /** Inserts an event (as Waiting, unless its verdict is known). Plain columns duplicate the body fields that queries need. */
+  insertEvent(
+    ev: SignedEvent,
+    json: string,
+    text: string | null,
+    sigChecked: boolean,
+    status: EventStatus = EventStatus.Waiting,
+    late = false,
+  ): void {
     this.stmts.insert.run({
+      status,
+      late: late ? 1 : 0,
       id: ev.id,
       author: ev.author,
       seq: ev.seq,
@@ -466,9 +475,10 @@ export class Store {
     return this.stmts.heads.all(room).map((r) => r.id);
   }
 
-  replaceHeads(room: string, removed: readonly string[], added: string): void {
-    for (const id of removed) this.stmts.delHead.run(room, id);
-    this.stmts.addHead.run(room, added);
+  /** A room's heads as they are now (written once per transaction, not once per event). */
+  setHeads(room: string, heads: Iterable<string>): void {
+    this.stmts.clearHeads.run(room);
+    for (const id of heads) this.stmts.addHead.run(room, id);
   }
 
   /** Id and name of every room whose create event was accepted. */
