@@ -12,7 +12,7 @@ import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { openDatabase, prepare, prepareNamed, transaction } from './sqlite.js';
-import { EVENT_FORMAT, EVENT_FORMATS, roomOfEvent, type SignedEvent } from '../shared/wire.js';
+import { EVENT_FORMAT, EVENT_FORMATS, roomOfEvent, STATE_EVENT_TYPES, type SignedEvent } from '../shared/wire.js';
 
 export const EventStatus = {
   /** Stored, waiting for its causal dependencies. */
@@ -86,6 +86,9 @@ export interface PeerRow {
  */
 const ANNOTATION = "type IN ('react', 'unreact', 'edit', 'delete', 'read')";
 
+/** The condition of the state-event index: a room's rules are replayed from these alone. */
+const STATE = `type IN (${STATE_EVENT_TYPES.map((t) => `'${t}'`).join(', ')})`;
+
 /** The condition of the message index, repeated by the queries that page through messages. */
 const MESSAGES = "type IN ('msg', 'dm')";
 
@@ -119,6 +122,9 @@ CREATE INDEX IF NOT EXISTS events_creates ON events (type) WHERE type = 'create'
 CREATE INDEX IF NOT EXISTS events_annotations ON events (target, depth, id) WHERE ${ANNOTATION};
 -- a room's messages in order, without the reactions, edits and state events between them
 CREATE INDEX IF NOT EXISTS events_messages ON events (room, depth, id) WHERE ${MESSAGES};
+-- what a start-up reads: every room's state events, every author's profiles
+CREATE INDEX IF NOT EXISTS events_state ON events (room, depth, id) WHERE ${STATE};
+CREATE INDEX IF NOT EXISTS events_profiles ON events (author, seq) WHERE type = 'profile';
 CREATE TABLE IF NOT EXISTS heads (room TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (room, id));
 CREATE TABLE IF NOT EXISTS peers (peer_id TEXT PRIMARY KEY, urls TEXT NOT NULL, source TEXT NOT NULL, last_seen INTEGER NOT NULL);
 `;
@@ -181,9 +187,14 @@ export class Store {
       ),
       byId: prepare<[string], EventRow>(db, `SELECT ${ROW_COLUMNS} FROM events WHERE id = ?`),
       jsonById: prepare<[string], { json: string }>(db, 'SELECT json FROM events WHERE id = ?'),
+      // each author's newest event, one index seek per author (a GROUP BY read every row of the table)
       vector: prepare<[], { author: string; seq: number; id: string }>(
         db,
-        'SELECT author, MAX(seq) AS seq, id FROM events GROUP BY author',
+        `WITH RECURSIVE authors(author) AS (
+           SELECT MIN(author) FROM events
+           UNION ALL SELECT (SELECT MIN(author) FROM events WHERE author > authors.author) FROM authors WHERE author IS NOT NULL)
+         SELECT a.author, e.seq, e.id FROM authors a
+         JOIN events e ON e.rowid = (SELECT rowid FROM events WHERE author = a.author ORDER BY seq DESC LIMIT 1)`,
       ),
       after: prepare<[string, number, number], { seq: number; json: string; sig_ok: number }>(
         db,
@@ -201,7 +212,7 @@ export class Store {
       rooms: prepare<[], { room: string; json: string }>(db, "SELECT room, json FROM events WHERE type = 'create' AND status = 1"),
       stateEvents: prepare<[string], EventRow>(
         db,
-        `SELECT ${ROW_COLUMNS} FROM events WHERE room = ? AND status IN (1, 2) AND type != 'msg' ORDER BY depth, id`,
+        `SELECT ${ROW_COLUMNS} FROM events WHERE room = ? AND ${STATE} AND status IN (1, 2) ORDER BY depth, id`,
       ),
       messagesAfter: prepare<[string, number, number, string], EventRow>(
         db,
