@@ -9,7 +9,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fingerprint } from '../../src/shared/api.js';
 import { eventually, PeerProcess } from '../helpers/peer-process.js';
-import { chromiumAvailable, PeersWithPages, screenshot, tid, type User } from '../helpers/browser.js';
+import { chromiumAvailable, sendMessage, PeersWithPages, screenshot, tid, type User } from '../helpers/browser.js';
 
 const ROOM = 'lobby';
 const WAIT = 20_000;
@@ -25,13 +25,6 @@ const messageText = (page: Page, text: string) => page.locator(tid('message-text
 const roomItem = (page: Page, id: string) => page.locator(`${tid('room-item')}[data-room="${id}"]`);
 const member = (page: Page, nick: string) => page.locator(`${tid('member')}[data-nick="${nick}"]`);
 const toastWith = (page: Page, text: string) => page.locator(tid('toast'), { hasText: text });
-
-async function send(page: Page, text: string): Promise<void> {
-  const input = page.locator(tid('composer-input'));
-  await input.fill(text);
-  await input.press('Enter');
-  await expect.poll(() => input.inputValue()).toBe('');
-}
 
 /** The id of the one room called `name` that `peer` knows, once it knows it. */
 async function roomIdOf(peer: PeerProcess, name: string): Promise<string> {
@@ -111,7 +104,7 @@ describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when 
   });
 
   it('sends messages that show up on the other page, with mentions and typing', async () => {
-    await send(alice.page, 'Hello from alice, welcome to the lobby!');
+    await sendMessage(alice.page, 'Hello from alice, welcome to the lobby!');
     await messageText(bob.page, 'Hello from alice').waitFor({ timeout: WAIT });
 
     // Typing indicator: bob types without sending.
@@ -149,7 +142,7 @@ describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when 
   it('delivers a direct message only to its addressee', async () => {
     await alice.page.locator(`${tid('peer-item')}[data-peer="${bob.peer.peerId}"]`).click();
     await alice.page.locator(tid('conversation-title')).filter({ hasText: 'bob' }).waitFor({ timeout: WAIT });
-    await send(alice.page, 'psst bob, this is just for you');
+    await sendMessage(alice.page, 'psst bob, this is just for you');
 
     const dmItem = bob.page.locator(`${tid('dm-item')}[data-peer="${alice.peer.peerId}"]`);
     await dmItem.waitFor({ timeout: WAIT });
@@ -254,7 +247,7 @@ describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when 
     await alice.page.locator(tid('conversation-title')).filter({ hasText: 'secret' }).waitFor({ timeout: WAIT });
     const secret = await roomIdOf(alice.peer, 'secret');
     expect(await roomItem(alice.page, secret).getAttribute('aria-label')).toMatch(/^Invite-only room secret/);
-    await send(alice.page, 'the plan is ready');
+    await sendMessage(alice.page, 'the plan is ready');
 
     // Without an invite, carol is told why she cannot get in.
     await eventually(async () => (await carol.peer.call('rooms')).some((r) => r.id === secret), WAIT, 'secret room known at carol');
@@ -385,7 +378,7 @@ describe.skipIf(!chromiumAvailable())('browser UI end to end (skipped only when 
       .waitFor({ timeout: WAIT });
     await roomItem(bob.page, townDave).waitFor();
     expect(await roomItem(bob.page, townAlice).count()).toBe(0);
-    await send(bob.page, 'hello from bob in the town dave founded');
+    await sendMessage(bob.page, 'hello from bob in the town dave founded');
     await screenshot(bob.page, '19-posted-in-a-town');
 
     // It is in dave's town, everywhere, and in alice's town nowhere.

@@ -8,7 +8,7 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/peer-process.js';
-import { chromiumAvailable, messageRow, PeersWithPages, screenshot, tid, type User } from '../helpers/browser.js';
+import { chromiumAvailable, sendMessage, messageRow, PeersWithPages, screenshot, tid, type User } from '../helpers/browser.js';
 
 const ROOM = 'talk';
 const WAIT = 20_000;
@@ -17,13 +17,6 @@ let lab: PeersWithPages | undefined;
 let alice: User;
 let bob: User;
 let room: string;
-
-async function send(page: Page, text: string): Promise<void> {
-  const input = page.locator(tid('composer-input'));
-  await input.fill(text);
-  await input.press('Enter');
-  await expect.poll(() => input.inputValue()).toBe('');
-}
 
 async function joinByName(page: Page, name: string): Promise<void> {
   await page.locator(tid('add-room')).click();
@@ -56,11 +49,11 @@ describe.skipIf(!chromiumAvailable())('conversations end to end (skipped only wh
   });
 
   it('replies to a message, quoting it on both pages', async () => {
-    await send(alice.page, 'what time is the demo?');
+    await sendMessage(alice.page, 'what time is the demo?');
     await messageRow(bob.page, 'what time is the demo?').waitFor({ timeout: WAIT });
     await act(bob.page, 'what time is the demo?', 'reply-button');
     await bob.page.locator(tid('replying-to')).filter({ hasText: 'alice' }).waitFor();
-    await send(bob.page, 'at five');
+    await sendMessage(bob.page, 'at five');
     for (const page of [alice.page, bob.page]) {
       const reply = messageRow(page, 'at five');
       await reply.waitFor({ timeout: WAIT });
@@ -90,7 +83,7 @@ describe.skipIf(!chromiumAvailable())('conversations end to end (skipped only wh
   });
 
   it('edits a message: the other page shows the new text and "(edited)"', async () => {
-    await send(alice.page, 'the demo is in room 12');
+    await sendMessage(alice.page, 'the demo is in room 12');
     await messageRow(bob.page, 'the demo is in room 12').waitFor({ timeout: WAIT });
     await act(alice.page, 'the demo is in room 12', 'edit-button');
     const editor = alice.page.locator(tid('edit-input'));
@@ -115,7 +108,7 @@ describe.skipIf(!chromiumAvailable())('conversations end to end (skipped only wh
   });
 
   it('deletes a message behind a confirm: the other page shows it deleted', async () => {
-    await send(alice.page, 'oops, wrong room');
+    await sendMessage(alice.page, 'oops, wrong room');
     const onBob = messageRow(bob.page, 'oops, wrong room');
     await onBob.waitFor({ timeout: WAIT });
     const id = await onBob.getAttribute('data-id');
@@ -147,7 +140,7 @@ describe.skipIf(!chromiumAvailable())('conversations end to end (skipped only wh
   it('shows "Seen" on the sender’s page once the other page opened the DM', async () => {
     await alice.page.locator(`${tid('peer-item')}[data-peer="${bob.peer.peerId}"]`).click();
     await alice.page.locator(tid('conversation-title')).filter({ hasText: 'bob' }).waitFor({ timeout: WAIT });
-    await send(alice.page, 'are you ready?');
+    await sendMessage(alice.page, 'are you ready?');
     await messageRow(alice.page, 'are you ready?').waitFor({ timeout: WAIT });
     await new Promise((r) => setTimeout(r, 1500));
     expect(await alice.page.locator(tid('seen-marker')).count()).toBe(0); // not opened yet
@@ -161,7 +154,7 @@ describe.skipIf(!chromiumAvailable())('conversations end to end (skipped only wh
 
     // A reply in the DM quotes it.
     await act(bob.page, 'are you ready?', 'reply-button');
-    await send(bob.page, 'yes');
+    await sendMessage(bob.page, 'yes');
     await messageRow(alice.page, 'yes').locator(tid('reply-ref')).filter({ hasText: 'are you ready?' }).waitFor({ timeout: WAIT });
   });
 });

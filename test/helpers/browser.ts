@@ -164,6 +164,14 @@ export async function chooseNick(page: Page, nick: string, timeout = 20_000): Pr
   await page.locator(tid('my-nick')).filter({ hasText: nick }).waitFor({ timeout });
 }
 
+/** Types `text` into the composer, sends it with Enter, and waits for the composer to clear. */
+export async function sendMessage(page: Page, text: string): Promise<void> {
+  const input = page.locator(tid('composer-input'));
+  await input.fill(text);
+  await input.press('Enter');
+  await eventually(async () => (await input.inputValue()) === '', 10_000, `"${text.slice(0, 30)}" sent`);
+}
+
 /** The message row (`data-testid="message"`) whose text contains `text`. */
 export function messageRow(page: Page, text: string) {
   return page.locator(tid('message'), { has: page.locator(tid('message-text'), { hasText: text }) });
