@@ -752,14 +752,7 @@ export class PeerNode implements ChattyService {
     this.requireMember(room);
     if (replyTo !== undefined && this.store.event(replyTo)?.room !== room)
       throw new ChattyError('not_found', `no message ${replyTo} in ${this.label(room)}`);
-    const state = this.replica.roomState(room);
-    let content: Record<string, unknown> = { text };
-    if (state.private) {
-      const sealed = state.epoch ? this.replica.roomKeys.sealText(room, state.epoch, text) : undefined;
-      if (!sealed) throw new ChattyError('forbidden', `no key for ${this.label(room)} yet: wait for the invite to arrive`);
-      const epoch = state.epoch;
-      content = { epoch, ...sealed };
-    }
+    const content = this.sealedFor(room, 'text', text);
     const ev = this.appendChecked('msg', room, { nick: this.nick, ...content, ...(replyTo ? { replyTo } : {}) });
     const message = this.messageOf(this.store.event(ev.id)!);
     await this.replica.durable();
@@ -825,7 +818,7 @@ export class PeerNode implements ChattyService {
     return { row, message: this.messages([row])[0]! };
   }
 
-  /** A reaction's emoji or an edit's text, as the conversation wants it: clear, sealed under the room key, or for the DM's other end. */
+  /** A text, a reaction's emoji or an edit's text, as the conversation wants it: clear, sealed under the room key, or for the DM's other end. */
   private sealedFor(conversation: string, key: 'emoji' | 'text', value: string): Record<string, unknown> {
     if (conversation.startsWith('@')) {
       const other = conversation
