@@ -176,9 +176,9 @@ export class TreeBroadcast {
       if (ev && frame.t === 'gossip' && ev.seq > this.replica.seqOf(ev.author))
         batches.set(link, [...(batches.get(link) ?? []), frame.event]);
     }
-    for (const link of batches.keys()) if (link.closed) batches.delete(link);
-    // every link's new events in one transaction (a busy room brings some from each neighbour every turn)
-    for (const [link, result] of this.replica.ingestFrom(batches)) {
+    for (const [link, events] of batches) {
+      if (link.closed) continue;
+      const result = this.replica.ingest(events);
       for (const ev of result.stored) fresh.add(ev.id);
       if (result.error) link.fail(result.error.reason, result.error.message);
     }
