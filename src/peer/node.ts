@@ -77,8 +77,14 @@ export interface PeerNodeOptions {
   logger?: Logger;
 }
 
-/** How long `join` waits for a first sync, so a newcomer finds a room that already exists instead of founding another. */
+/** How long a peer just started, with nobody found yet, waits for discovery before `join` founds a room of a name it does not know. */
 const JOIN_SYNC_WAIT_MS = 3000;
+/**
+ * How long `join` waits at most for a first catch-up once linked, so a newcomer finds a room that
+ * already exists instead of founding another (on a busy machine the overlay and the catch-up take
+ * seconds; a peer alone still founds its room after JOIN_SYNC_WAIT_MS).
+ */
+const JOIN_CATCHUP_WAIT_MS = 15_000;
 /** How long a peer with no connection waits before its first fallback scan. */
 const SCAN_START_MS = 5000;
 /** A typing notice relayed through the overlay is passed on once per typist and room in this window. */
@@ -425,7 +431,9 @@ export class PeerNode implements ChattyService {
     // creating a room that exists would contest it (and void its moderation) for everyone.
     const discovering = () =>
       this.discovery !== undefined && !this.peerManager.links().length && Date.now() - this.startedAt < JOIN_SYNC_WAIT_MS;
-    while (Date.now() < deadline && (discovering() || this.peerManager.firstDialsPending() || !this.sync.caughtUp())) {
+    // linked, but no neighbour has said what it holds yet (the overlay is still making one of the links)
+    const linkedNotSynced = () => this.peerManager.links().length > 0 && !this.sync.heardFromNeighbour();
+    while (Date.now() < deadline && (discovering() || this.peerManager.firstDialsPending() || linkedNotSynced() || !this.sync.caughtUp())) {
       await new Promise((r) => setTimeout(r, 25));
     }
   }
@@ -619,7 +627,7 @@ export class PeerNode implements ChattyService {
     let room = this.roomToJoin(ref);
     // Not known (yet), or several to choose from by size: first hold what the connected peers hold.
     if (room === undefined || (!isRoomId(ref) && !this.isMember(room) && this.replica.roomsNamed(ref).length > 1)) {
-      await this.settle(JOIN_SYNC_WAIT_MS);
+      await this.settle(JOIN_CATCHUP_WAIT_MS);
       room = this.roomToJoin(ref);
     }
     if (room === undefined) {

@@ -362,6 +362,12 @@ export class Sync {
   }
 
   /** True once we hold at least what every connected peer told us it holds. */
+  /** Has a neighbour told us what it holds yet (a first catch-up can start)? */
+  heardFromNeighbour(): boolean {
+    for (const s of this.sessions.values()) if (s.ready) return true;
+    return false;
+  }
+
   caughtUp(): boolean {
     const mine = this.replica.vector();
     for (const s of this.sessions.values()) {
