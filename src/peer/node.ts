@@ -22,6 +22,7 @@ import {
 import {
   DEFAULT_PORT,
   dmConversation,
+  dmOtherEnd,
   isRoomId,
   roomIdOf,
   roomOfEvent,
@@ -829,10 +830,7 @@ export class PeerNode implements ChattyService {
   /** A text, a reaction's emoji or an edit's text, as the conversation wants it: clear, sealed under the room key, or for the DM's other end. */
   private sealedFor(conversation: string, key: 'emoji' | 'text', value: string): Record<string, unknown> {
     if (conversation.startsWith('@')) {
-      const other = conversation
-        .slice(1)
-        .split(':')
-        .find((p) => p !== this.peerId)!;
+      const other = dmOtherEnd(conversation, this.peerId)!;
       const dh = this.replica.dhKeyOf(other);
       if (!dh) throw new ChattyError('unknown_peer', 'no key known for the other side of this conversation');
       return { to: other, ...encryptDm(this.identity.dh.privateKey, dh, conversation, value) };
@@ -894,14 +892,7 @@ export class PeerNode implements ChattyService {
 
   private readMarker(conversation: string): MethodResults['markRead'] {
     const message = this.markers.marker(conversation);
-    const where = conversation.startsWith('@')
-      ? {
-          peer: conversation
-            .slice(1)
-            .split(':')
-            .find((p) => p !== this.peerId)!,
-        }
-      : { room: conversation };
+    const where = conversation.startsWith('@') ? { peer: dmOtherEnd(conversation, this.peerId)! } : { room: conversation };
     return { ...where, ...(message ? { message } : {}), unread: this.markers.unread(conversation) };
   }
 
@@ -954,11 +945,8 @@ export class PeerNode implements ChattyService {
       const state = this.requireMember(room);
       let body: Record<string, unknown>;
       if (state.private) {
-        const epoch = this.roomKeyOf(room);
-        const content = this.attachmentContent(text, manifest);
-        const box = epoch ? this.replica.roomKeys.sealText(room, epoch, content) : undefined;
-        if (!box || !manifest.key) throw new ChattyError('forbidden', `no key for ${this.label(room)} yet: wait for the invite to arrive`);
-        body = { nick: this.nick, epoch, ...box, attachment: true };
+        if (!manifest.key) throw new ChattyError('forbidden', `no key for ${this.label(room)} yet: wait for the invite to arrive`);
+        body = { nick: this.nick, ...this.sealedFor(room, 'text', this.attachmentContent(text, manifest)), attachment: true };
       } else {
         if (manifest.key) throw new ChattyError('forbidden', `${this.label(room)} became open while the file was prepared; send it again`);
         body = { nick: this.nick, ...(text ? { text } : {}), file: manifest };

@@ -20,6 +20,7 @@ import { EventEmitter } from 'node:events';
 import {
   ANNOTATION_TYPES,
   dmConversation,
+  dmOtherEnd,
   roomOfEvent,
   sealedAttachmentSchema,
   STATE_EVENT_TYPES,
@@ -562,8 +563,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   /** The other end of a DM conversation event: a `dm` (and sealed annotations) name it in `to`. */
   private otherEnd(ev: SignedEvent): string | undefined {
     if (typeof ev.body.to === 'string') return ev.body.to;
-    const ends = ev.room?.slice(1).split(':') ?? [];
-    return ends.length === 2 && ends.includes(ev.author) ? (ends.find((p) => p !== ev.author) ?? ev.author) : undefined;
+    return ev.room === null ? undefined : dmOtherEnd(ev.room, ev.author);
   }
 
   /** Decrypts a DM (or a sealed annotation of one) if this peer is one of its two ends. */

@@ -83,6 +83,13 @@ export function dmConversation(a: string, b: string): string {
   return a < b ? `@${a}:${b}` : `@${b}:${a}`;
 }
 
+/** The other end of a DM conversation for one of its ends (`me`); undefined if `me` is not one. */
+export function dmOtherEnd(conversation: string, me: string): string | undefined {
+  const ends = conversation.slice(1).split(':');
+  if (!conversation.startsWith('@') || ends.length !== 2 || !ends.includes(me)) return undefined;
+  return ends[0] === me ? ends[1] : ends[0];
+}
+
 const epochSchema = b64Schema.length(16);
 /** A room key sealed for one member: AES-256-GCM under the X25519 key of the author and that member. */
 const sealedSchema = z.object({ iv: b64Schema.length(16), ct: b64Schema.max(200) }).strict();
