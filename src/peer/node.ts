@@ -308,7 +308,7 @@ export class PeerNode implements ChattyService {
       return;
     }
     if (ev.type === 'dm') {
-      if (d.text !== undefined) this.emit('dm', this.messageOf(deliveredRow(d, d.text)));
+      if (d.text !== undefined) this.emit('dm', this.messageOf(deliveredRow(d, d.text), carriesFile(ev)));
       return;
     }
     if (typeof ev.body.message === 'string') return this.onAnnotation(ev);
@@ -316,7 +316,7 @@ export class PeerNode implements ChattyService {
     if (room === null) return;
     if (ev.type === 'msg') {
       // a sealed message this peer holds no key for is not news it can show
-      if (this.isMember(room) && d.text !== undefined) this.emit('message', this.messageOf(deliveredRow(d, d.text)));
+      if (this.isMember(room) && d.text !== undefined) this.emit('message', this.messageOf(deliveredRow(d, d.text), carriesFile(ev)));
       return;
     }
     const state = this.replica.roomState(room);
@@ -507,7 +507,8 @@ export class PeerNode implements ChattyService {
     return list;
   }
 
-  private messageOf(row: MessageRow): Message {
+  /** `mayCarryFile`: false when the event is at hand and carries none, sparing a lookup per message of a catch-up. */
+  private messageOf(row: MessageRow, mayCarryFile = true): Message {
     const room = row.type === 'dm' ? null : row.room;
     const m: Message = {
       id: row.id,
@@ -519,7 +520,7 @@ export class PeerNode implements ChattyService {
     };
     if (row.type === 'dm' && row.target) m.to = { peerId: row.target, nick: this.nickOf(row.target) };
     if (row.reply_to) m.replyTo = row.reply_to;
-    if (row.type === 'msg' || row.type === 'dm') {
+    if (mayCarryFile && (row.type === 'msg' || row.type === 'dm')) {
       const file = this.files.info(row.id);
       if (file) m.file = file;
     }
@@ -1129,6 +1130,11 @@ const MEMBER_CHANGE: Partial<Record<EventType, MemberChange>> = {
 type MessageRow = Pick<EventRow, 'id' | 'type' | 'room' | 'author' | 'nick' | 'text' | 'ts' | 'target' | 'reply_to' | 'late'>;
 
 /** What the store holds for a delivered event, from memory: notifications need no read back. */
+/** Does a message carry a file: in the clear (`file`), or sealed with its text (`attachment`)? */
+function carriesFile(ev: SignedEvent): boolean {
+  return ev.body.file !== undefined || ev.body.attachment === true;
+}
+
 function deliveredRow(d: Delivery, text: string): MessageRow {
   const { id, type, room, author, ts } = d.event;
   return { id, type, room, author, ts, text, ...bodyColumns(d.event), late: d.late ? 1 : 0 };

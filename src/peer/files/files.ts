@@ -14,6 +14,7 @@ import { sanitizeFileName } from '../../shared/files.js';
 import { WIRE_LIMITS, type ChunkHeader, type FileManifest, type Frame } from '../../shared/wire.js';
 import { fromB64u, openChunk } from '../crypto.js';
 import type { Logger } from '../log.js';
+import { trimOldest } from '../trim-oldest.js';
 import type { Link } from '../transport.js';
 import { Fetch, type FetchHost } from './fetch.js';
 import { FileStore, type FileRecord } from './file-store.js';
@@ -583,8 +584,8 @@ export class Files extends EventEmitter<{ transfer: [Transfer] }> implements Fet
   private noteHolder(id: string, peerId: string, have: Bitfield | 'all'): void {
     let swarm = this.swarms.get(id);
     if (!swarm) {
-      if (this.swarms.size > 1000) this.swarms.delete(this.swarms.keys().next().value!);
       this.swarms.set(id, (swarm = new Map()));
+      trimOldest(this.swarms, 1000);
     }
     if (!swarm.has(peerId) && swarm.size >= 256) return;
     swarm.set(peerId, have instanceof Bitfield && have.complete ? 'all' : have);

@@ -22,7 +22,8 @@ import type { Replica } from '../replica.js';
 import type { Store } from '../store.js';
 import type { Sync } from '../sync.js';
 import type { Link } from '../transport.js';
-import { Plumtree, type PlumtreeConfig, type PlumtreeEffect } from './plumtree.js';
+import { trimOldest } from '../trim-oldest.js';
+import { Plumtree, PLUMTREE_DEFAULTS, type PlumtreeConfig, type PlumtreeEffect } from './plumtree.js';
 
 /** Where to find an event the tree knows of. */
 interface EventRef {
@@ -94,6 +95,7 @@ export class TreeBroadcast {
   /** Our own events up to this seq went into the tree. */
   private ownSeq: number;
   private closed = false;
+  private readonly keepMs: number;
 
   constructor(
     private readonly selfId: string,
@@ -103,7 +105,9 @@ export class TreeBroadcast {
     private readonly log: Logger,
     config: Partial<PlumtreeConfig> = {},
   ) {
-    this.tree = new Plumtree<EventRef>(selfId, Date.now, { ...TREE_DEFAULTS, ...config });
+    const tuned = { ...TREE_DEFAULTS, ...config };
+    this.keepMs = tuned.keepMs ?? PLUMTREE_DEFAULTS.keepMs;
+    this.tree = new Plumtree<EventRef>(selfId, Date.now, tuned);
     this.ownSeq = replica.shareableVector()[selfId] ?? 0;
   }
 
@@ -149,9 +153,16 @@ export class TreeBroadcast {
     }
   }
 
-  /** Events that came by catch-up: the tree does not forward them, but an IHAVE or GOSSIP of them is old news. */
+  /**
+   * Events that came by catch-up: the tree does not forward them, but an IHAVE or GOSSIP of them is
+   * old news. Only recent ones are worth remembering: neighbours announce what their tree carried
+   * in the last `keepMs`, and an IHAVE of anything else costs one store lookup (`onFrame`), while
+   * marking a 100,000-event backlog would fill the tree's memory with history. (Twice `keepMs`:
+   * the authors' clocks may differ from ours.)
+   */
   markHeld(events: readonly SignedEvent[]): void {
-    for (const ev of events) this.tree.markReceived(ev.id, { author: ev.author, seq: ev.seq }, 0, ev.author);
+    const since = Date.now() - 2 * this.keepMs;
+    for (const ev of events) if (ev.ts >= since) this.tree.markReceived(ev.id, { author: ev.author, seq: ev.seq }, 0, ev.author);
   }
 
   close(): void {
@@ -304,7 +315,7 @@ export class TreeBroadcast {
 
   private cache(id: string, json: string): void {
     this.json.set(id, json);
-    if (this.json.size > JSON_CACHE_SIZE) this.json.delete(this.json.keys().next().value!);
+    trimOldest(this.json, JSON_CACHE_SIZE);
   }
 
   /** An event's JSON for a GOSSIP; one read from the store is checked first (catch-up keeps unverified signatures inside chains). */

@@ -19,6 +19,7 @@
  * eager link at all and every delivery waits for a GRAFT. One tree per source, as Riak's Plumtree
  * keeps, settles once per source and then stays put.
  */
+import { trimOldest } from '../trim-oldest.js';
 import type { PeerId } from './hyparview.js';
 
 export type MessageId = string;
@@ -65,11 +66,11 @@ export interface PlumtreeConfig {
   optimizationThreshold: number;
   /** How long a delivered id (and its payload, to answer GRAFTs) is remembered. */
   keepMs: number;
-  /** At most this many ids are remembered (the oldest are forgotten first). */
+  /** About this many ids are remembered, an eighth more at most (the oldest are forgotten first: ../trim-oldest.ts). */
   maxKept: number;
   /** At most this many missing ids are tracked (a flood of made-up IHAVEs must not grow it forever). */
   maxMissing: number;
-  /** At most this many trees (roots) are kept; the least recently used is forgotten (it regrows eager). */
+  /** About this many trees (roots) are kept; the least recently used are forgotten (they regrow eager). */
   maxRoots: number;
 }
 
@@ -343,9 +344,9 @@ export class Plumtree<P> {
       this.trees.delete(root);
     } else {
       tree = { eager: new Set(this.neighbors), lazy: new Set() };
-      if (this.trees.size >= this.config.maxRoots) this.trees.delete(this.trees.keys().next().value!);
     }
     this.trees.set(root, tree);
+    trimOldest(this.trees, this.config.maxRoots);
     return tree;
   }
 
@@ -362,7 +363,7 @@ export class Plumtree<P> {
 
   private remember(id: MessageId, payload: P, hops: number, root: PeerId): void {
     this.received.set(id, { payload, hops, at: this.now(), root });
-    if (this.received.size > this.config.maxKept) this.received.delete(this.received.keys().next().value!);
+    trimOldest(this.received, this.config.maxKept);
   }
 
   private forget(now: number): void {
