@@ -5,14 +5,15 @@
  * bench/results/ (git-ignored).
  *
  * Environment:
- *   BENCH_ONLY=latency,throughput   run a subset (names below)
+ *   BENCH_ONLY=latency,throughput   run a subset (names below); opt-in scenarios (startup1m) run only when named here
  *   BENCH_REPEAT=3                  repetitions (median and min–max are reported)
  *   BENCH_SECONDS=5                 length of each throughput phase
  *   BENCH_CATCHUP=100000            messages sent while a peer is offline (also the memory/UI data size)
  * and per scenario: BENCH_LATENCY_MSGS (200), BENCH_SCALING (2,4,8,16), BENCH_SCALING_MSGS (60),
  * BENCH_SCALING_SECONDS (2), BENCH_SCALING_REPEAT, BENCH_UI_MESSAGES (BENCH_CATCHUP),
  * BENCH_UI_SCROLL_SECONDS (30), BENCH_VERIFY_EVENTS (10000), BENCH_SWARM (30,60,100), BENCH_SWARM_MESH (30,60),
- * BENCH_FILE_MB (1024), BENCH_FILE_PROFILE (unset), BENCH_CONV_MESSAGES (20000), BENCH_CONV_PEERS (10).
+ * BENCH_FILE_MB (1024), BENCH_FILE_PROFILE (unset), BENCH_CONV_MESSAGES (20000), BENCH_CONV_PEERS (10),
+ * BENCH_STARTUP_MESSAGES (1000000), BENCH_STARTUP_TEMPLATE (unset), BENCH_STARTUP_PROFILE (unset).
  *
  * Benchmarks measure; they never fail on a figure. The peer is built first
  * (tsc -p tsconfig.build.json) so the figures are those of the current source.
@@ -31,6 +32,7 @@ import { destroyActiveLan, runDiscovery } from './scenarios/discovery.js';
 import { runFiles } from './scenarios/files.js';
 import { runMessaging, runScaling } from './scenarios/messaging.js';
 import { runProfile } from './scenarios/profile.js';
+import { runStartup1m } from './scenarios/startup1m.js';
 import { runSwarm } from './scenarios/swarm.js';
 import { runUi } from './scenarios/ui.js';
 import { runVerify } from './verify.js';
@@ -38,7 +40,7 @@ import { runVerify } from './verify.js';
 const ROOT = resolve(import.meta.dirname, '..');
 
 /** Scenario names, in running order (latency and throughput share clusters). */
-const SCENARIOS: { names: string[]; run: (ctx: BenchContext) => Promise<void> }[] = [
+const SCENARIOS: { names: string[]; run: (ctx: BenchContext) => Promise<void>; optIn?: boolean }[] = [
   { names: ['latency', 'throughput'], run: runMessaging },
   { names: ['catchup', 'memory'], run: async (ctx) => (await runCatchup(ctx), await runMemory(ctx)) },
   { names: ['discovery'], run: runDiscovery },
@@ -49,11 +51,16 @@ const SCENARIOS: { names: string[]; run: (ctx: BenchContext) => Promise<void> }[
   { names: ['ui'], run: runUi },
   { names: ['verify'], run: runVerify },
   { names: ['profile'], run: runProfile },
+  // Opt-in (optIn: true): too long for a plain `npm run bench`, run only when named in BENCH_ONLY.
+  // startup1m writes a 1,000,000-message data set first (minutes), then restarts a peer on it.
+  { names: ['startup1m'], run: runStartup1m, optIn: true },
 ];
 const ALL = SCENARIOS.flatMap((s) => s.names);
+/** What runs when BENCH_ONLY is unset: every scenario but the opt-in ones. */
+const DEFAULT = SCENARIOS.filter((s) => !s.optIn).flatMap((s) => s.names);
 
 async function main(): Promise<void> {
-  const only = envList('BENCH_ONLY') ?? ALL;
+  const only = envList('BENCH_ONLY') ?? DEFAULT;
   const unknown = only.filter((n) => !ALL.includes(n));
   if (unknown.length) throw new Error(`unknown BENCH_ONLY name(s): ${unknown.join(', ')} (known: ${ALL.join(', ')})`);
   const tmp = new TempDirs();
