@@ -10,8 +10,9 @@
  */
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DatabaseSync } from 'node:sqlite';
-import { openDatabase, prepare, prepareNamed, transaction } from './sqlite.js';
+import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
+import { openDatabase, prepare, prepareNamed, transaction, type Statement } from './sqlite.js';
+import { trimOldest } from './trim-oldest.js';
 import { EVENT_FORMAT, EVENT_FORMATS, roomOfEvent, STATE_EVENT_TYPES, type SignedEvent } from '../shared/wire.js';
 
 export const EventStatus = {
@@ -437,7 +438,7 @@ export class Store {
       const page = messages.slice(i, i + 500);
       const sql = `SELECT id, author, type, target, depth, ts, text FROM events WHERE target IN (${page.map(() => '?').join(',')})
         AND ${ANNOTATION} AND type != 'read' AND status = 1 ORDER BY depth, id`;
-      out.push(...prepare<string[], AnnotationRow>(this.db, sql).all(...page));
+      out.push(...this.prepared<string[], AnnotationRow>(sql).all(...page));
     }
     // one page comes ordered by SQLite; several are merged into one order
     return messages.length <= 500 ? out : out.sort((a, b) => a.depth - b.depth || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -450,8 +451,7 @@ export class Store {
 
   /** The DM conversations `peerId` has messages in (their keys, `@a:b`). */
   dmConversations(peerId: string): string[] {
-    return prepare<[string, string], { room: string }>(
-      this.db,
+    return this.prepared<[string, string], { room: string }>(
       "SELECT DISTINCT room FROM events WHERE room >= '@' AND room < 'A' AND type = 'dm' AND status = 1 AND (author = ? OR target = ?)",
     )
       .all(peerId, peerId)
@@ -519,7 +519,7 @@ export class Store {
       sql += ' LIMIT ?';
       args.push(opts.limit);
     }
-    return prepare<(string | number)[], EventRow>(this.db, sql)
+    return this.prepared<(string | number)[], EventRow>(sql)
       .all(...args)
       .reverse();
   }
@@ -533,7 +533,22 @@ export class Store {
     const pattern = `%${query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     const sql = `SELECT ${ROW_COLUMNS} FROM events WHERE status = 1 AND type IN ('msg','dm','edit') AND room IN (${rooms.map(() => '?').join(',')})
       AND text LIKE ? ESCAPE '\\' ORDER BY ts DESC LIMIT ?`;
-    return prepare<(string | number)[], EventRow>(this.db, sql).all(...rooms, pattern, limit);
+    return this.prepared<(string | number)[], EventRow>(sql).all(...rooms, pattern, limit);
+  }
+
+  /**
+   * Statements whose SQL depends on the call (an optional clause, the length of an IN list), each
+   * prepared once: preparing took half of a first `history` call.
+   */
+  private readonly statements = new Map<string, Statement<SQLInputValue[], unknown>>();
+
+  private prepared<P extends SQLInputValue[], R>(sql: string): Statement<P, R> {
+    let stmt = this.statements.get(sql);
+    if (!stmt) {
+      this.statements.set(sql, (stmt = prepare<SQLInputValue[], unknown>(this.db, sql)));
+      trimOldest(this.statements, 64);
+    }
+    return stmt as unknown as Statement<P, R>;
   }
 
   profiles(): EventRow[] {
