@@ -229,15 +229,25 @@ export class TreeBroadcast {
         this.earlyCount--;
         released.push(held);
       }
-      for (let next = byseq.get(this.replica.seqOf(author) + 1); next; next = byseq.get(this.replica.seqOf(author) + 1)) {
-        byseq.delete(this.replica.seqOf(author) + 1);
+      // the run that now continues the author's log, stored in one transaction (one each took a
+      // fifth of a loaded peer's time)
+      const run: (Inbound & { until: number; seq: number })[] = [];
+      for (let seq = this.replica.seqOf(author) + 1, next = byseq.get(seq); next && !next.link.closed; next = byseq.get(++seq)) {
+        byseq.delete(seq);
         this.earlyCount--;
-        if (next.link.closed) continue;
-        const result = this.replica.ingest([(next.frame as Extract<Frame, { t: 'gossip' }>).event]);
-        if (result.error) next.link.fail(result.error.reason, result.error.message);
+        run.push({ ...next, seq });
+      }
+      if (run.length) {
+        const result = this.replica.ingest(run.map((item) => (item.frame as Extract<Frame, { t: 'gossip' }>).event));
         for (const ev of result.stored) fresh.add(ev.id);
-        if (result.stored.length) released.push(next);
-        else break;
+        const stored = result.stored.length;
+        released.push(...run.slice(0, stored));
+        if (result.error) run[stored]?.link.fail(result.error.reason, result.error.message);
+        // what could not be stored waits on, as it did before
+        for (const item of run.slice(stored)) {
+          byseq.set(item.seq, item);
+          this.earlyCount++;
+        }
       }
       if (!byseq.size) this.early.delete(author);
     }
