@@ -241,18 +241,41 @@ export class Replica extends EventEmitter<ReplicaEvents> {
    * signature checked and the hash chain authenticates the rest.
    */
   ingest(raws: readonly unknown[]): IngestResult {
+    return this.ingestFrom(new Map([[null, raws]])).get(null)!;
+  }
+
+  /**
+   * `ingest` for several senders at once (the catch-up frames each neighbour sent in one event-loop
+   * turn), in one transaction: each sender gets its own result, so a bad event costs only its sender.
+   */
+  ingestFrom<K>(sources: ReadonlyMap<K, readonly unknown[]>): Map<K, IngestResult> {
+    const parsed = new Map<K, { result: IngestResult; byAuthor: Map<string, SignedEvent[]> }>();
+    // an event two senders both sent is parsed once (`author:seq` of those parsed already)
+    const taken = new Set<string>();
+    for (const [source, raws] of sources) parsed.set(source, this.parseBatch(raws, taken));
+    this.store.relaxedTransaction(() => {
+      for (const { result, byAuthor } of parsed.values()) for (const [author, events] of byAuthor) this.ingestRun(author, events, result);
+      this.finishTransaction();
+    });
+    this.flush();
+    return new Map([...parsed].map(([source, { result }]) => [source, result]));
+  }
+
+  /** Parses what one sender sent, grouped by author; duplicates are skipped before paying for parsing and hashing. */
+  private parseBatch(raws: readonly unknown[], taken: Set<string>): { result: IngestResult; byAuthor: Map<string, SignedEvent[]> } {
     const result: IngestResult = { stored: [], gap: false };
     const byAuthor = new Map<string, SignedEvent[]>();
     for (const raw of raws) {
-      // Duplicates are common (relays, retries): skip them before paying for parsing and hashing.
       const r = (raw ?? {}) as { author?: unknown; seq?: unknown; id?: unknown };
       if (typeof r.author === 'string' && typeof r.seq === 'number' && r.seq <= this.seqOf(r.author)) {
         const head = this.vv.get(r.author)!;
         if (r.seq === head.seq && typeof r.id === 'string' && r.id !== head.id) this.noteFork(r.author, r.seq);
         continue;
       }
+      if (typeof r.author === 'string' && typeof r.seq === 'number' && taken.has(`${r.author}:${r.seq}`)) continue;
       try {
         const ev = parseEvent(raw);
+        taken.add(`${ev.author}:${ev.seq}`);
         let list = byAuthor.get(ev.author);
         if (!list) byAuthor.set(ev.author, (list = []));
         list.push(ev);
@@ -260,12 +283,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         result.error ??= err instanceof EventError ? err : new EventError('malformed', String(err));
       }
     }
-    this.store.relaxedTransaction(() => {
-      for (const [author, events] of byAuthor) this.ingestRun(author, events, result);
-      this.finishTransaction();
-    });
-    this.flush();
-    return result;
+    return { result, byAuthor };
   }
 
   private ingestRun(author: string, events: SignedEvent[], result: IngestResult): void {

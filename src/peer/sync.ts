@@ -18,7 +18,7 @@
 import type { SignedEvent, VersionVector } from '../shared/wire.js';
 import { verifySignature } from './events.js';
 import type { Logger } from './log.js';
-import type { Replica } from './replica.js';
+import type { IngestResult, Replica } from './replica.js';
 import type { Store } from './store.js';
 import type { Link } from './transport.js';
 
@@ -41,6 +41,8 @@ export const SYNC_TUNING = {
   pullDelayMs: 2000,
   chunkEvents: 500,
   chunkBytes: 1024 * 1024,
+  /** Catch-up frames received in one event-loop turn are stored together, up to about this many events. */
+  turnEvents: 2000,
 } as const;
 
 class Session {
@@ -136,6 +138,10 @@ export class Sync {
   readonly counts = { relayed: 0, duplicates: 0 };
   /** Author → the neighbour streaming its missing range to us, up to `upTo` (`held` at `since`: its last progress mark). */
   private readonly streams = new Map<string, Stream>();
+  /** `events` frames received in this event-loop turn, by link (see queueEvents). */
+  private inbox = new Map<Session, unknown[]>();
+  private inboxEvents = 0;
+  private closed = false;
   private stallTimer?: NodeJS.Timeout;
   private relayTimer?: NodeJS.Timeout;
   private announceTimer?: NodeJS.Timeout;
@@ -165,7 +171,7 @@ export class Sync {
     });
     link.on('frame', (frame) => {
       if (frame.t === 'vv') this.onVector(session, frame.have, frame.full, frame.skip);
-      else if (frame.t === 'events') this.onEvents(session, frame.events);
+      else if (frame.t === 'events') this.queueEvents(session, frame.events);
     });
     this.resync(link);
   }
@@ -273,10 +279,34 @@ export class Sync {
     }
   }
 
-  private onEvents(session: Session, events: unknown[]): void {
+  /**
+   * `events` frames wait for the end of the event-loop turn: what every neighbour sent meanwhile is
+   * stored in one transaction. A catch-up streams each author's log from another neighbour, and an
+   * event of one often waits for one of another: stored together, they are delivered together,
+   * so fewer are written as waiting and then updated, and there are fewer commits.
+   */
+  private queueEvents(session: Session, events: unknown[]): void {
+    if (!this.inbox.size) setImmediate(() => this.drainEvents());
+    const queued = this.inbox.get(session);
+    if (queued) for (const raw of events) queued.push(raw);
+    else this.inbox.set(session, [...events]);
+    // a turn that brings a lot is stored without waiting for more: transactions, and what waits in memory, stay bounded
+    if ((this.inboxEvents += events.length) >= SYNC_TUNING.turnEvents) this.drainEvents();
+  }
+
+  private drainEvents(): void {
+    const inbox = this.inbox;
+    this.inbox = new Map();
+    this.inboxEvents = 0;
+    if (this.closed || !inbox.size) return;
+    for (const session of inbox.keys()) if (session.link.closed) inbox.delete(session);
     const held = (e: { author: string; seq: number } | undefined) => e !== undefined && e.seq <= this.replica.seqOf(e.author);
-    this.counts.duplicates += events.filter((raw) => held(positionOf(raw))).length;
-    const result = this.replica.ingest(events);
+    for (const events of inbox.values()) this.counts.duplicates += events.filter((raw) => held(positionOf(raw))).length;
+    for (const [session, result] of this.replica.ingestFrom(inbox)) this.afterIngest(session, inbox.get(session)!, result);
+  }
+
+  private afterIngest(session: Session, events: unknown[], result: IngestResult): void {
+    const held = (e: { author: string; seq: number } | undefined) => e !== undefined && e.seq <= this.replica.seqOf(e.author);
     for (const ev of result.stored) session.learn(ev.author, ev.seq);
     // Anything the sender sent, it holds, even duplicates we skipped.
     for (const raw of events) {
@@ -378,6 +408,7 @@ export class Sync {
   }
 
   close(): void {
+    this.closed = true;
     clearTimeout(this.relayTimer);
     clearTimeout(this.announceTimer);
     clearInterval(this.stallTimer);
