@@ -42,7 +42,7 @@ export const SYNC_TUNING = {
   chunkEvents: 500,
   chunkBytes: 1024 * 1024,
   /** Catch-up frames received in one event-loop turn are stored together, up to about this many events. */
-  turnEvents: 2000,
+  turnEvents: 1000,
 } as const;
 
 class Session {
