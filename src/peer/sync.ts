@@ -300,18 +300,21 @@ export class Sync {
     this.inboxEvents = 0;
     if (this.closed || !inbox.size) return;
     for (const session of inbox.keys()) if (session.link.closed) inbox.delete(session);
-    const held = (e: { author: string; seq: number } | undefined) => e !== undefined && e.seq <= this.replica.seqOf(e.author);
-    for (const events of inbox.values()) this.counts.duplicates += events.filter((raw) => held(positionOf(raw))).length;
+    for (const events of inbox.values()) this.counts.duplicates += events.filter((raw) => this.holds(positionOf(raw))).length;
     for (const [session, result] of this.replica.ingestFrom(inbox)) this.afterIngest(session, inbox.get(session)!, result);
   }
 
+  /** Do we hold the event at this position of its author's log already? */
+  private holds(e: { author: string; seq: number } | undefined): boolean {
+    return e !== undefined && e.seq <= this.replica.seqOf(e.author);
+  }
+
   private afterIngest(session: Session, events: unknown[], result: IngestResult): void {
-    const held = (e: { author: string; seq: number } | undefined) => e !== undefined && e.seq <= this.replica.seqOf(e.author);
     for (const ev of result.stored) session.learn(ev.author, ev.seq);
     // Anything the sender sent, it holds, even duplicates we skipped.
     for (const raw of events) {
       const e = positionOf(raw);
-      if (e && held(e)) session.learn(e.author, e.seq);
+      if (e && this.holds(e)) session.learn(e.author, e.seq);
     }
     if (result.error) {
       session.link.fail(result.error.reason, result.error.message);
