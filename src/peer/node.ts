@@ -1129,12 +1129,12 @@ const MEMBER_CHANGE: Partial<Record<EventType, MemberChange>> = {
 /** The columns a `Message` is made of. */
 type MessageRow = Pick<EventRow, 'id' | 'type' | 'room' | 'author' | 'nick' | 'text' | 'ts' | 'target' | 'reply_to' | 'late'>;
 
-/** What the store holds for a delivered event, from memory: notifications need no read back. */
 /** Does a message carry a file: in the clear (`file`), or sealed with its text (`attachment`)? */
 function carriesFile(ev: SignedEvent): boolean {
   return ev.body.file !== undefined || ev.body.attachment === true;
 }
 
+/** What the store holds for a delivered event, from memory: notifications need no read back. */
 function deliveredRow(d: Delivery, text: string): MessageRow {
   const { id, type, room, author, ts } = d.event;
   return { id, type, room, author, ts, text, ...bodyColumns(d.event), late: d.late ? 1 : 0 };
