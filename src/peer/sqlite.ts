@@ -50,11 +50,6 @@ export interface Statement<P extends SQLInputValue[], R> {
   run(...params: P): void;
 }
 
-/** A statement taking named parameters (`@name` in the SQL, `{ name }` in the call). */
-export interface NamedStatement<P extends Record<string, SQLInputValue>> {
-  run(params: P): void;
-}
-
 /** Prepares `sql` once; the row type is the caller's promise about the SELECT's columns. */
 export function prepare<P extends SQLInputValue[] = [], R = never>(db: DatabaseSync, sql: string): Statement<P, R> {
   const stmt: StatementSync = db.prepare(sql);
@@ -63,11 +58,6 @@ export function prepare<P extends SQLInputValue[] = [], R = never>(db: DatabaseS
     all: (...params) => stmt.all(...params) as R[],
     run: (...params) => void stmt.run(...params),
   };
-}
-
-export function prepareNamed<P extends Record<string, SQLInputValue>>(db: DatabaseSync, sql: string): NamedStatement<P> {
-  const stmt = db.prepare(sql);
-  return { run: (params) => void stmt.run(params) };
 }
 
 let savepoints = 0;

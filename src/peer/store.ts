@@ -11,7 +11,7 @@
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
-import { openDatabase, prepare, prepareNamed, transaction, type Statement } from './sqlite.js';
+import { openDatabase, prepare, transaction, type Statement } from './sqlite.js';
 import { trimOldest } from './trim-oldest.js';
 import { EVENT_FORMAT, EVENT_FORMATS, roomOfEvent, STATE_EVENT_TYPES, type SignedEvent } from '../shared/wire.js';
 
@@ -66,13 +66,26 @@ export interface AnnotationRow {
   text: string | null;
 }
 
-type InsertParams = Pick<
-  EventRow,
-  'id' | 'author' | 'seq' | 'room' | 'type' | 'depth' | 'ts' | 'nick' | 'reply_to' | 'target' | 'text' | 'sealed' | 'status' | 'late'
-> & {
-  sig_ok: number;
-  json: string;
-};
+/** The columns an insert fills, in the order of its statement (positional: binding by name costs several µs a row). */
+type InsertParams = [
+  id: string,
+  id_key: number,
+  author: string,
+  seq: number,
+  room: string | null,
+  type: string,
+  depth: number,
+  ts: number,
+  status: EventStatus,
+  late: number,
+  nick: string | null,
+  text: string | null,
+  reply_to: string | null,
+  target: string | null,
+  sig_ok: number,
+  sealed: number,
+  json: string,
+];
 
 export interface PeerRow {
   peer_id: string;
@@ -93,11 +106,33 @@ const STATE = `type IN (${STATE_EVENT_TYPES.map((t) => `'${t}'`).join(', ')})`;
 /** The condition of the message index, repeated by the queries that page through messages. */
 const MESSAGES = "type IN ('msg', 'dm')";
 
-const SCHEMA = `
+/** base64url's alphabet, each character's 6-bit value (any other character counts as its code's low 6 bits). */
+const BASE64URL = new Uint8Array(128).map((_, code) => code & 63);
+'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.split('').forEach((c, i) => (BASE64URL[c.charCodeAt(0)] = i));
+
+/**
+ * The lookup key of an event id: its first 48 bits (8 base64url characters of a SHA-256), an
+ * integer. Ids are random, so every insert lands somewhere else in the id index: indexing this
+ * 8-byte key instead of the 43-character text keeps that index a quarter of the size and makes a
+ * commit dirty far fewer pages (measured: 100,000 inserts 2.4 s → 1.5 s). Lookups match the key,
+ * then the id itself, so a shared prefix only costs a second row read. Defined for any string.
+ */
+export function idKey(id: string): number {
+  let key = 0;
+  for (let i = 0; i < 8 && i < id.length; i++) key = key * 64 + BASE64URL[id.charCodeAt(i) & 127]!;
+  return key;
+}
+
+/** The id index's key column and the condition every lookup by id uses (the key finds it, the id confirms it). */
+const BY_ID = 'id_key = ? AND id = ?';
+
+const TABLES = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
   rowid INTEGER PRIMARY KEY,
-  id TEXT NOT NULL UNIQUE,
+  -- unique without an index of its own: an id is the hash of its content, and (author, seq) is unique
+  id TEXT NOT NULL,
+  id_key INTEGER NOT NULL,
   author TEXT NOT NULL,
   seq INTEGER NOT NULL,
   room TEXT,
@@ -117,6 +152,12 @@ CREATE TABLE IF NOT EXISTS events (
   json TEXT NOT NULL,
   UNIQUE (author, seq)
 );
+CREATE TABLE IF NOT EXISTS heads (room TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (room, id));
+CREATE TABLE IF NOT EXISTS peers (peer_id TEXT PRIMARY KEY, urls TEXT NOT NULL, source TEXT NOT NULL, last_seen INTEGER NOT NULL);
+`;
+
+const INDEXES = `
+CREATE INDEX IF NOT EXISTS events_id ON events (id_key);
 CREATE INDEX IF NOT EXISTS events_room_order ON events (room, depth, id);
 CREATE INDEX IF NOT EXISTS events_waiting ON events (status) WHERE status = 0;
 CREATE INDEX IF NOT EXISTS events_creates ON events (type) WHERE type = 'create';
@@ -126,8 +167,6 @@ CREATE INDEX IF NOT EXISTS events_messages ON events (room, depth, id) WHERE ${M
 -- what a start-up reads: every room's state events, every author's profiles
 CREATE INDEX IF NOT EXISTS events_state ON events (room, depth, id) WHERE ${STATE};
 CREATE INDEX IF NOT EXISTS events_profiles ON events (author, seq) WHERE type = 'profile';
-CREATE TABLE IF NOT EXISTS heads (room TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (room, id));
-CREATE TABLE IF NOT EXISTS peers (peer_id TEXT PRIMARY KEY, urls TEXT NOT NULL, source TEXT NOT NULL, last_seen INTEGER NOT NULL);
 `;
 
 const ROW_COLUMNS = 'rowid, id, author, seq, room, type, depth, ts, status, late, nick, text, reply_to, target, sealed';
@@ -150,8 +189,8 @@ export class Store {
     // secure_delete: what a delete erases is overwritten with zeros, not left in free pages
     this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON');
     this.setAsideOlderProtocol();
-    this.db.exec(SCHEMA);
     this.migrate();
+    this.db.exec(TABLES + INDEXES);
     const db = this.db;
     this.stmts = {
       getMeta: prepare<[string], { value: string }>(db, 'SELECT value FROM meta WHERE key = ?'),
@@ -160,15 +199,15 @@ export class Store {
         'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
       ),
       metaKeys: prepare<[string, string], { key: string }>(db, 'SELECT key FROM meta WHERE key >= ? AND key < ? ORDER BY key'),
-      insert: prepareNamed<InsertParams>(
+      insert: prepare<InsertParams>(
         db,
-        `INSERT INTO events (id, author, seq, room, type, depth, ts, status, late, nick, text, reply_to, target, sig_ok, sealed, json)
-         VALUES (@id, @author, @seq, @room, @type, @depth, @ts, @status, @late, @nick, @text, @reply_to, @target, @sig_ok, @sealed, @json)`,
+        `INSERT INTO events (id, id_key, author, seq, room, type, depth, ts, status, late, nick, text, reply_to, target, sig_ok, sealed, json)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
-      setStatus: prepare<[EventStatus, number, string]>(db, 'UPDATE events SET status = ?, late = ? WHERE id = ?'),
-      setVerdict: prepare<[EventStatus, string]>(db, 'UPDATE events SET status = ? WHERE id = ?'),
-      setText: prepare<[string, string]>(db, 'UPDATE events SET text = ? WHERE id = ?'),
-      erase: prepare<[string, string]>(db, "UPDATE events SET json = ?, text = '', sealed = 1 WHERE id = ?"),
+      setStatus: prepare<[EventStatus, number, number, string]>(db, `UPDATE events SET status = ?, late = ? WHERE ${BY_ID}`),
+      setVerdict: prepare<[EventStatus, number, string]>(db, `UPDATE events SET status = ? WHERE ${BY_ID}`),
+      setText: prepare<[string, number, string]>(db, `UPDATE events SET text = ? WHERE ${BY_ID}`),
+      erase: prepare<[string, number, string]>(db, `UPDATE events SET json = ?, text = '', sealed = 1 WHERE ${BY_ID}`),
       editsOf: prepare<[string], { id: string; json: string }>(
         db,
         `SELECT id, json FROM events WHERE target = ? AND ${ANNOTATION} AND type = 'edit'`,
@@ -186,8 +225,8 @@ export class Store {
         `SELECT COUNT(*) AS n FROM events WHERE room = ? AND status = 1 AND ${MESSAGES} AND text IS NOT NULL
          AND author != ? AND (depth > ? OR (depth = ? AND id > ?))`,
       ),
-      byId: prepare<[string], EventRow>(db, `SELECT ${ROW_COLUMNS} FROM events WHERE id = ?`),
-      jsonById: prepare<[string], { json: string }>(db, 'SELECT json FROM events WHERE id = ?'),
+      byId: prepare<[number, string], EventRow>(db, `SELECT ${ROW_COLUMNS} FROM events WHERE ${BY_ID}`),
+      jsonById: prepare<[number, string], { json: string }>(db, `SELECT json FROM events WHERE ${BY_ID}`),
       // each author's newest event, one index seek per author (a GROUP BY read every row of the table)
       vector: prepare<[], { author: string; seq: number; id: string }>(
         db,
@@ -252,8 +291,8 @@ export class Store {
     transaction(this.db, () => {
       if (hasEventsTable) {
         const old = version || 1; // databases of protocol 1 predate user_version
-        this.db.exec(`ALTER TABLE events RENAME TO events_v${old}; ALTER TABLE heads RENAME TO heads_v${old};
-          DROP INDEX IF EXISTS events_room_order; DROP INDEX IF EXISTS events_waiting; DROP INDEX IF EXISTS events_creates;`);
+        this.db.exec(`ALTER TABLE events RENAME TO events_v${old}; ALTER TABLE heads RENAME TO heads_v${old};`);
+        this.dropIndexesOf(`events_v${old}`);
         this.setAside = old;
       }
       this.db.exec(`PRAGMA user_version = ${EVENT_FORMAT}`);
@@ -273,13 +312,37 @@ export class Store {
     );
   }
 
-  /** Brings a database written by an earlier version up to this schema. */
+  /**
+   * Brings an events table written by an earlier version up to this schema. Before `id_key`, the
+   * id was `TEXT UNIQUE`, an index SQLite cannot drop: the rows are copied once into a new table,
+   * whose indexes are then built in one pass (a copy into indexed tables is several times slower).
+   */
   private migrate(): void {
-    const columns = prepare<[], { name: string }>(this.db, 'PRAGMA table_info(events)').all();
-    if (!columns.some((c) => c.name === 'sealed')) {
-      this.db.exec(`ALTER TABLE events ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
-        UPDATE events SET sealed = 1 WHERE type = 'msg' AND json LIKE '%"ct":%';`);
-    }
+    const columns = prepare<[], { name: string }>(this.db, 'PRAGMA table_info(events)')
+      .all()
+      .map((c) => c.name);
+    if (columns.length === 0 || columns.includes('id_key')) return;
+    const sealed = columns.includes('sealed') ? 'sealed' : `CASE WHEN type = 'msg' AND json LIKE '%"ct":%' THEN 1 ELSE 0 END`;
+    this.db.function('chatty_id_key', { deterministic: true }, (id) => idKey(String(id)));
+    const copied = 'author, seq, room, type, depth, ts, status, late, nick, text, reply_to, target, sig_ok';
+    transaction(this.db, () => {
+      this.db.exec('ALTER TABLE events RENAME TO events_before_id_key');
+      this.dropIndexesOf('events_before_id_key');
+      this.db.exec(TABLES);
+      this.db.exec(`INSERT INTO events (rowid, id, id_key, ${copied}, sealed, json)
+        SELECT rowid, id, chatty_id_key(id), ${copied}, ${sealed}, json FROM events_before_id_key;
+        DROP TABLE events_before_id_key;`);
+    });
+  }
+
+  /** A renamed table keeps its indexes and their names, which the new table's indexes need. */
+  private dropIndexesOf(table: string): void {
+    // `sql IS NULL`: the index of a UNIQUE constraint, which goes only with its table
+    const names = prepare<[string], { name: string }>(
+      this.db,
+      "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+    ).all(table);
+    for (const { name } of names) this.db.exec(`DROP INDEX "${name}"`);
   }
 
   transaction<T>(fn: () => T): T {
@@ -357,48 +420,53 @@ export class Store {
     status: EventStatus = EventStatus.Waiting,
     late = false,
   ): void {
-    this.stmts.insert.run({
+    const { nick, reply_to, target } = bodyColumns(ev);
+    // what the room rules look at: a redacted message counts as sealed (its content is gone either way)
+    const sealed = typeof ev.body.ct === 'string' || ev.redacted !== undefined ? 1 : 0;
+    this.stmts.insert.run(
+      ev.id,
+      idKey(ev.id),
+      ev.author,
+      ev.seq,
+      roomOfEvent(ev),
+      ev.type,
+      ev.depth,
+      ev.ts,
       status,
-      late: late ? 1 : 0,
-      id: ev.id,
-      author: ev.author,
-      seq: ev.seq,
-      room: roomOfEvent(ev),
-      type: ev.type,
-      depth: ev.depth,
-      ts: ev.ts,
-      ...bodyColumns(ev),
+      late ? 1 : 0,
+      nick,
       text,
-      sig_ok: sigChecked ? 1 : 0,
-      // what the room rules look at: a redacted message counts as sealed (its content is gone either way)
-      sealed: typeof ev.body.ct === 'string' || ev.redacted !== undefined ? 1 : 0,
+      reply_to,
+      target,
+      sigChecked ? 1 : 0,
+      sealed,
       json,
-    });
+    );
   }
 
   setStatus(id: string, status: EventStatus, late: boolean): void {
-    this.stmts.setStatus.run(status, late ? 1 : 0, id);
+    this.stmts.setStatus.run(status, late ? 1 : 0, idKey(id), id);
   }
 
   setVerdict(id: string, status: EventStatus): void {
-    this.stmts.setVerdict.run(status, id);
+    this.stmts.setVerdict.run(status, idKey(id), id);
   }
 
   setText(id: string, text: string): void {
-    this.stmts.setText.run(text, id);
+    this.stmts.setText.run(text, idKey(id), id);
   }
 
   event(id: string): EventRow | undefined {
-    return this.stmts.byId.get(id);
+    return this.stmts.byId.get(idKey(id), id);
   }
 
   eventJson(id: string): string | undefined {
-    return this.stmts.jsonById.get(id)?.json;
+    return this.stmts.jsonById.get(idKey(id), id)?.json;
   }
 
   /** Replaces an event by its redacted form: its content is gone from this database, not only hidden. */
   erase(id: string, redactedJson: string): void {
-    this.stmts.erase.run(redactedJson, id);
+    this.stmts.erase.run(redactedJson, idKey(id), id);
     this.scrubSoon();
   }
 

@@ -6,8 +6,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loadIdentity } from '../../src/peer/identity.js';
+import { silentLogger } from '../../src/peer/log.js';
+import { Replica } from '../../src/peer/replica.js';
 import { openDatabase, prepare, transaction } from '../../src/peer/sqlite.js';
 import { Store } from '../../src/peer/store.js';
+import { roomIdOf } from '../../src/shared/wire.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -102,8 +106,8 @@ describe('a database of the older protocol', () => {
     old.setMeta('roomkey|general|AAAAAAAAAAAAAAAA', 'key');
     old.rememberPeer('peer-1', ['ws://10.0.0.2:7447'], 'mdns');
     // protocol 1 named rooms by name; its databases had no user_version
-    old.db.exec(`INSERT INTO events (id, author, seq, room, type, depth, ts, nick, json)
-      VALUES ('e1', 'me', 1, NULL, 'profile', 1, 0, 'alice', '{}'), ('e2', 'me', 2, 'general', 'join', 1, 0, 'alice', '{}');
+    old.db.exec(`INSERT INTO events (id, id_key, author, seq, room, type, depth, ts, nick, json)
+      VALUES ('e1', 1, 'me', 1, NULL, 'profile', 1, 0, 'alice', '{}'), ('e2', 2, 'me', 2, 'general', 'join', 1, 0, 'alice', '{}');
       INSERT INTO heads (room, id) VALUES ('general', 'e2'); PRAGMA user_version = 0;`);
     old.close();
 
@@ -113,6 +117,8 @@ describe('a database of the older protocol', () => {
     expect(store.rooms()).toEqual([]);
     expect(store.nickSetAside(1, 'me')).toBe('alice');
     expect(prepare<[], { n: number }>(store.db, 'SELECT COUNT(*) AS n FROM events_v1').get()?.n).toBe(2);
+    // the set-aside table's indexes went with it: the new table has its own
+    expect(prepare<[], { name: string }>(store.db, 'PRAGMA index_list(events)').all().map((i) => i.name)).toContain('events_messages');
     expect(store.getMeta('identity.ed25519')).toBe('secret');
     expect(store.getMeta('roomkey|general|AAAAAAAAAAAAAAAA')).toBe('key');
     expect(store.rememberedPeers().map((p) => p.peerId)).toEqual(['peer-1']);
@@ -121,6 +127,57 @@ describe('a database of the older protocol', () => {
     // only once: the next start finds a database of this protocol
     const again = new Store(dir);
     expect(again.setAside).toBeUndefined();
+    again.close();
+  });
+});
+
+describe('a database from before the id key', () => {
+  /** The events table as versions before `id_key` wrote it: the id itself was the indexed, unique column. */
+  const EVENTS_BEFORE_ID_KEY = `CREATE TABLE events (
+    rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, author TEXT NOT NULL, seq INTEGER NOT NULL, room TEXT,
+    type TEXT NOT NULL, depth INTEGER NOT NULL, ts INTEGER NOT NULL, status INTEGER NOT NULL DEFAULT 0,
+    late INTEGER NOT NULL DEFAULT 0, nick TEXT, text TEXT, reply_to TEXT, target TEXT,
+    sig_ok INTEGER NOT NULL DEFAULT 1, sealed INTEGER NOT NULL DEFAULT 0, json TEXT NOT NULL, UNIQUE (author, seq));
+    CREATE INDEX events_room_order ON events (room, depth, id);
+    CREATE INDEX events_messages ON events (room, depth, id) WHERE type IN ('msg', 'dm');`;
+
+  it('is copied into the new table once: every event found by id, history and logs unchanged', () => {
+    const dir = tempDir();
+    const before = new Store(dir);
+    const identity = loadIdentity(before);
+    const replica = new Replica(before, identity, silentLogger);
+    replica.append('profile', null, { nick: 'alice', dh: identity.dh.publicRaw });
+    const room = roomIdOf(replica.append('create', null, { name: 'general', nick: 'alice' }).id);
+    const sent = Array.from({ length: 30 }, (_, i) => replica.append('msg', room, { nick: 'alice', text: `m${i}` }));
+    const history = before.messages(room, {}).map((m) => [m.rowid, m.id, m.text, m.status]);
+    // the same rows in the earlier layout
+    before.db.exec(`ALTER TABLE events RENAME TO events_now; DROP INDEX events_id; DROP INDEX events_room_order;
+      DROP INDEX events_waiting; DROP INDEX events_creates; DROP INDEX events_annotations; DROP INDEX events_messages;
+      DROP INDEX events_state; DROP INDEX events_profiles; ${EVENTS_BEFORE_ID_KEY}
+      INSERT INTO events SELECT rowid, id, author, seq, room, type, depth, ts, status, late, nick, text, reply_to,
+        target, sig_ok, sealed, json FROM events_now; DROP TABLE events_now;`);
+    before.close();
+
+    const store = new Store(dir);
+    const columns = prepare<[], { name: string }>(store.db, 'PRAGMA table_info(events)')
+      .all()
+      .map((c) => c.name);
+    expect(columns).toContain('id_key');
+    // no index on the id text is left to maintain; the key's index and the room indexes are there
+    const indexes = prepare<[], { name: string; unique: number }>(store.db, 'PRAGMA index_list(events)').all();
+    expect(indexes.filter((i) => i.unique).map((i) => i.name)).toHaveLength(1); // (author, seq)
+    expect(indexes.map((i) => i.name)).toEqual(expect.arrayContaining(['events_id', 'events_room_order', 'events_messages']));
+    expect(store.messages(room, {}).map((m) => [m.rowid, m.id, m.text, m.status])).toEqual(history);
+    for (const ev of sent) expect(store.event(ev.id)?.seq).toBe(ev.seq);
+    expect(store.event(sent[0]!.id.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')))).toBeUndefined();
+    expect(store.vector()).toEqual([{ author: identity.peerId, seq: 32, id: sent.at(-1)!.id }]);
+    // the log goes on where it was
+    const next = new Replica(store, loadIdentity(store), silentLogger).append('msg', room, { nick: 'alice', text: 'after' });
+    expect(store.event(next.id)?.seq).toBe(33);
+    store.close();
+
+    const again = new Store(dir);
+    expect(again.messages(room, {})).toHaveLength(31);
     again.close();
   });
 });
