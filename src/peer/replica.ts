@@ -357,8 +357,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
       this.store.insertEvent(ev, unwritten.json, text ?? clearText(ev), unwritten.sigChecked, status, late);
       return;
     }
-    this.store.setStatus(ev.id, status, late);
-    if (text !== undefined) this.store.setText(ev.id, text);
+    this.store.setStatus(ev.id, status, late, text);
   }
 
   /** The end of every transaction: re-judged rooms, the events left waiting, and the heads that moved. */

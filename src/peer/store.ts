@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import { openDatabase, prepare, transaction, type Statement } from './sqlite.js';
 import { trimOldest } from './trim-oldest.js';
+import { WaitingRows } from './waiting-rows.js';
 import { EVENT_FORMAT, EVENT_FORMATS, roomOfEvent, STATE_EVENT_TYPES, type SignedEvent } from '../shared/wire.js';
 
 export const EventStatus = {
@@ -66,26 +67,31 @@ export interface AnnotationRow {
   text: string | null;
 }
 
-/** The columns an insert fills, in the order of its statement (positional: binding by name costs several µs a row). */
-type InsertParams = [
-  id: string,
-  id_key: number,
-  author: string,
-  seq: number,
-  room: string | null,
-  type: string,
-  depth: number,
-  ts: number,
-  status: EventStatus,
-  late: number,
-  nick: string | null,
-  text: string | null,
-  reply_to: string | null,
-  target: string | null,
-  sig_ok: number,
-  sealed: number,
-  json: string,
-];
+/** An events row as inserted (every column but the rowid). */
+type InsertRow = Omit<EventRow, 'rowid'> & { id_key: number; sig_ok: number; json: string };
+
+const INSERT_COLUMNS = [
+  'id',
+  'id_key',
+  'author',
+  'seq',
+  'room',
+  'type',
+  'depth',
+  'ts',
+  'status',
+  'late',
+  'nick',
+  'text',
+  'reply_to',
+  'target',
+  'sig_ok',
+  'sealed',
+  'json',
+] as const satisfies readonly (keyof InsertRow)[];
+
+/** How many waiting rows stay in memory, and for how long, before they are written as waiting (see WaitingRows). */
+export const WAITING_ROWS = { maxRows: 10_000, maxAgeMs: 2_000 };
 
 export interface PeerRow {
   peer_id: string;
@@ -199,10 +205,10 @@ export class Store {
         'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
       ),
       metaKeys: prepare<[string, string], { key: string }>(db, 'SELECT key FROM meta WHERE key >= ? AND key < ? ORDER BY key'),
-      insert: prepare<InsertParams>(
+      // positional: binding 17 parameters by name cost several µs a row
+      insert: prepare<SQLInputValue[]>(
         db,
-        `INSERT INTO events (id, id_key, author, seq, room, type, depth, ts, status, late, nick, text, reply_to, target, sig_ok, sealed, json)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO events (${INSERT_COLUMNS.join(', ')}) VALUES (${INSERT_COLUMNS.map(() => '?').join(', ')})`,
       ),
       setStatus: prepare<[EventStatus, number, number, string]>(db, `UPDATE events SET status = ?, late = ? WHERE ${BY_ID}`),
       setVerdict: prepare<[EventStatus, number, string]>(db, `UPDATE events SET status = ? WHERE ${BY_ID}`),
@@ -420,52 +426,82 @@ export class Store {
     status: EventStatus = EventStatus.Waiting,
     late = false,
   ): void {
-    const { nick, reply_to, target } = bodyColumns(ev);
-    // what the room rules look at: a redacted message counts as sealed (its content is gone either way)
-    const sealed = typeof ev.body.ct === 'string' || ev.redacted !== undefined ? 1 : 0;
-    this.stmts.insert.run(
-      ev.id,
-      idKey(ev.id),
-      ev.author,
-      ev.seq,
-      roomOfEvent(ev),
-      ev.type,
-      ev.depth,
-      ev.ts,
+    const row: InsertRow = {
+      id: ev.id,
+      id_key: idKey(ev.id),
+      author: ev.author,
+      seq: ev.seq,
+      room: roomOfEvent(ev),
+      type: ev.type,
+      depth: ev.depth,
+      ts: ev.ts,
       status,
-      late ? 1 : 0,
-      nick,
+      late: late ? 1 : 0,
+      ...bodyColumns(ev),
       text,
-      reply_to,
-      target,
-      sigChecked ? 1 : 0,
-      sealed,
+      sig_ok: sigChecked ? 1 : 0,
+      // what the room rules look at: a redacted message counts as sealed (its content is gone either way)
+      sealed: typeof ev.body.ct === 'string' || ev.redacted !== undefined ? 1 : 0,
       json,
-    );
+    };
+    if (status !== EventStatus.Waiting) return this.insertRow(row);
+    this.waitingRows.add(row);
+    if (this.waitingRows.size > WAITING_ROWS.maxRows) this.writeWaitingRows();
+    else this.waitingTimer ??= setTimeout(() => this.writeWaitingRows(), WAITING_ROWS.maxAgeMs).unref();
   }
 
-  setStatus(id: string, status: EventStatus, late: boolean): void {
+  private insertRow(row: InsertRow): void {
+    this.stmts.insert.run(...INSERT_COLUMNS.map((column) => row[column]));
+  }
+
+  /** Events stored as waiting that are not written yet. */
+  private readonly waitingRows = new WaitingRows<InsertRow>(WAITING_ROWS);
+  private waitingTimer?: NodeJS.Timeout;
+
+  /** Writes the waiting rows that are due (all of them with `all`), and arms the timer for the next. */
+  private writeWaitingRows(all = false): void {
+    clearTimeout(this.waitingTimer);
+    this.waitingTimer = undefined;
+    const rows = this.waitingRows.due({ all });
+    if (rows.length && this.db.isOpen) this.relaxedTransaction(() => rows.forEach((r) => this.insertRow(r)));
+    const next = this.waitingRows.nextDue();
+    if (next !== undefined) this.waitingTimer = setTimeout(() => this.writeWaitingRows(), Math.max(0, next - Date.now())).unref();
+  }
+
+  /** An event's verdict (and its text, when it was just decrypted). */
+  setStatus(id: string, status: EventStatus, late: boolean, text?: string): void {
+    const row = this.waitingRows.take(id);
+    if (row) return this.insertRow({ ...row, status, late: late ? 1 : 0, text: text ?? row.text });
     this.stmts.setStatus.run(status, late ? 1 : 0, idKey(id), id);
+    if (text !== undefined) this.setText(id, text);
   }
 
   setVerdict(id: string, status: EventStatus): void {
+    const row = this.waitingRows.take(id);
+    if (row) return this.insertRow({ ...row, status });
     this.stmts.setVerdict.run(status, idKey(id), id);
   }
 
   setText(id: string, text: string): void {
-    this.stmts.setText.run(text, idKey(id), id);
+    const row = this.waitingRows.get(id);
+    if (row) row.text = text;
+    else this.stmts.setText.run(text, idKey(id), id);
   }
 
+  /** An event stored here (one still waiting and not written has no rowid: 0). */
   event(id: string): EventRow | undefined {
-    return this.stmts.byId.get(idKey(id), id);
+    const row = this.waitingRows.get(id);
+    return row ? { ...row, rowid: 0 } : this.stmts.byId.get(idKey(id), id);
   }
 
   eventJson(id: string): string | undefined {
-    return this.stmts.jsonById.get(idKey(id), id)?.json;
+    return this.waitingRows.get(id)?.json ?? this.stmts.jsonById.get(idKey(id), id)?.json;
   }
 
   /** Replaces an event by its redacted form: its content is gone from this database, not only hidden. */
   erase(id: string, redactedJson: string): void {
+    const row = this.waitingRows.get(id);
+    if (row) return void Object.assign(row, { json: redactedJson, text: '', sealed: 1 });
     this.stmts.erase.run(redactedJson, idKey(id), id);
     this.scrubSoon();
   }
@@ -490,7 +526,8 @@ export class Store {
 
   /** The edits of a message (any status: a rejected edit holds its text too). */
   editsOf(message: string): { id: string; json: string }[] {
-    return this.stmts.editsOf.all(message);
+    const waiting = this.waitingRows.filter((r) => r.type === 'edit' && r.target === message);
+    return [...this.stmts.editsOf.all(message), ...waiting.map(({ id, json }) => ({ id, json }))];
   }
 
   /** The accepted delete of a message, if any (the first in the order). */
@@ -539,15 +576,22 @@ export class Store {
 
   /** Raw JSON of `author`'s events after `seq`, in order: what a peer missing them is sent. */
   eventsAfter(author: string, seq: number, limit: number): { seq: number; json: string; sigOk: boolean }[] {
-    return this.stmts.after.all(author, seq, limit).map((r) => ({ seq: r.seq, json: r.json, sigOk: r.sig_ok === 1 }));
+    const rows = this.stmts.after.all(author, seq, limit);
+    // the log's tail may still wait in memory: it continues what is written
+    const from = rows.at(-1)?.seq ?? seq;
+    if (rows.length < limit) rows.push(...this.waitingRows.after(author, from, limit - rows.length));
+    return rows.map((r) => ({ seq: r.seq, json: r.json, sigOk: r.sig_ok === 1 }));
   }
 
   markSignatureChecked(author: string, seq: number): void {
-    this.stmts.markSig.run(author, seq);
+    const row = this.waitingRows.at(author, seq);
+    if (row) row.sig_ok = 1;
+    else this.stmts.markSig.run(author, seq);
   }
 
+  /** Events stored and still waiting for a dependency (read on start, when none is in memory). */
   waitingEvents(): string[] {
-    return this.stmts.waiting.all().map((r) => r.json);
+    return [...this.stmts.waiting.all().map((r) => r.json), ...this.waitingRows.filter(() => true).map((r) => r.json)];
   }
 
   heads(room: string): string[] {
@@ -632,6 +676,8 @@ export class Store {
   }
 
   close(): void {
+    // a stop keeps what waits in memory (a crash loses it, and the peer fetches it again)
+    if (this.db.isOpen) this.writeWaitingRows(true);
     if (this.scrubTimer) {
       clearTimeout(this.scrubTimer);
       this.scrubTimer = undefined;
