@@ -9,7 +9,7 @@
  *   after a short delay to those still lacking them (so a sender that crashes
  *   mid-broadcast loses nothing, and a peer that reaches only one other gets
  *   everything), while the announcements keep a full mesh from relaying twice;
- * - on (re)connect, the missing ranges stream in author-seq order, in chunks
+ * - on (re)connect, the missing ranges stream in chunks, one chunk of each author in turn,
  *   awaited one by one (backpressure), so catch-up costs what is missing;
  * - a peer catching up from several neighbours takes each author's missing range
  *   from one of them (the first that offered it) and tells the others to `skip`
@@ -91,17 +91,23 @@ class Session {
     try {
       do {
         this.again = false;
-        for (const [author, mine] of this.rotated(Object.entries(this.sync.replica.shareableVector()))) {
-          // Another neighbour streams this author's range to the peer: nothing of it until the peer
-          // says it holds that range (what follows would be a gap). Re-read every chunk: a skip
-          // that arrives mid-stream stops it.
-          const from = () => this.known.get(author) ?? 0;
-          while (from() < mine && from() >= (this.skip.get(author) ?? 0) && !this.link.closed) {
-            const { json, last } = this.sync.chunk(author, from(), mine);
-            if (!json.length) break;
+        const authors = this.rotated(Object.entries(this.sync.replica.shareableVector()));
+        // One chunk of each author in turn: events depend on other authors' events of the same
+        // time, so a log streamed whole before the next would wait, mostly, for the next one.
+        for (let sent = true; sent && !this.link.closed;) {
+          sent = false;
+          for (const [author, mine] of authors) {
+            // Another neighbour streams this author's range to the peer: nothing of it until the peer
+            // says it holds that range (what follows would be a gap). Re-read every chunk: a skip
+            // that arrives mid-stream stops it.
+            const from = this.known.get(author) ?? 0;
+            if (from >= mine || from < (this.skip.get(author) ?? 0) || this.link.closed) continue;
+            const { json, last } = this.sync.chunk(author, from, mine);
+            if (!json.length) continue;
             this.learn(author, last);
             this.sync.counts.relayed += json.length;
             await this.link.sendRaw(`{"t":"events","events":[${json.join(',')}]}`);
+            sent = true;
           }
         }
       } while (this.again && !this.link.closed);

@@ -52,3 +52,23 @@ it('hands a range back when the neighbour that claimed it delivers nothing', asy
   expect(Date.now() - started).toBeGreaterThan(SYNC_TUNING.stallMs / 2);
   liar.close();
 });
+
+it('streams one chunk of each author in turn, so what arrives can be delivered as it arrives', async () => {
+  // bob's log grows past one chunk too: alice's and bob's messages of a time depend on each other
+  await bob.call('join', { room });
+  await Promise.all(Array.from({ length: SYNC_TUNING.chunkEvents + 50 }, (_, i) => bob.call('send', { room, text: `b${i}` })));
+  const reader = new HostilePeer();
+  const authors: string[] = [];
+  reader.onFrames((frame) => {
+    const events = frame.t === 'events' ? (frame.events as { author: string }[]) : [];
+    if (events.length) authors.push(events[0]!.author);
+  });
+  expect(await reader.handshake(bob.url)).toBe(true);
+  reader.send({ t: 'vv', have: {}, full: true, skip: {} });
+  const framesOf = (peer: PeerProcess) => authors.filter((a) => a === peer.peerId).length;
+  await eventually(async () => framesOf(alice) >= 2 && framesOf(bob) >= 2, 10_000, 'both logs from bob, in several chunks');
+  reader.close();
+  // neither log is sent whole before the other starts
+  expect(authors.indexOf(bob.peerId)).toBeLessThan(authors.lastIndexOf(alice.peerId));
+  expect(authors.indexOf(alice.peerId)).toBeLessThan(authors.lastIndexOf(bob.peerId));
+});
