@@ -8,9 +8,25 @@ import { handleParsedRpc, handleRpc, notification, RPC, type RpcResponse } from 
 /** A line longer than this is refused without being parsed. */
 const MAX_LINE_BYTES = 1024 * 1024;
 
+/**
+ * Lines written in one event-loop turn go out in one write at its end: a loaded peer notifies
+ * several times per message, and stdout to a pipe is a synchronous write(2) each time.
+ */
+let lines: string[] = [];
+
 export function writeLine(obj: unknown): void {
-  process.stdout.write(`${JSON.stringify(obj)}\n`);
+  if (!lines.length) setImmediate(flushLines);
+  lines.push(JSON.stringify(obj));
 }
+
+/** Writes the lines of this turn now (on exit, nothing may stay behind). */
+export function flushLines(): void {
+  if (!lines.length) return;
+  const text = `${lines.join('\n')}\n`;
+  lines = [];
+  process.stdout.write(text);
+}
+process.on('exit', flushLines);
 
 /**
  * Methods that do all their work before their first `await` and then only wait for the flush of
