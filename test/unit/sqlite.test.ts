@@ -118,7 +118,11 @@ describe('a database of the older protocol', () => {
     expect(store.nickSetAside(1, 'me')).toBe('alice');
     expect(prepare<[], { n: number }>(store.db, 'SELECT COUNT(*) AS n FROM events_v1').get()?.n).toBe(2);
     // the set-aside table's indexes went with it: the new table has its own
-    expect(prepare<[], { name: string }>(store.db, 'PRAGMA index_list(events)').all().map((i) => i.name)).toContain('events_messages');
+    expect(
+      prepare<[], { name: string }>(store.db, 'PRAGMA index_list(events)')
+        .all()
+        .map((i) => i.name),
+    ).toContain('events_messages');
     expect(store.getMeta('identity.ed25519')).toBe('secret');
     expect(store.getMeta('roomkey|general|AAAAAAAAAAAAAAAA')).toBe('key');
     expect(store.rememberedPeers().map((p) => p.peerId)).toEqual(['peer-1']);
