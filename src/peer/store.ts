@@ -91,7 +91,7 @@ const INSERT_COLUMNS = [
 ] as const satisfies readonly (keyof InsertRow)[];
 
 /** How many waiting rows stay in memory, and for how long, before they are written as waiting (see WaitingRows). */
-export const WAITING_ROWS = { maxRows: 10_000, maxAgeMs: 2_000 };
+export const WAITING_ROWS = { maxRows: 10_000, maxAgeMs: 2_000, maxChars: 16 * 1024 * 1024 };
 
 export interface PeerRow {
   peer_id: string;
@@ -446,7 +446,7 @@ export class Store {
     };
     if (status !== EventStatus.Waiting) return this.insertRow(row);
     this.waitingRows.add(row);
-    if (this.waitingRows.size > WAITING_ROWS.maxRows) this.writeWaitingRows();
+    if (this.waitingRows.full) this.writeWaitingRows();
     else this.waitingTimer ??= setTimeout(() => this.writeWaitingRows(), WAITING_ROWS.maxAgeMs).unref();
   }
 

@@ -8,19 +8,28 @@
  * They come from peers that hold them too, like everything received (relaxed commits): a crash
  * loses them, and the log prefix in the database is what the peer asks for again. An author's rows
  * here always continue that prefix (an author's events are stored, and written, in seq order).
- * Bounded: past `maxRows`, or `maxAgeMs`, the oldest are written as waiting, as before.
+ * Bounded (a hostile peer can send events that wait for ever): past `maxRows` rows or `maxChars` of
+ * JSON, or `maxAgeMs`, the oldest are written as waiting, as before.
  */
-export class WaitingRows<Row extends { id: string; author: string; seq: number }> {
+export class WaitingRows<Row extends { id: string; author: string; seq: number; json: string }> {
   private readonly byId = new Map<string, { row: Row; at: number }>();
   private readonly byAuthor = new Map<string, Map<number, Row>>();
+  /** The JSON held, in UTF-16 code units (events are mostly ASCII: about their bytes). */
+  private chars = 0;
 
-  constructor(readonly limits: { maxRows: number; maxAgeMs: number }) {}
+  constructor(readonly limits: { maxRows: number; maxAgeMs: number; maxChars: number }) {}
 
   get size(): number {
     return this.byId.size;
   }
 
+  /** Past a bound: the oldest rows are due now. */
+  get full(): boolean {
+    return this.byId.size > this.limits.maxRows || this.chars > this.limits.maxChars;
+  }
+
   add(row: Row, now = Date.now()): void {
+    this.chars += row.json.length;
     this.byId.set(row.id, { row, at: now });
     let log = this.byAuthor.get(row.author);
     if (!log) this.byAuthor.set(row.author, (log = new Map()));
@@ -41,6 +50,7 @@ export class WaitingRows<Row extends { id: string; author: string; seq: number }
     const entry = this.byId.get(id);
     if (!entry) return undefined;
     this.byId.delete(id);
+    this.chars -= entry.row.json.length;
     const log = this.byAuthor.get(entry.row.author)!;
     log.delete(entry.row.seq);
     if (!log.size) this.byAuthor.delete(entry.row.author);
@@ -66,17 +76,18 @@ export class WaitingRows<Row extends { id: string; author: string; seq: number }
 
   /**
    * Removes and returns the rows to write now, oldest first: all of them with `all`, else those
-   * past the age limit, or the oldest half when there are more than `maxRows`.
+   * past the age limit, and the oldest until half of each bound is left when one is passed.
    */
   due(opts: { all?: boolean; now?: number } = {}): Row[] {
     const now = opts.now ?? Date.now();
-    const keep = opts.all ? 0 : this.size > this.limits.maxRows ? Math.floor(this.limits.maxRows / 2) : this.size;
+    const { maxRows, maxAgeMs, maxChars } = this.limits;
+    const shrink = this.full;
     const out: Row[] = [];
-    for (const [id, { at }] of this.byId) {
-      if (this.size - out.length <= keep && now - at < this.limits.maxAgeMs) break;
-      out.push(this.byId.get(id)!.row);
+    for (const { row, at } of [...this.byId.values()]) {
+      const over = opts.all || (shrink && (this.size > maxRows / 2 || this.chars > maxChars / 2));
+      if (!over && now - at < maxAgeMs) break;
+      out.push(this.take(row.id)!);
     }
-    for (const row of out) this.take(row.id);
     return out;
   }
 

@@ -14,11 +14,11 @@ import { EventStatus, Store, WAITING_ROWS } from '../../src/peer/store.js';
 import { WaitingRows } from '../../src/peer/waiting-rows.js';
 import { roomIdOf, type SignedEvent } from '../../src/shared/wire.js';
 
-const row = (author: string, seq: number) => ({ id: `${author}${seq}`, author, seq });
+const row = (author: string, seq: number, json = '{}') => ({ id: `${author}${seq}`, author, seq, json });
 
 describe('WaitingRows', () => {
   it('finds rows by id and by position, and hands out an author’s tail in order', () => {
-    const rows = new WaitingRows<ReturnType<typeof row>>({ maxRows: 100, maxAgeMs: 1000 });
+    const rows = new WaitingRows<ReturnType<typeof row>>({ maxRows: 100, maxAgeMs: 1000, maxChars: 1e6 });
     for (const seq of [4, 5, 6]) rows.add(row('a', seq));
     rows.add(row('b', 1));
     expect(rows.get('a5')?.seq).toBe(5);
@@ -33,7 +33,7 @@ describe('WaitingRows', () => {
   });
 
   it('gives out what is past its age, or the oldest half past the bound, oldest first', () => {
-    const rows = new WaitingRows<ReturnType<typeof row>>({ maxRows: 4, maxAgeMs: 1000 });
+    const rows = new WaitingRows<ReturnType<typeof row>>({ maxRows: 4, maxAgeMs: 1000, maxChars: 1e6 });
     rows.add(row('a', 1), 0);
     rows.add(row('a', 2), 500);
     rows.add(row('b', 1), 900);
@@ -46,6 +46,17 @@ describe('WaitingRows', () => {
     expect(rows.due({ now: 1000 }).map((r) => r.id)).toEqual(['a2', 'b1', 'a3']);
     expect(rows.due({ all: true, now: 1000 }).map((r) => r.id)).toEqual(['a4', 'a5']);
     expect(rows.nextDue()).toBeUndefined();
+  });
+
+  it('is full past its size in JSON too, and then keeps half of it', () => {
+    const rows = new WaitingRows<ReturnType<typeof row>>({ maxRows: 100, maxAgeMs: 1000, maxChars: 100 });
+    for (let seq = 1; seq <= 3; seq++) rows.add(row('a', seq, 'x'.repeat(40)), 0);
+    expect(rows.full).toBe(true); // 120 characters
+    expect(rows.due({ now: 0 }).map((r) => r.id)).toEqual(['a1', 'a2']); // down to 40, at most 50
+    expect(rows.full).toBe(false);
+    rows.take('a3');
+    rows.add(row('a', 4, 'x'.repeat(100)), 0);
+    expect(rows.full).toBe(false); // the bound itself is not past it
   });
 });
 
