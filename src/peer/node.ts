@@ -550,11 +550,12 @@ export class PeerNode implements ChattyService {
   }
 
   /** Appends an event of ours and checks the room's rules accepted it. */
-  private appendChecked(type: EventType, room: string, body: Record<string, unknown>): SignedEvent {
+  /** Appends an event of ours to a room; its stored row (read once: a `send` turns it into its answer). */
+  private appendChecked(type: EventType, room: string, body: Record<string, unknown>): EventRow {
     const ev = this.replica.append(type, room, body);
     const row = this.store.event(ev.id);
     if (row?.status !== EventStatus.Accepted) throw new ChattyError('forbidden', `the room's rules refused this ${type}`);
-    return ev;
+    return row;
   }
 
   // ---- control API ---------------------------------------------------------
@@ -763,8 +764,7 @@ export class PeerNode implements ChattyService {
     if (replyTo !== undefined && this.store.event(replyTo)?.room !== room)
       throw new ChattyError('not_found', `no message ${replyTo} in ${this.label(room)}`);
     const content = this.sealedFor(room, 'text', text);
-    const ev = this.appendChecked('msg', room, { nick: this.nick, ...content, ...(replyTo ? { replyTo } : {}) });
-    const message = this.messageOf(this.store.event(ev.id)!);
+    const message = this.messageOf(this.appendChecked('msg', room, { nick: this.nick, ...content, ...(replyTo ? { replyTo } : {}) }));
     await this.replica.durable();
     return message;
   }
@@ -953,8 +953,7 @@ export class PeerNode implements ChattyService {
         body = { nick: this.nick, ...(text ? { text } : {}), file: manifest };
       }
       this.checkEventSize(body);
-      const ev = this.appendChecked('msg', room, body);
-      const message = this.messageOf(this.store.event(ev.id)!);
+      const message = this.messageOf(this.appendChecked('msg', room, body));
       await this.replica.durable();
       return message;
     }
