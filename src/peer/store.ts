@@ -470,16 +470,21 @@ export class Store {
 
   /** An event's verdict (and its text, when it was just decrypted). */
   setStatus(id: string, status: EventStatus, late: boolean, text?: string): void {
-    const row = this.waitingRows.take(id);
-    if (row) return this.insertRow({ ...row, status, late: late ? 1 : 0, text: text ?? row.text });
+    if (this.writeWaitingRow(id, { status, late: late ? 1 : 0, ...(text !== undefined ? { text } : {}) })) return;
     this.stmts.setStatus.run(status, late ? 1 : 0, idKey(id), id);
     if (text !== undefined) this.setText(id, text);
   }
 
   setVerdict(id: string, status: EventStatus): void {
-    const row = this.waitingRows.take(id);
-    if (row) return this.insertRow({ ...row, status });
+    if (this.writeWaitingRow(id, { status })) return;
     this.stmts.setVerdict.run(status, idKey(id), id);
+  }
+
+  /** An event that waited in memory is written now, with its verdict; false if it is not there. */
+  private writeWaitingRow(id: string, verdict: Partial<InsertRow>): boolean {
+    const row = this.waitingRows.take(id);
+    if (row) this.insertRow({ ...row, ...verdict });
+    return row !== undefined;
   }
 
   setText(id: string, text: string): void {
@@ -526,7 +531,7 @@ export class Store {
 
   /** The edits of a message (any status: a rejected edit holds its text too). */
   editsOf(message: string): { id: string; json: string }[] {
-    const waiting = this.waitingRows.filter((r) => r.type === 'edit' && r.target === message);
+    const waiting = this.waitingRows.rows().filter((r) => r.type === 'edit' && r.target === message);
     return [...this.stmts.editsOf.all(message), ...waiting.map(({ id, json }) => ({ id, json }))];
   }
 
@@ -591,7 +596,7 @@ export class Store {
 
   /** Events stored and still waiting for a dependency (read on start, when none is in memory). */
   waitingEvents(): string[] {
-    return [...this.stmts.waiting.all().map((r) => r.json), ...this.waitingRows.filter(() => true).map((r) => r.json)];
+    return [...this.stmts.waiting.all().map((r) => r.json), ...this.waitingRows.rows().map((r) => r.json)];
   }
 
   heads(room: string): string[] {

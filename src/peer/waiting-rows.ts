@@ -69,9 +69,9 @@ export class WaitingRows<Row extends { id: string; author: string; seq: number; 
     return out;
   }
 
-  /** Rows matching `pick` (a scan: for rare questions, such as the edits of a deleted message). */
-  filter(pick: (row: Row) => boolean): Row[] {
-    return [...this.byId.values()].map((e) => e.row).filter(pick);
+  /** Every row, oldest first (for rare questions, such as the edits of a deleted message). */
+  rows(): Row[] {
+    return [...this.byId.values()].map((e) => e.row);
   }
 
   /**
