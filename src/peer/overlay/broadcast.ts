@@ -184,8 +184,10 @@ export class TreeBroadcast {
     const batches = new Map<Link, unknown[]>();
     for (const { link, frame } of inbox) {
       const ev = positionOf(frame);
-      if (ev && frame.t === 'gossip' && ev.seq > this.replica.seqOf(ev.author))
-        batches.set(link, [...(batches.get(link) ?? []), frame.event]);
+      if (!ev || frame.t !== 'gossip' || ev.seq <= this.replica.seqOf(ev.author)) continue;
+      const batch = batches.get(link);
+      if (batch) batch.push(frame.event);
+      else batches.set(link, [frame.event]);
     }
     for (const [link, events] of batches) {
       if (link.closed) continue;
