@@ -106,6 +106,8 @@ export interface IngestResult {
   error?: EventError;
   /** Authors whose next events are missing (seq gap): the sender's view of us is stale. */
   gap: boolean;
+  /** Events skipped unparsed: held already, or sent by another sender of the same batch. */
+  duplicates: number;
 }
 
 export interface ReplicaEvents {
@@ -263,16 +265,20 @@ export class Replica extends EventEmitter<ReplicaEvents> {
 
   /** Parses what one sender sent, grouped by author; duplicates are skipped before paying for parsing and hashing. */
   private parseBatch(raws: readonly unknown[], taken: Set<string>): { result: IngestResult; byAuthor: Map<string, SignedEvent[]> } {
-    const result: IngestResult = { stored: [], gap: false };
+    const result: IngestResult = { stored: [], gap: false, duplicates: 0 };
     const byAuthor = new Map<string, SignedEvent[]>();
     for (const raw of raws) {
       const r = (raw ?? {}) as { author?: unknown; seq?: unknown; id?: unknown };
       if (typeof r.author === 'string' && typeof r.seq === 'number' && r.seq <= this.seqOf(r.author)) {
         const head = this.vv.get(r.author)!;
         if (r.seq === head.seq && typeof r.id === 'string' && r.id !== head.id) this.noteFork(r.author, r.seq);
+        result.duplicates++;
         continue;
       }
-      if (typeof r.author === 'string' && typeof r.seq === 'number' && taken.has(`${r.author}:${r.seq}`)) continue;
+      if (typeof r.author === 'string' && typeof r.seq === 'number' && taken.has(`${r.author}:${r.seq}`)) {
+        result.duplicates++;
+        continue;
+      }
       try {
         const ev = parseEvent(raw);
         taken.add(`${ev.author}:${ev.seq}`);

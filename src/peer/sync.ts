@@ -306,8 +306,10 @@ export class Sync {
     this.inboxEvents = 0;
     if (this.closed || !inbox.size) return;
     for (const session of inbox.keys()) if (session.link.closed) inbox.delete(session);
-    for (const events of inbox.values()) this.counts.duplicates += events.filter((raw) => this.holds(positionOf(raw))).length;
-    for (const [session, result] of this.replica.ingestFrom(inbox)) this.afterIngest(session, inbox.get(session)!, result);
+    for (const [session, result] of this.replica.ingestFrom(inbox)) {
+      this.counts.duplicates += result.duplicates;
+      this.afterIngest(session, inbox.get(session)!, result);
+    }
   }
 
   /** Do we hold the event at this position of its author's log already? */

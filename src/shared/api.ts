@@ -321,7 +321,9 @@ export const statsSchema = z
     events: z
       .object({
         relayed: counterSchema.describe('Events sent to neighbours (our own and others’)'),
-        duplicates: counterSchema.describe('Events received that this peer already held'),
+        duplicates: counterSchema.describe(
+          'Events received more than once: already held, or also sent by another neighbour at the same time',
+        ),
       })
       .describe('Events through this peer since start'),
   })

@@ -264,6 +264,25 @@ describe('replica', () => {
     }
   });
 
+  it('counts what it skipped unparsed: events held already, and copies from two senders of one batch', () => {
+    const a = makeReplica();
+    a.profile();
+    const room = a.create('r', 'a');
+    for (let i = 0; i < 3; i++) a.replica.append('msg', room, { nick: 'a', text: `m${i}` });
+    const b = makeReplica();
+    const events = missing(a, b);
+    const results = b.replica.ingestFrom(
+      new Map([
+        ['first', events],
+        ['second', events],
+      ]),
+    );
+    expect(results.get('first')).toMatchObject({ duplicates: 0 });
+    expect(results.get('first')!.stored).toHaveLength(5);
+    expect(results.get('second')).toMatchObject({ duplicates: 5, stored: [] });
+    expect(b.replica.ingest(events.slice(1))).toMatchObject({ duplicates: 4, stored: [] });
+  });
+
   it('lets our own events leave only once flushed, with one flush for a burst of appends', async () => {
     const a = makeReplica();
     let flushes = 0;
