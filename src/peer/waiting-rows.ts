@@ -83,7 +83,8 @@ export class WaitingRows<Row extends { id: string; author: string; seq: number; 
     const { maxRows, maxAgeMs, maxChars } = this.limits;
     const shrink = this.full;
     const out: Row[] = [];
-    for (const { row, at } of [...this.byId.values()]) {
+    // a Map may delete the entry being visited: no copy of every row to take the few that are due
+    for (const { row, at } of this.byId.values()) {
       const over = opts.all || (shrink && (this.size > maxRows / 2 || this.chars > maxChars / 2));
       if (!over && now - at < maxAgeMs) break;
       out.push(this.take(row.id)!);
