@@ -46,6 +46,7 @@ import { scanForPeers, SCAN_LIMITS } from './scan.js';
 import { Replica, type Delivery } from './replica.js';
 import { RoomKeys } from './room-keys.js';
 import { canModerate, entitledReaders, roleOf, type RoomState } from './room-state.js';
+import { MemoryReclaimer } from './memory.js';
 import { bodyColumns, EventStatus, Store, type EventRow } from './store.js';
 import { Sync } from './sync.js';
 import { Transport, type Link } from './transport.js';
@@ -120,6 +121,7 @@ export class PeerNode implements ChattyService {
   private presence!: Presence;
   private readonly annotations: Annotations;
   private readonly markers: ReadMarkers;
+  private readonly reclaimer: MemoryReclaimer;
 
   private constructor(
     private readonly store: Store,
@@ -136,6 +138,7 @@ export class PeerNode implements ChattyService {
     this.nick = replica.profiles.get(identity.peerId)?.nick ?? 'anonymous';
     this.annotations = new Annotations(store, identity.peerId, (peerId) => this.nickOf(peerId));
     this.markers = new ReadMarkers(store, identity.peerId);
+    this.reclaimer = new MemoryReclaimer(log);
   }
 
   static async start(opts: PeerNodeOptions): Promise<PeerNode> {
@@ -168,6 +171,8 @@ export class PeerNode implements ChattyService {
     const wanted = opts.nick?.trim() || saved || defaultNick();
     if (wanted !== saved) started.publishProfile(wanted);
     replica.on('delivered', (d) => started.onDelivered(d));
+    replica.on('delivered', () => started.reclaimer.delivered());
+    sync.onCaughtUp = () => started.reclaimer.caughtUp();
     replica.on('changed', (messages) => messages.forEach((m) => started.emitUpdate(m)));
     peerManager.on('up', (link) => started.onLinkUp(link));
     peerManager.on('down', (link) => started.emit('peer', { peerId: link.peerId, nick: started.nickOf(link.peerId), state: 'down' }));
@@ -178,6 +183,7 @@ export class PeerNode implements ChattyService {
     if (opts.scan) started.startFallbackScan();
     started.files.resume();
     started.scheduleKeyRepair(); // a crash may have come between a kick and its rekey
+    started.reclaimer.started();
     log.info({ peerId: identity.peerId, port: transport.port, nick: started.nick }, 'peer started');
     return started;
   }
@@ -1100,6 +1106,7 @@ export class PeerNode implements ChattyService {
     this.closing ??= (async () => {
       clearInterval(this.scanTimer);
       clearTimeout(this.keyRepairTimer);
+      this.reclaimer.close();
       this.peerManager.close();
       this.membership?.close();
       this.tree?.close();

@@ -140,6 +140,8 @@ export class Sync {
    * learns it holds them. Unset in the full mesh.
    */
   onHeld?: (events: SignedEvent[]) => void;
+  /** Told when `events` frames leave this peer holding all its neighbours told it they hold. */
+  onCaughtUp?: () => void;
   /** Events sent to neighbours, and events received that this peer already held (the `stats` method). */
   readonly counts = { relayed: 0, duplicates: 0 };
   /** Author → the neighbour streaming its missing range to us, up to `upTo` (`held` at `since`: its last progress mark). */
@@ -310,6 +312,7 @@ export class Sync {
       this.counts.duplicates += result.duplicates;
       this.afterIngest(session, inbox.get(session)!, result);
     }
+    if (this.onCaughtUp && this.caughtUp()) this.onCaughtUp();
   }
 
   /** Do we hold the event at this position of its author's log already? */
