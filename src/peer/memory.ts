@@ -8,17 +8,18 @@
  * and compact until nothing more is freed, then return the empty pages) brings the heap back to
  * what is live, in 30–110 ms.
  *
- * So the peer runs one as soon as a catch-up of at least `minEvents` events has brought it level
- * with its neighbours, and once it has delivered nothing for `quietMs` after a start-up or after
- * at least `minEvents` events of live traffic (a few live messages do not pay for a collection).
- * Never in the middle of a catch-up: one every 20,000 events made a catch-up of 100,000 events
- * 8 % slower (measured), and V8 collects the garbage of a burst anyway.
+ * The peer runs one when V8's heap has grown by `growthMb` since the last one and either a
+ * catch-up of at least `catchUpEvents` events has just brought it level with its neighbours, or
+ * nothing was delivered for `quietMs` (after a start-up, a busy spell, a long scroll through
+ * history). A catch-up's collection is followed by one more once quiet, for what was still in use
+ * then. Never in the middle of a catch-up: one every 20,000 events made a catch-up of
+ * 100,000 events 8 % slower (measured), and V8 collects the garbage of a burst anyway.
  */
-import { setFlagsFromString } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Logger } from './log.js';
 
-export const RECLAIM_TUNING = { minEvents: 2_000, quietMs: 1_000 };
+export const RECLAIM_TUNING = { growthMb: 24, catchUpEvents: 2_000, quietMs: 1_000 };
 
 type Collect = (options: { type: 'major'; flavor: 'last-resort' }) => void;
 
@@ -41,62 +42,58 @@ function collector(): Collect | null {
   return collect;
 }
 
+/** What V8's heap holds from the system now, in MB. */
+function heapMb(): number {
+  return getHeapStatistics().total_heap_size / 2 ** 20;
+}
+
 export class MemoryReclaimer {
-  /** Events delivered since the last collection. */
-  private events = 0;
-  private lastWork = 0;
-  private quietTimer?: NodeJS.Timeout;
+  /** The heap's size right after the last collection (0 before the first: a start-up counts as a burst). */
+  private baseline = 0;
+  private lastWork = Date.now();
+  /**
+   * A catch-up was just collected while its last notifications were still on their way out (the
+   * API's output buffers, tens of MB): once quiet, those go too, however little the heap grew.
+   */
+  private leftovers = false;
+  private readonly timer: NodeJS.Timeout;
   /** Collections run so far and their total time. */
   readonly counts = { collections: 0, ms: 0 };
 
   constructor(
     private readonly log: Logger,
     private readonly tuning = RECLAIM_TUNING,
-  ) {}
+  ) {
+    this.timer = setInterval(() => {
+      if (Date.now() - this.lastWork >= this.tuning.quietMs && (this.leftovers || this.grown())) this.reclaim();
+    }, this.tuning.quietMs).unref();
+  }
 
-  /** An event was delivered. */
+  /** An event was delivered: the peer is busy. */
   delivered(): void {
-    this.events++;
     this.lastWork = Date.now();
-    if (this.events >= this.tuning.minEvents) this.whenQuiet();
   }
 
-  /** A catch-up brought the peer level with its neighbours: what it allocated goes back now. */
-  caughtUp(): void {
-    if (this.events >= this.tuning.minEvents) this.reclaim();
+  /** A catch-up of `events` events brought the peer level with its neighbours: what it allocated goes back now. */
+  caughtUp(events: number): void {
+    if (events < this.tuning.catchUpEvents || !this.grown()) return;
+    this.reclaim();
+    this.leftovers = true;
   }
 
-  /** A start-up ended: what loading the history allocated goes back once things are quiet. */
-  started(): void {
-    this.lastWork = Date.now();
-    this.whenQuiet();
-  }
-
-  /** Collects once nothing was delivered for `quietMs` (one timer, pushed back by work meanwhile). */
-  private whenQuiet(): void {
-    if (this.quietTimer) return;
-    const check = () => {
-      const idle = Date.now() - this.lastWork;
-      if (idle < this.tuning.quietMs) {
-        this.quietTimer = setTimeout(check, this.tuning.quietMs - idle).unref();
-        return;
-      }
-      this.quietTimer = undefined;
-      this.reclaim();
-    };
-    this.quietTimer = setTimeout(check, this.tuning.quietMs).unref();
+  private grown(): boolean {
+    return heapMb() - this.baseline >= this.tuning.growthMb;
   }
 
   private reclaim(): void {
-    this.events = 0;
-    clearTimeout(this.quietTimer);
-    this.quietTimer = undefined;
+    this.leftovers = false;
     const gc = collector();
     if (!gc) return;
     const start = performance.now();
     const before = process.memoryUsage.rss();
     gc({ type: 'major', flavor: 'last-resort' });
     const ms = performance.now() - start;
+    this.baseline = heapMb();
     this.counts.collections++;
     this.counts.ms += ms;
     const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
@@ -104,7 +101,6 @@ export class MemoryReclaimer {
   }
 
   close(): void {
-    clearTimeout(this.quietTimer);
-    this.quietTimer = undefined;
+    clearInterval(this.timer);
   }
 }

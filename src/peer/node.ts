@@ -172,7 +172,7 @@ export class PeerNode implements ChattyService {
     if (wanted !== saved) started.publishProfile(wanted);
     replica.on('delivered', (d) => started.onDelivered(d));
     replica.on('delivered', () => started.reclaimer.delivered());
-    sync.onCaughtUp = () => started.reclaimer.caughtUp();
+    sync.onCaughtUp = (events) => started.reclaimer.caughtUp(events);
     replica.on('changed', (messages) => messages.forEach((m) => started.emitUpdate(m)));
     peerManager.on('up', (link) => started.onLinkUp(link));
     peerManager.on('down', (link) => started.emit('peer', { peerId: link.peerId, nick: started.nickOf(link.peerId), state: 'down' }));
@@ -183,7 +183,6 @@ export class PeerNode implements ChattyService {
     if (opts.scan) started.startFallbackScan();
     started.files.resume();
     started.scheduleKeyRepair(); // a crash may have come between a kick and its rekey
-    started.reclaimer.started();
     log.info({ peerId: identity.peerId, port: transport.port, nick: started.nick }, 'peer started');
     return started;
   }

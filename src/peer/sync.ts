@@ -140,8 +140,10 @@ export class Sync {
    * learns it holds them. Unset in the full mesh.
    */
   onHeld?: (events: SignedEvent[]) => void;
-  /** Told when `events` frames leave this peer holding all its neighbours told it they hold. */
-  onCaughtUp?: () => void;
+  /** Told when `events` frames leave this peer holding all its neighbours told it they hold, with how many they brought since it was last level. */
+  onCaughtUp?: (events: number) => void;
+  /** Events `events` frames brought since this peer was last level with its neighbours. */
+  private catchingUp = 0;
   /** Events sent to neighbours, and events received that this peer already held (the `stats` method). */
   readonly counts = { relayed: 0, duplicates: 0 };
   /** Author → the neighbour streaming its missing range to us, up to `upTo` (`held` at `since`: its last progress mark). */
@@ -310,9 +312,13 @@ export class Sync {
     for (const session of inbox.keys()) if (session.link.closed) inbox.delete(session);
     for (const [session, result] of this.replica.ingestFrom(inbox)) {
       this.counts.duplicates += result.duplicates;
+      this.catchingUp += result.stored.length;
       this.afterIngest(session, inbox.get(session)!, result);
     }
-    if (this.onCaughtUp && this.caughtUp()) this.onCaughtUp();
+    if (this.caughtUp()) {
+      this.onCaughtUp?.(this.catchingUp);
+      this.catchingUp = 0;
+    }
   }
 
   /** Do we hold the event at this position of its author's log already? */

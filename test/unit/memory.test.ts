@@ -18,44 +18,49 @@ function burst(): void {
 
 describe('MemoryReclaimer', () => {
   it('gives the heap back as soon as a large catch-up is over', () => {
-    const reclaimer = new MemoryReclaimer(silentLogger, { minEvents: 100, quietMs: 60_000 });
+    const reclaimer = new MemoryReclaimer(silentLogger, { growthMb: 8, catchUpEvents: 100, quietMs: 60_000 });
     burst();
     const grown = heapMb();
-    for (let i = 0; i < 100; i++) reclaimer.delivered();
-    reclaimer.caughtUp();
+    reclaimer.caughtUp(100);
     expect(reclaimer.counts.collections).toBe(1);
     expect(heapMb()).toBeLessThan(grown / 2);
-    reclaimer.close();
-  });
-
-  it('leaves a catch-up of a few events alone', () => {
-    const reclaimer = new MemoryReclaimer(silentLogger, { minEvents: 100, quietMs: 60_000 });
-    for (let i = 0; i < 99; i++) reclaimer.delivered();
-    reclaimer.caughtUp();
-    expect(reclaimer.counts.collections).toBe(0);
-    reclaimer.close();
-  });
-
-  it('collects after live traffic once nothing was delivered for the quiet time, not before', async () => {
-    const reclaimer = new MemoryReclaimer(silentLogger, { minEvents: 5, quietMs: 150 });
-    for (let i = 0; i < 5; i++) reclaimer.delivered();
-    await sleep(100);
-    reclaimer.delivered(); // still busy: the quiet time starts again
-    await sleep(100);
-    expect(reclaimer.counts.collections).toBe(0);
-    await sleep(150);
-    expect(reclaimer.counts.collections).toBe(1);
-    // below the threshold again: no timer, no collection
-    reclaimer.delivered();
-    await sleep(250);
+    // the heap has not grown since: the next catch-up leaves it alone
+    reclaimer.caughtUp(5000);
     expect(reclaimer.counts.collections).toBe(1);
     reclaimer.close();
   });
 
-  it('collects once after a start-up has been quiet', async () => {
-    const reclaimer = new MemoryReclaimer(silentLogger, { minEvents: 1000, quietMs: 50 });
-    reclaimer.started();
-    await sleep(200);
+  it('collects once more when quiet after a catch-up, for what was still in use at its end', async () => {
+    const reclaimer = new MemoryReclaimer(silentLogger, { growthMb: 8, catchUpEvents: 100, quietMs: 100 });
+    burst();
+    reclaimer.caughtUp(100);
+    expect(reclaimer.counts.collections).toBe(1);
+    await sleep(350);
+    expect(reclaimer.counts.collections).toBe(2);
+    await sleep(300);
+    expect(reclaimer.counts.collections).toBe(2);
+    reclaimer.close();
+  });
+
+  it('leaves a catch-up of a few events alone, however much the heap grew', () => {
+    const reclaimer = new MemoryReclaimer(silentLogger, { growthMb: 8, catchUpEvents: 100, quietMs: 60_000 });
+    burst();
+    reclaimer.caughtUp(99);
+    expect(reclaimer.counts.collections).toBe(0);
+    reclaimer.close();
+  });
+
+  it('collects after a busy spell once nothing was delivered for the quiet time, and not again while idle', async () => {
+    const reclaimer = new MemoryReclaimer(silentLogger, { growthMb: 8, catchUpEvents: 100, quietMs: 100 });
+    burst();
+    for (let i = 0; i < 8; i++) {
+      reclaimer.delivered();
+      await sleep(30);
+    }
+    expect(reclaimer.counts.collections).toBe(0);
+    await sleep(300);
+    expect(reclaimer.counts.collections).toBe(1);
+    await sleep(300);
     expect(reclaimer.counts.collections).toBe(1);
     reclaimer.close();
   });
