@@ -181,6 +181,15 @@ type Listener<E extends EventName> = (payload: EventPayloads[E]) => void;
  * feed it every incoming text with `receive`. Used by the browser UI and the
  * tests' drivers.
  */
+/** An answer or a notification, as the other end wrote it. */
+export interface RpcIncoming {
+  id?: unknown;
+  result?: unknown;
+  error?: RpcErrorObject;
+  method?: EventName;
+  params?: unknown;
+}
+
 export class RpcClient {
   private nextId = 1;
   private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
@@ -213,12 +222,17 @@ export class RpcClient {
   }
 
   receive(text: string): void {
-    let msg: { id?: number; result?: unknown; error?: RpcErrorObject; method?: EventName; params?: unknown };
+    let msg: RpcIncoming;
     try {
-      msg = JSON.parse(text);
+      msg = JSON.parse(text) as RpcIncoming;
     } catch {
       return;
     }
+    this.receiveParsed(msg);
+  }
+
+  /** `receive` for a line its caller has parsed already (a test harness reading a peer's stdout looks at every line). */
+  receiveParsed(msg: RpcIncoming): void {
     if (msg.method !== undefined && msg.id === undefined) {
       for (const l of this.listeners.get(msg.method) ?? []) l(msg.params as never);
       return;

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { EventName, EventPayloads, MethodName, MethodResults, ParamsOf } from '../../src/shared/api.js';
-import { RpcCallError, type RpcClient } from '../../src/shared/jsonrpc.js';
+import { RpcCallError, type RpcClient, type RpcIncoming } from '../../src/shared/jsonrpc.js';
 import { rpcOverChild } from './child-rpc.js';
 import { forEachLine } from './lines.js';
 
@@ -49,9 +49,9 @@ export class PeerProcess {
   }
 
   private onLine(line: string): void {
-    let msg: { method?: EventName; id?: unknown; params?: unknown };
+    let msg: RpcIncoming;
     try {
-      msg = JSON.parse(line);
+      msg = JSON.parse(line) as RpcIncoming;
     } catch {
       throw new Error(`peer wrote a non-JSON line to stdout: ${line}`);
     }
@@ -61,7 +61,7 @@ export class PeerProcess {
       this.waiters = [];
       for (const w of waiters) w();
     }
-    this.rpc.receive(line);
+    this.rpc.receiveParsed(msg);
   }
 
   static async start(opts: PeerProcessOptions = {}): Promise<PeerProcess> {
