@@ -4,6 +4,13 @@ import { silentLogger } from '../../src/peer/log.js';
 import { MemoryReclaimer } from '../../src/peer/memory.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A reclaimer for a small heap: 8 MB of growth and a catch-up of 100 events count. */
+const reclaimerWith = (quietMs: number) => new MemoryReclaimer(silentLogger, { growthMb: 8, catchUpEvents: 100, quietMs });
+/** How many collections have run after waiting `ms` more. */
+async function collectionsAfter(reclaimer: MemoryReclaimer, ms: number): Promise<number> {
+  await sleep(ms);
+  return reclaimer.counts.collections;
+}
 const heapMb = () => getHeapStatistics().total_heap_size / 2 ** 20;
 
 /** What a burst leaves behind: a heap grown for objects that are garbage now. */
@@ -18,7 +25,7 @@ function burst(): void {
 
 describe('MemoryReclaimer', () => {
   it('gives the heap back as soon as a large catch-up is over', () => {
-    const reclaimer = new MemoryReclaimer(silentLogger, { growthMb: 8, catchUpEvents: 100, quietMs: 60_000 });
+    const reclaimer = reclaimerWith(60_000);
     burst();
     const grown = heapMb();
     reclaimer.caughtUp(100);
@@ -31,19 +38,17 @@ describe('MemoryReclaimer', () => {
   });
 
   it('collects once more when quiet after a catch-up, for what was still in use at its end', async () => {
-    const reclaimer = new MemoryReclaimer(silentLogger, { growthMb: 8, catchUpEvents: 100, quietMs: 100 });
+    const reclaimer = reclaimerWith(100);
     burst();
     reclaimer.caughtUp(100);
     expect(reclaimer.counts.collections).toBe(1);
-    await sleep(350);
-    expect(reclaimer.counts.collections).toBe(2);
-    await sleep(300);
-    expect(reclaimer.counts.collections).toBe(2);
+    expect(await collectionsAfter(reclaimer, 350)).toBe(2);
+    expect(await collectionsAfter(reclaimer, 300)).toBe(2);
     reclaimer.close();
   });
 
   it('leaves a catch-up of a few events alone, however much the heap grew', () => {
-    const reclaimer = new MemoryReclaimer(silentLogger, { growthMb: 8, catchUpEvents: 100, quietMs: 60_000 });
+    const reclaimer = reclaimerWith(60_000);
     burst();
     reclaimer.caughtUp(99);
     expect(reclaimer.counts.collections).toBe(0);
@@ -51,17 +56,15 @@ describe('MemoryReclaimer', () => {
   });
 
   it('collects after a busy spell once nothing was delivered for the quiet time, and not again while idle', async () => {
-    const reclaimer = new MemoryReclaimer(silentLogger, { growthMb: 8, catchUpEvents: 100, quietMs: 100 });
+    const reclaimer = reclaimerWith(100);
     burst();
     for (let i = 0; i < 8; i++) {
       reclaimer.delivered();
       await sleep(30);
     }
     expect(reclaimer.counts.collections).toBe(0);
-    await sleep(300);
-    expect(reclaimer.counts.collections).toBe(1);
-    await sleep(300);
-    expect(reclaimer.counts.collections).toBe(1);
+    expect(await collectionsAfter(reclaimer, 300)).toBe(1);
+    expect(await collectionsAfter(reclaimer, 300)).toBe(1);
     reclaimer.close();
   });
 });
