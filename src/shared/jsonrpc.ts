@@ -176,11 +176,6 @@ export class RpcCallError extends Error {
 
 type Listener<E extends EventName> = (payload: EventPayloads[E]) => void;
 
-/**
- * A transport-agnostic JSON-RPC client: give it a `send(text)` function and
- * feed it every incoming text with `receive`. Used by the browser UI and the
- * tests' drivers.
- */
 /** An answer or a notification, as the other end wrote it. */
 export interface RpcIncoming {
   id?: unknown;
@@ -190,6 +185,11 @@ export interface RpcIncoming {
   params?: unknown;
 }
 
+/**
+ * A transport-agnostic JSON-RPC client: give it a `send(text)` function and
+ * feed it every incoming text with `receive`. Used by the browser UI and the
+ * tests' drivers.
+ */
 export class RpcClient {
   private nextId = 1;
   private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
