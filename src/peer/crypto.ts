@@ -4,7 +4,7 @@
  * X25519 + HKDF + AES-256-GCM for end-to-end encrypted DMs.
  */
 import {
-  createHash,
+  hash,
   createPrivateKey,
   createPublicKey,
   diffieHellman,
@@ -26,8 +26,9 @@ export function fromB64u(s: string): Buffer {
   return Buffer.from(s, 'base64url');
 }
 
+/** One-shot hashing (no Hash object per call): every event id is one or two of these. */
 export function sha256(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('base64url');
+  return hash('sha256', data, 'base64url');
 }
 
 export function randomToken(bytes = 32): string {

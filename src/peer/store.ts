@@ -91,6 +91,13 @@ const INSERT_COLUMNS = [
 ] as const satisfies readonly (keyof InsertRow)[];
 
 /** How many waiting rows stay in memory, and for how long, before they are written as waiting (see WaitingRows). */
+/**
+ * SQLite's automatic checkpoint (copying the write-ahead log into the database, inside the commit
+ * that crosses the threshold), in pages of the log: its default while live, larger while a
+ * catch-up streams in (see `Store.catchingUp`).
+ */
+export const CHECKPOINT_PAGES = { live: 1_000, catchUp: 10_000 };
+
 export const WAITING_ROWS = { maxRows: 10_000, maxAgeMs: 2_000, maxChars: 16 * 1024 * 1024 };
 
 export interface PeerRow {
@@ -185,7 +192,7 @@ export class Store {
   private flushing?: Promise<void>;
   private flushes = 0;
 
-  constructor(dataDir: string) {
+  constructor(readonly dataDir: string) {
     // Keys, room keys and DM plaintext live here: readable by this user only. SQLite gives the WAL the db file's mode.
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const file = join(dataDir, 'chatty.db');
@@ -370,6 +377,21 @@ export class Store {
     } finally {
       this.db.exec('PRAGMA synchronous = FULL');
     }
+  }
+
+  private bulk = false;
+
+  /**
+   * A catch-up commits a thousand events at a time for seconds, and each commit that crosses the
+   * automatic threshold copies the log's pages into the database: the same index pages again and
+   * again. While it lasts the threshold is ten times larger (a log of about 40 MB at most);
+   * once level, the log is checkpointed at once, so live traffic never pays for the backlog.
+   */
+  catchingUp(on: boolean): void {
+    if (on === this.bulk || !this.db.isOpen) return;
+    this.bulk = on;
+    this.db.exec(`PRAGMA wal_autocheckpoint = ${on ? CHECKPOINT_PAGES.catchUp : CHECKPOINT_PAGES.live}`);
+    if (!on) this.db.exec('PRAGMA wal_checkpoint(PASSIVE)');
   }
 
   /**

@@ -315,7 +315,9 @@ export class Sync {
       this.catchingUp += result.stored.length;
       this.afterIngest(session, inbox.get(session)!, result);
     }
-    if (this.caughtUp()) {
+    const level = this.caughtUp();
+    this.store.catchingUp(!level);
+    if (level) {
       this.onCaughtUp?.(this.catchingUp);
       this.catchingUp = 0;
     }

@@ -2,7 +2,7 @@
  * The storage binding: Node's built-in `node:sqlite`, with the transactions the store builds on it.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,7 +10,7 @@ import { loadIdentity } from '../../src/peer/identity.js';
 import { silentLogger } from '../../src/peer/log.js';
 import { Replica } from '../../src/peer/replica.js';
 import { openDatabase, prepare, transaction } from '../../src/peer/sqlite.js';
-import { Store } from '../../src/peer/store.js';
+import { CHECKPOINT_PAGES, Store } from '../../src/peer/store.js';
 import { roomIdOf } from '../../src/shared/wire.js';
 
 const dirs: string[] = [];
@@ -95,6 +95,39 @@ describe('Store on node:sqlite', () => {
     expect(run.status).toBe(0);
     expect(run.stderr).not.toMatch(/SQLite is an experimental feature/);
     expect(run.stderr).toMatch(/ExperimentalWarning: still shown/);
+  });
+});
+
+describe('checkpoints during a catch-up', () => {
+  /** Writes about `pages` pages of the write-ahead log in commits of 100 pages; returns the log's size in pages. */
+  function writePages(store: Store, pages: number): number {
+    const insert = prepare<[string]>(store.db, 'INSERT INTO filler (v) VALUES (?)');
+    for (let i = 0; i < pages / 100; i++) store.relaxedTransaction(() => Array.from({ length: 100 }, () => insert.run('x'.repeat(4000))));
+    return statSync(join(store.dataDir, 'chatty.db-wal')).size / 4096;
+  }
+
+  it('lets the log grow while catching up, and checkpoints it all once level', () => {
+    const live = new Store(tempDir());
+    live.db.exec('CREATE TABLE filler (v TEXT)');
+    // live: the default threshold, so the log restarts after about 1,000 pages
+    expect(writePages(live, 3000)).toBeLessThan(1500);
+    live.close();
+
+    const store = new Store(tempDir());
+    store.db.exec('CREATE TABLE filler (v TEXT)');
+    store.catchingUp(true);
+    expect(prepare<[], { wal_autocheckpoint: number }>(store.db, 'PRAGMA wal_autocheckpoint').get()?.wal_autocheckpoint).toBe(
+      CHECKPOINT_PAGES.catchUp,
+    );
+    expect(writePages(store, 3000)).toBeGreaterThan(2900);
+    expect(statSync(join(store.dataDir, 'chatty.db')).size / 4096).toBeLessThan(100);
+    store.catchingUp(false);
+    expect(prepare<[], { wal_autocheckpoint: number }>(store.db, 'PRAGMA wal_autocheckpoint').get()?.wal_autocheckpoint).toBe(
+      CHECKPOINT_PAGES.live,
+    );
+    // what the log held is in the database file now
+    expect(statSync(join(store.dataDir, 'chatty.db')).size / 4096).toBeGreaterThan(2900);
+    store.close();
   });
 });
 
