@@ -30,6 +30,7 @@ import type { IpcMainEvent, IpcMainInvokeEvent, WebContents } from 'electron';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PeerNode } from '../peer/node.js';
+import { workerAnswers } from '../peer/event-checker.js';
 import { createLogger } from '../peer/log.js';
 import { EVENT_NAMES, type EventName, type EventPayloads, type Message, type Status } from '../shared/api.js';
 import { RPC } from '../shared/jsonrpc.js';
@@ -232,6 +233,9 @@ function createTray(): void {
 
 // ---------------------------------------------------------------- lifecycle
 
+/** The peer's event-checking worker, bundled beside this file (electron.vite.config.ts), not beside the peer's modules. */
+const eventCheckWorker = { url: pathToFileURL(path.join(here, 'event-check-worker.js')) };
+
 async function startNode(): Promise<PeerNode> {
   const port = process.env.CHATTY_PORT ? Number(process.env.CHATTY_PORT) : undefined;
   const peers = (process.env.CHATTY_PEERS ?? '')
@@ -245,6 +249,7 @@ async function startNode(): Promise<PeerNode> {
     peers,
     mdns: process.env.CHATTY_MDNS !== '0',
     logger,
+    eventCheckWorker,
   });
   const me = await started.whoami();
   myPeerId = me.peerId;
@@ -304,6 +309,13 @@ if (!app.requestSingleInstanceLock()) {
       autoAway = startAutoAway({ idle: powerMonitor, node, peerId: myPeerId, onError: (err) => logger.warn({ err }, 'auto-away') });
     }
     createWindow();
-    if (smoke && win) void smoke.run(win, node);
+    if (smoke && win) {
+      const started = node;
+      void smoke.run(win, {
+        whoami: () => started.whoami(),
+        history: (p) => started.history(p),
+        eventCheckWorkerAnswers: () => workerAnswers(logger, eventCheckWorker),
+      });
+    }
   });
 }

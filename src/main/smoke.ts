@@ -7,8 +7,9 @@
  *     node's peer id, and the Vue app to mount and show that identity (a real UI, not a blank page);
  *  2. through the page's own bridge (renderer → preload → IPC → main → node), joins the room
  *     `smoke` and sends a message;
- *  3. checks that the node stored it (its `history` holds the id), that the renderer got the
- *     `message` notification back through the bridge, and that the UI shows it once the room is opened;
+ *  3. checks that the node stored it (its `history` holds the id), that the peer's event-checking
+ *     worker thread starts from the bundle, that the renderer got the `message` notification back
+ *     through the bridge, and that the UI shows it once the room is opened;
  *  4. saves the window as DIR/screenshot.png, writes DIR/smoke.json (checks, versions, timings)
  *     and quits through the app's normal clean shutdown, exit code 0.
  * Any failure, a crashed or closed renderer, an early quit or the global timeout
@@ -34,7 +35,10 @@ const STEP_TIMEOUT_MS = 15_000;
 const POLL_MS = 100;
 const QUIT_TIMEOUT_MS = 15_000;
 
-export type SmokeNode = Pick<ChattyApi, 'whoami' | 'history'>;
+export type SmokeNode = Pick<ChattyApi, 'whoami' | 'history'> & {
+  /** Does the peer's event-checking worker thread start and answer in this runtime? */
+  eventCheckWorkerAnswers(): Promise<boolean>;
+};
 
 export interface Smoke {
   /** Where smoke.json and screenshot.png go. */
@@ -285,6 +289,11 @@ export function startSmoke(env: NodeJS.ProcessEnv = process.env): Smoke | undefi
       }
       report.checks.stored = true;
       mark('stored');
+
+      stage("checking the peer's event-checking worker thread");
+      if (!(await node.eventCheckWorkerAnswers())) throw new SmokeFailure('the event-checking worker thread did not start or answer');
+      report.checks.eventCheckWorker = true;
+      mark('eventCheckWorker');
 
       stage('waiting for the message notification in the renderer');
       const id = JSON.stringify(sent.result.id);

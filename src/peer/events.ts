@@ -107,11 +107,22 @@ export class EventError extends Error {
   }
 }
 
+/** An event that passed `checkEvent`, with the JSON it is stored and relayed as. */
+export interface CheckedEvent {
+  ev: SignedEvent;
+  json: string;
+}
+
 /**
  * Checks shape, body and id of one event (not its signature, not its chain).
  * Throws EventError with a specific reason.
  */
 export function parseEvent(raw: unknown): SignedEvent {
+  return checkEvent(raw).ev;
+}
+
+/** `parseEvent`, keeping the JSON its size was measured on (what the store writes). */
+export function checkEvent(raw: unknown): CheckedEvent {
   const parsed = signedEventSchema.safeParse(raw);
   if (!parsed.success) {
     throw new EventError('malformed', `malformed event: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
@@ -128,10 +139,11 @@ export function parseEvent(raw: unknown): SignedEvent {
   if (!ROOM_KINDS[ev.type].includes(actual)) throw new EventError('bad_room', `${ev.type} event has an invalid room`);
   if ((ev.seq === 1) !== (ev.prev === null)) throw new EventError('bad_chain', 'only the first event of a log has no prev');
   const { id, sig: _sig, redactedBy: _by, ...content } = ev;
-  const size = JSON.stringify(ev).length;
-  if (size > WIRE_LIMITS.maxEventBytes) throw new EventError('too_large', `event of ${size} bytes exceeds ${WIRE_LIMITS.maxEventBytes}`);
+  const json = JSON.stringify(ev);
+  if (json.length > WIRE_LIMITS.maxEventBytes)
+    throw new EventError('too_large', `event of ${json.length} bytes exceeds ${WIRE_LIMITS.maxEventBytes}`);
   if (eventId(content) !== id) throw new EventError('bad_id', 'event id does not match its content');
-  return ev;
+  return { ev, json };
 }
 
 /** Where each type of event lives: nowhere (profiles, creates), in a room, or in a DM conversation. */

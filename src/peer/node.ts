@@ -46,6 +46,7 @@ import { scanForPeers, SCAN_LIMITS } from './scan.js';
 import { Replica, type Delivery } from './replica.js';
 import { RoomKeys } from './room-keys.js';
 import { canModerate, entitledReaders, roleOf, type RoomState } from './room-state.js';
+import { EventChecker, type CheckerScript } from './event-checker.js';
 import { MemoryReclaimer } from './memory.js';
 import { bodyColumns, EventStatus, Store, type EventRow } from './store.js';
 import { Sync } from './sync.js';
@@ -77,6 +78,11 @@ export interface PeerNodeOptions {
   /** Presence: how often a peer repeats its status, and when one not heard of is offline. */
   presence?: Partial<PresenceConfig>;
   logger?: Logger;
+  /**
+   * The worker that checks a catch-up's events off the main thread: by default the built module
+   * beside the peer's (a bundler that moves the peer names its own); `null` checks them on the main thread.
+   */
+  eventCheckWorker?: CheckerScript | null;
 }
 
 /** How long a peer just started, with nobody found yet, waits for discovery before `join` founds a room of a name it does not know. */
@@ -150,7 +156,7 @@ export class PeerNode implements ChattyService {
     const self: { node?: PeerNode } = {};
     const transport = new Transport({ identity, nick: () => self.node?.nick ?? '', port: opts.port ?? DEFAULT_PORT, host: opts.host, log });
     const mesh = opts.topology === 'mesh';
-    const sync = new Sync(replica, store, log, !mesh);
+    const sync = new Sync(replica, store, log, !mesh, new EventChecker(log, opts.eventCheckWorker));
     const peerManager = new PeerManager(identity.peerId, transport, store, log, mesh);
     const started = new PeerNode(store, identity, replica, transport, sync, peerManager, log, opts.dataDir);
     if (mesh) {

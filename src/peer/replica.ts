@@ -30,7 +30,8 @@ import {
   type SignedEvent,
   type VersionVector,
 } from '../shared/wire.js';
-import { createEvent, EventError, isErasable, parseEvent, redact, verifySignature } from './events.js';
+import type { EventVerdict } from './event-checker.js';
+import { checkEvent, createEvent, EventError, isErasable, redact, verifySignature, type CheckedEvent } from './events.js';
 import { decryptDm } from './crypto.js';
 import type { Identity } from './identity.js';
 import type { Logger } from './log.js';
@@ -108,6 +109,20 @@ export interface IngestResult {
   gap: boolean;
   /** Events skipped unparsed: held already, or sent by another sender of the same batch. */
   duplicates: number;
+}
+
+/** What one sender sent: its events as parsed from the wire, and those already checked on the worker. */
+export interface IngestBatch {
+  raws: readonly unknown[];
+  /** Per event, when checked already: its JSON, or why it was refused (else the replica checks it). */
+  verdicts?: readonly (EventVerdict | undefined)[];
+}
+
+/** An event from the wire, checked here or (with its verdict) on the worker, where `raw` was parsed from the same bytes. */
+function checkedEvent(raw: unknown, verdict: EventVerdict | undefined): CheckedEvent {
+  if (verdict === undefined) return checkEvent(raw);
+  if (typeof verdict !== 'string') throw new EventError(verdict.reason, verdict.message);
+  return { ev: raw as SignedEvent, json: verdict };
 }
 
 export interface ReplicaEvents {
@@ -243,18 +258,18 @@ export class Replica extends EventEmitter<ReplicaEvents> {
    * signature checked and the hash chain authenticates the rest.
    */
   ingest(raws: readonly unknown[]): IngestResult {
-    return this.ingestFrom(new Map([[null, raws]])).get(null)!;
+    return this.ingestFrom(new Map([[null, { raws }]])).get(null)!;
   }
 
   /**
    * `ingest` for several senders at once (the catch-up frames each neighbour sent in one event-loop
    * turn), in one transaction: each sender gets its own result, so a bad event costs only its sender.
    */
-  ingestFrom<K>(sources: ReadonlyMap<K, readonly unknown[]>): Map<K, IngestResult> {
-    const parsed = new Map<K, { result: IngestResult; byAuthor: Map<string, SignedEvent[]> }>();
+  ingestFrom<K>(sources: ReadonlyMap<K, IngestBatch>): Map<K, IngestResult> {
+    const parsed = new Map<K, { result: IngestResult; byAuthor: Map<string, CheckedEvent[]> }>();
     // an event two senders both sent is parsed once (`author:seq` of those parsed already)
     const taken = new Set<string>();
-    for (const [source, raws] of sources) parsed.set(source, this.parseBatch(raws, taken));
+    for (const [source, batch] of sources) parsed.set(source, this.parseBatch(batch, taken));
     this.store.relaxedTransaction(() => {
       for (const { result, byAuthor } of parsed.values()) for (const [author, events] of byAuthor) this.ingestRun(author, events, result);
       this.finishTransaction();
@@ -264,10 +279,10 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   }
 
   /** Parses what one sender sent, grouped by author; duplicates are skipped before paying for parsing and hashing. */
-  private parseBatch(raws: readonly unknown[], taken: Set<string>): { result: IngestResult; byAuthor: Map<string, SignedEvent[]> } {
+  private parseBatch({ raws, verdicts }: IngestBatch, taken: Set<string>): { result: IngestResult; byAuthor: Map<string, CheckedEvent[]> } {
     const result: IngestResult = { stored: [], gap: false, duplicates: 0 };
-    const byAuthor = new Map<string, SignedEvent[]>();
-    for (const raw of raws) {
+    const byAuthor = new Map<string, CheckedEvent[]>();
+    for (const [i, raw] of raws.entries()) {
       const r = (raw ?? {}) as { author?: unknown; seq?: unknown; id?: unknown };
       if (typeof r.author === 'string' && typeof r.seq === 'number' && r.seq <= this.seqOf(r.author)) {
         const head = this.vv.get(r.author)!;
@@ -280,11 +295,12 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         continue;
       }
       try {
-        const ev = parseEvent(raw);
+        const checked = checkedEvent(raw, verdicts?.[i]);
+        const { ev } = checked;
         taken.add(`${ev.author}:${ev.seq}`);
         let list = byAuthor.get(ev.author);
         if (!list) byAuthor.set(ev.author, (list = []));
-        list.push(ev);
+        list.push(checked);
       } catch (err) {
         result.error ??= err instanceof EventError ? err : new EventError('malformed', String(err));
       }
@@ -292,13 +308,14 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     return { result, byAuthor };
   }
 
-  private ingestRun(author: string, events: SignedEvent[], result: IngestResult): void {
-    events.sort((a, b) => a.seq - b.seq);
+  private ingestRun(author: string, events: CheckedEvent[], result: IngestResult): void {
+    events.sort((a, b) => a.ev.seq - b.ev.seq);
     const head = this.vv.get(author);
     let seq = head?.seq ?? 0;
     let prevId = head?.id ?? null;
-    const run: SignedEvent[] = [];
-    for (const ev of events) {
+    const run: CheckedEvent[] = [];
+    for (const checked of events) {
+      const { ev } = checked;
       if (ev.seq <= seq) {
         continue; // already held: a duplicate from relaying, harmless (forks are caught before parsing)
       }
@@ -312,23 +329,23 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         this.noteFork(author, ev.seq);
         break;
       }
-      run.push(ev);
+      run.push(checked);
       seq = ev.seq;
       prevId = ev.id;
     }
     if (run.length === 0) return;
     // One signature authenticates the whole run: each event's id covers its prev.
     let valid = run;
-    if (!verifySignature(run[run.length - 1]!)) {
-      const firstBad = run.findIndex((ev) => !verifySignature(ev));
+    if (!verifySignature(run[run.length - 1]!.ev)) {
+      const firstBad = run.findIndex(({ ev }) => !verifySignature(ev));
       valid = run.slice(0, firstBad);
-      result.error ??= new EventError('bad_signature', `event ${run[firstBad]!.seq} of ${author} has an invalid signature`);
+      result.error ??= new EventError('bad_signature', `event ${run[firstBad]!.ev.seq} of ${author} has an invalid signature`);
     }
-    valid.forEach((ev, i) => {
-      this.storeEvent(ev, JSON.stringify(ev), i === valid.length - 1);
+    valid.forEach(({ ev, json }, i) => {
+      this.storeEvent(ev, json, i === valid.length - 1);
       result.stored.push(ev);
     });
-    for (const ev of valid) this.tryDeliver(ev);
+    for (const { ev } of valid) this.tryDeliver(ev);
   }
 
   /** Authors caught with two different events at one seq; their other branch is never accepted. */

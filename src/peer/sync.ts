@@ -16,9 +16,10 @@
  *   it; a range whose neighbour leaves or stalls is handed back to the others.
  */
 import type { SignedEvent, VersionVector } from '../shared/wire.js';
+import { CHECKER_TUNING, type EventChecker, type EventVerdict } from './event-checker.js';
 import { verifySignature } from './events.js';
 import type { Logger } from './log.js';
-import type { IngestResult, Replica } from './replica.js';
+import type { IngestBatch, IngestResult, Replica } from './replica.js';
 import type { Store } from './store.js';
 import type { Link } from './transport.js';
 
@@ -60,11 +61,30 @@ class Session {
   private pumping = false;
   private again = false;
   readonly pendingAnnounce = new Map<string, number>();
+  /** Frames still to handle behind one whose events are being checked on the worker. */
+  private behind = 0;
+  private handled: Promise<void> = Promise.resolve();
 
   constructor(
     readonly link: Link,
     private readonly sync: Sync,
   ) {}
+
+  /**
+   * Handles a frame once `value` (a check on the worker, or at hand) is ready and the frames before
+   * it are handled: a link's frames keep their order, while the checks of several run ahead.
+   */
+  inOrder<T>(value: T | Promise<T>, handle: (value: T) => void): void {
+    if (!this.behind && !(value instanceof Promise)) return handle(value);
+    this.behind++;
+    this.handled = this.handled
+      .then(() => value)
+      .then((v) => {
+        if (!this.link.closed) handle(v);
+      })
+      .catch((err: Error) => this.link.fail('internal_error', `could not handle a frame: ${err.message}`))
+      .finally(() => this.behind--);
+  }
 
   /**
    * Each link walks the authors from its own starting point, so a peer catching up from several
@@ -149,7 +169,7 @@ export class Sync {
   /** Author → the neighbour streaming its missing range to us, up to `upTo` (`held` at `since`: its last progress mark). */
   private readonly streams = new Map<string, Stream>();
   /** `events` frames received in this event-loop turn, by link (see queueEvents). */
-  private inbox = new Map<Session, unknown[]>();
+  private inbox = new Map<Session, { raws: unknown[]; verdicts: (EventVerdict | undefined)[] }>();
   private inboxEvents = 0;
   private closed = false;
   private stallTimer?: NodeJS.Timeout;
@@ -166,6 +186,8 @@ export class Sync {
      * mesh, announcements and relays push what each link lacks.
      */
     private readonly pullOnly = false,
+    /** Checks large `events` frames off the main thread (without it, every event is checked by the replica). */
+    private readonly checker?: EventChecker,
   ) {}
 
   /** Starts syncing over a new link: tell the peer what we hold. */
@@ -179,9 +201,13 @@ export class Sync {
       if (this.byPeer.get(link.peerId) === session) this.byPeer.delete(link.peerId);
       this.releaseStreams((s) => s.session === session);
     });
-    link.on('frame', (frame) => {
-      if (frame.t === 'vv') this.onVector(session, frame.have, frame.full, frame.skip);
-      else if (frame.t === 'events') this.queueEvents(session, frame.events);
+    link.on('frame', (frame, bytes) => {
+      if (frame.t === 'vv') session.inOrder(frame, (f) => this.onVector(session, f.have, f.full, f.skip));
+      else if (frame.t === 'events') {
+        const { events } = frame;
+        const checked = this.checker && events.length >= CHECKER_TUNING.minEvents ? this.checker.check(bytes) : undefined;
+        session.inOrder(checked, (verdicts) => this.queueEvents(session, events, verdicts));
+      }
     });
     this.resync(link);
   }
@@ -295,11 +321,16 @@ export class Sync {
    * event of one often waits for one of another: stored together, they are delivered together,
    * so fewer are written as waiting and then updated, and there are fewer commits.
    */
-  private queueEvents(session: Session, events: unknown[]): void {
+  private queueEvents(session: Session, events: unknown[], verdicts?: EventVerdict[]): void {
     if (!this.inbox.size) setImmediate(() => this.drainEvents());
-    const queued = this.inbox.get(session);
-    if (queued) for (const raw of events) queued.push(raw);
-    else this.inbox.set(session, [...events]);
+    let queued = this.inbox.get(session);
+    if (!queued) this.inbox.set(session, (queued = { raws: [], verdicts: [] }));
+    // verdicts from the worker go with their events; those without are checked by the replica
+    const checked = verdicts?.length === events.length ? verdicts : undefined;
+    for (let i = 0; i < events.length; i++) {
+      queued.raws.push(events[i]);
+      queued.verdicts.push(checked?.[i]);
+    }
     // a turn that brings a lot is stored without waiting for more: transactions, and what waits in memory, stay bounded
     if ((this.inboxEvents += events.length) >= SYNC_TUNING.turnEvents) this.drainEvents();
   }
@@ -310,14 +341,16 @@ export class Sync {
     this.inboxEvents = 0;
     if (this.closed || !inbox.size) return;
     for (const session of inbox.keys()) if (session.link.closed) inbox.delete(session);
-    for (const [session, result] of this.replica.ingestFrom(inbox)) {
+    const batches = new Map<Session, IngestBatch>(inbox);
+    for (const [session, result] of this.replica.ingestFrom(batches)) {
       this.counts.duplicates += result.duplicates;
       this.catchingUp += result.stored.length;
-      this.afterIngest(session, inbox.get(session)!, result);
+      this.afterIngest(session, inbox.get(session)!.raws, result);
     }
     const level = this.caughtUp();
     this.store.catchingUp(!level);
     if (level) {
+      this.checker?.release();
       this.onCaughtUp?.(this.catchingUp);
       this.catchingUp = 0;
     }
@@ -431,6 +464,7 @@ export class Sync {
 
   close(): void {
     this.closed = true;
+    this.checker?.close();
     clearTimeout(this.relayTimer);
     clearTimeout(this.announceTimer);
     clearInterval(this.stallTimer);

@@ -55,7 +55,11 @@ export class LinkError extends Error {
 }
 
 export interface LinkEvents {
-  frame: [Exclude<Frame, { t: 'hello' | 'auth' }>];
+  /**
+   * A JSON frame, and the bytes it was parsed from. Sync moves an `events` frame's bytes to the
+   * worker that checks its events (see event-checker.ts): no other listener may keep them.
+   */
+  frame: [Exclude<Frame, { t: 'hello' | 'auth' }>, Buffer];
   /** A binary chunk frame: its header and the chunk's bytes. */
   data: [ChunkHeader, Buffer];
   close: [string];
@@ -445,7 +449,7 @@ export class Transport extends EventEmitter<TransportEvents> {
         return link.close(`peer error: ${frame.reason}`);
       }
       try {
-        link.emit('frame', frame);
+        link.emit('frame', frame, plain);
       } catch (err) {
         // A bug in handling one peer's frame must cost that link, never the process.
         this.opts.log.error({ err, peer: link.peerId, t: frame.t }, 'failed to handle a frame');

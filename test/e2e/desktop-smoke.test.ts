@@ -114,6 +114,7 @@ describe('desktop smoke mode (Electron stubbed)', () => {
       identityShown: true,
       sent: true,
       stored: true,
+      eventCheckWorker: true,
       notified: true,
       rendered: true,
       screenshot: true,

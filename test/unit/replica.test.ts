@@ -273,8 +273,8 @@ describe('replica', () => {
     const events = missing(a, b);
     const results = b.replica.ingestFrom(
       new Map([
-        ['first', events],
-        ['second', events],
+        ['first', { raws: events }],
+        ['second', { raws: events }],
       ]),
     );
     expect(results.get('first')).toMatchObject({ duplicates: 0 });
