@@ -64,6 +64,9 @@ interface UiRun {
   loadRateLast: number;
   switchToSmall: number;
   switchToBig: number;
+  /** The page's V8 heap right after the scroll: in use, and live after a full collection (MB). */
+  heapUsedMb: number;
+  heapLiveMb: number;
 }
 
 /** Page-side helpers, installed in every page of the context by `installPageHelpers`. */
@@ -165,6 +168,13 @@ async function once(ctx: BenchContext, browser: Browser, fx: UiFixture, scrollSe
     const edge = Math.min(5000, (scrollEnd - scrollStart) / 2);
     const loadRateFirst = (within(scrollStart, scrollStart + edge) * 100) / (edge / 1000);
     const loadRateLast = (within(scrollEnd - edge, scrollEnd) * 100) / (edge / 1000);
+    // What the renderer holds once everything scrolled through is loaded: as is, then what is live
+    const cdp = await context.newCDPSession(page);
+    const heapMb = async () => ((await cdp.send('Runtime.getHeapUsage')) as { usedSize: number }).usedSize / 2 ** 20;
+    const heapUsedMb = await heapMb();
+    await cdp.send('HeapProfiler.collectGarbage');
+    const heapLiveMb = await heapMb();
+    await cdp.detach();
     const switchToSmall = await switchRoom(page, fx.small);
     await page.waitForTimeout(300);
     const switchToBig = await switchRoom(page, fx.big);
@@ -178,6 +188,8 @@ async function once(ctx: BenchContext, browser: Browser, fx: UiFixture, scrollSe
       loadRateLast,
       switchToSmall,
       switchToBig,
+      heapUsedMb,
+      heapLiveMb,
     };
   } finally {
     await context.close().catch(() => undefined);
@@ -215,7 +227,7 @@ export async function runUi(ctx: BenchContext): Promise<void> {
       runs.push(run);
       const fps = run.frames.length / run.scrollSeconds;
       ctx.log(
-        `ui: first render ${run.firstRender.toFixed(0)} ms; scrolling ${fps.toFixed(1)} fps, frame p50 ${percentile(run.frames, 50).toFixed(1)} p99 ${percentile(run.frames, 99).toFixed(1)} max ${Math.max(...run.frames).toFixed(0)} ms, ${run.historyPages} history pages in ${run.scrollSeconds.toFixed(1)} s${run.reachedTop ? ' (top reached)' : ' (top not reached)'}; switch ${run.switchToSmall.toFixed(0)} / ${run.switchToBig.toFixed(0)} ms`,
+        `ui: first render ${run.firstRender.toFixed(0)} ms; scrolling ${fps.toFixed(1)} fps, frame p50 ${percentile(run.frames, 50).toFixed(1)} p99 ${percentile(run.frames, 99).toFixed(1)} max ${Math.max(...run.frames).toFixed(0)} ms, ${run.historyPages} history pages in ${run.scrollSeconds.toFixed(1)} s${run.reachedTop ? ' (top reached)' : ' (top not reached)'}; renderer heap ${run.heapUsedMb.toFixed(0)} MB (${run.heapLiveMb.toFixed(0)} MB live); switch ${run.switchToSmall.toFixed(0)} / ${run.switchToBig.toFixed(0)} ms`,
       );
     }
   } finally {
@@ -281,6 +293,20 @@ export async function runUi(ctx: BenchContext): Promise<void> {
     unit: 'msg/s',
     chatty: runs.map((r) => r.loadRateLast),
     better: 'higher',
+  });
+  report.add({
+    scenario,
+    metric: 'renderer heap after the scroll, in use',
+    unit: 'MB',
+    chatty: runs.map((r) => r.heapUsedMb),
+    better: 'lower',
+  });
+  report.add({
+    scenario,
+    metric: 'renderer heap after the scroll, live (after a collection)',
+    unit: 'MB',
+    chatty: runs.map((r) => r.heapLiveMb),
+    better: 'lower',
   });
   report.add({ scenario, metric: 'switch to the small room', unit: 'ms', chatty: runs.map((r) => r.switchToSmall), better: 'lower' });
   report.add({ scenario, metric: 'switch back to the big room', unit: 'ms', chatty: runs.map((r) => r.switchToBig), better: 'lower' });
