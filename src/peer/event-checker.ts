@@ -30,7 +30,7 @@ export const CHECKER_TUNING = {
   idleMs: 1000,
 };
 
-export function verdictOf(raw: unknown): EventVerdict {
+function verdictOf(raw: unknown): EventVerdict {
   try {
     return checkEvent(raw).json;
   } catch (err) {

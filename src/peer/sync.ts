@@ -19,7 +19,7 @@ import type { SignedEvent, VersionVector } from '../shared/wire.js';
 import { CHECKER_TUNING, type EventChecker, type EventVerdict } from './event-checker.js';
 import { verifySignature } from './events.js';
 import type { Logger } from './log.js';
-import type { IngestBatch, IngestResult, Replica } from './replica.js';
+import type { IngestResult, Replica } from './replica.js';
 import type { Store } from './store.js';
 import type { Link } from './transport.js';
 
@@ -341,8 +341,7 @@ export class Sync {
     this.inboxEvents = 0;
     if (this.closed || !inbox.size) return;
     for (const session of inbox.keys()) if (session.link.closed) inbox.delete(session);
-    const batches = new Map<Session, IngestBatch>(inbox);
-    for (const [session, result] of this.replica.ingestFrom(batches)) {
+    for (const [session, result] of this.replica.ingestFrom(inbox)) {
       this.counts.duplicates += result.duplicates;
       this.catchingUp += result.stored.length;
       this.afterIngest(session, inbox.get(session)!.raws, result);
