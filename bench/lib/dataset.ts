@@ -25,7 +25,7 @@ export interface Dataset {
 
 let cached: Dataset | undefined;
 
-export function dataset(ctx: BenchContext): Dataset {
+export function dataset(ctx: Pick<BenchContext, 'tmp' | 'catchup' | 'log'>): Dataset {
   if (cached) return cached;
   const t0 = wallNow();
   const per = Math.ceil(ctx.catchup / ROOMS.length);
@@ -48,7 +48,7 @@ export function dataset(ctx: BenchContext): Dataset {
 }
 
 /** Copies a template data dir to a fresh temporary one. */
-export function copyDir(ctx: BenchContext, template: string): string {
+export function copyDir(ctx: Pick<BenchContext, 'tmp'>, template: string): string {
   const dir = ctx.tmp.make('chatty-bench-copy-');
   cpSync(template, dir, { recursive: true });
   return dir;
