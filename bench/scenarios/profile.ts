@@ -14,10 +14,20 @@ import { summarize } from '../lib/util.js';
 import { formatSummary, summarizeProfile, type ProfileSummary } from '../profile-summary.js';
 import { restartX, startAuthors } from './catchup.js';
 
-function newest(dir: string): string {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
-  if (!files.length) throw new Error(`no .cpuprofile written in ${dir}`);
-  return join(dir, files.sort().at(-1)!);
+/**
+ * The newest profile of one thread in `dir`. Node names them CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile;
+ * the main thread is thread 0, and a catch-up's event-check worker writes a profile of its own.
+ */
+function newest(dir: string, thread: 'main' | 'worker'): string | undefined {
+  const ofThread = (f: string) => (/\.\d+\.0\.\d+\.cpuprofile$/.test(f) ? 'main' : 'worker');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && ofThread(f) === thread);
+  return files.length ? join(dir, files.sort().at(-1)!) : undefined;
+}
+
+function mainProfile(dir: string): string {
+  const file = newest(dir, 'main');
+  if (!file) throw new Error(`no main-thread .cpuprofile written in ${dir}`);
+  return file;
 }
 
 export async function runProfile(ctx: BenchContext): Promise<void> {
@@ -33,7 +43,7 @@ export async function runProfile(ctx: BenchContext): Promise<void> {
   } finally {
     await stopAll(peers);
   }
-  summaries.throughput = summarizeProfile(newest(tpDir));
+  summaries.throughput = summarizeProfile(mainProfile(tpDir));
   console.log(formatSummary(summaries.throughput, 'throughput, peer 0'));
 
   const cuDir = join(RESULTS_DIR, 'profiles', `${stamp}-catchup`);
@@ -45,8 +55,13 @@ export async function runProfile(ctx: BenchContext): Promise<void> {
   } finally {
     await stopAll(authors);
   }
-  summaries.catchup = summarizeProfile(newest(cuDir));
-  console.log(formatSummary(summaries.catchup, 'catch-up, restarting peer'));
+  summaries.catchup = summarizeProfile(mainProfile(cuDir));
+  console.log(formatSummary(summaries.catchup, 'catch-up, restarting peer, main thread'));
+  const worker = newest(cuDir, 'worker');
+  if (worker) {
+    summaries.catchupWorker = summarizeProfile(worker);
+    console.log(formatSummary(summaries.catchupWorker, 'catch-up, restarting peer, event-check worker'));
+  }
   ctx.report.raw.profiles = summaries;
   ctx.report.note(`CPU profiles: ${tpDir} and ${cuDir} (open in Chrome DevTools; summaries in latest.json under raw.profiles)`);
 }
