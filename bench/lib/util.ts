@@ -97,13 +97,13 @@ export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): P
   }
 }
 
-/** VmRSS of a process in MB (from /proc/PID/status), NaN when unavailable. */
-export async function rssMb(pid: number | undefined): Promise<number> {
+/** VmRSS of a process in MB (from /proc/PID/status), or its peak so far (VmHWM); NaN when unavailable. */
+export async function rssMb(pid: number | undefined, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): Promise<number> {
   if (pid === undefined) return NaN;
   try {
     const { readFile } = await import('node:fs/promises');
     const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+    const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status);
     return m ? Number(m[1]) / 1024 : NaN;
   } catch {
     return NaN;

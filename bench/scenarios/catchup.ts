@@ -25,6 +25,8 @@ import { startPeer, stopAll, stopPeer, waitFor, waitMesh, type BenchPeer, type C
 import { rssMb, sleep, wallNow } from '../lib/util.js';
 
 const rssAfterCatchup: number[] = [];
+/** The peak RSS of the restarting peer up to its convergence (VmHWM): what the catch-up held at once. */
+const rssPeakDuringCatchup: number[] = [];
 /** The same peer left idle for 10 s: what V8 and the allocator give back once the burst is over. */
 const rssLaterAfterCatchup: number[] = [];
 
@@ -58,7 +60,7 @@ async function restartX(
   ctx: BenchContext,
   authors: BenchPeer[],
   opts: { wrap?: string[] } = {},
-): Promise<{ total: number; ready: number; rss: number; rssLater: number; duplicates: number }> {
+): Promise<{ total: number; ready: number; rss: number; rssPeak: number; rssLater: number; duplicates: number }> {
   const ds = dataset(ctx);
   const expected = ds.messages + ROOMS.length;
   let got = 0;
@@ -79,7 +81,7 @@ async function restartX(
   try {
     if (got < expected) await Promise.race([done, x.exited, sleep(600_000)]);
     if (got < expected) throw new Error(`X delivered ${got} of ${expected} missed messages`);
-    const rss = await rssMb(x.pid);
+    const [rss, rssPeak] = await Promise.all([rssMb(x.pid), rssMb(x.pid, 'VmHWM')]);
     // Converged for real: the last page of every room is the same as A's.
     for (const room of ROOMS) {
       const [mine, theirs] = (await Promise.all([
@@ -98,6 +100,7 @@ async function restartX(
       total: (doneAt - x.spawnedAt) / 1000,
       ready: (x.readyAt - x.spawnedAt) / 1000,
       rss,
+      rssPeak,
       duplicates: stats.events.duplicates / expected,
     };
   } finally {
@@ -154,9 +157,10 @@ export async function runCatchup(ctx: BenchContext): Promise<void> {
     try {
       const x = await restartX(ctx, authors);
       rssAfterCatchup.push(x.rss);
+      rssPeakDuringCatchup.push(x.rssPeak);
       rssLaterAfterCatchup.push(x.rssLater);
       ctx.log(
-        `restart: X converged in ${x.total.toFixed(2)} s (ready after ${x.ready.toFixed(2)} s), VmRSS ${x.rss.toFixed(0)} MB (${x.rssLater.toFixed(0)} MB 10 s later), duplicates ${(x.duplicates * 100).toFixed(0)} %`,
+        `restart: X converged in ${x.total.toFixed(2)} s (ready after ${x.ready.toFixed(2)} s), VmRSS ${x.rss.toFixed(0)} MB (peak ${x.rssPeak.toFixed(0)} MB, ${x.rssLater.toFixed(0)} MB 10 s later), duplicates ${(x.duplicates * 100).toFixed(0)} %`,
       );
       const nc = await newcomer(ctx, authors);
       ctx.log(`newcomer converged in ${nc.total.toFixed(2)} s (ready after ${nc.ready.toFixed(2)} s)`);
@@ -257,6 +261,7 @@ export async function runMemory(ctx: BenchContext): Promise<void> {
       better: 'lower',
       target: '< 150 MB',
     });
+    ctx.report.add({ scenario, metric: 'VmRSS peak during catch-up', unit: 'MB', chatty: rssPeakDuringCatchup, better: 'lower' });
     ctx.report.add({
       scenario,
       metric: 'VmRSS 10 s after catch-up (idle)',
@@ -266,7 +271,7 @@ export async function runMemory(ctx: BenchContext): Promise<void> {
     });
   }
   ctx.report.add({ scenario, metric: 'start → ready', unit: 'ms', chatty: chatty.ready, baseline: base.ready, better: 'lower' });
-  ctx.report.raw.memory = { chatty, baseline: base, rssAfterCatchup, rssLaterAfterCatchup };
+  ctx.report.raw.memory = { chatty, baseline: base, rssAfterCatchup, rssPeakDuringCatchup, rssLaterAfterCatchup };
 }
 
 export { restartX, startAuthors };
