@@ -44,6 +44,12 @@ export const SYNC_TUNING = {
   chunkBytes: 1024 * 1024,
   /** Catch-up frames received in one event-loop turn are stored together, up to about this many events. */
   turnEvents: 1000,
+  /**
+   * A link with this many frames waiting to be handled (their events checked on the worker, or
+   * checked and waiting for the frames before them) stops reading until half of them are: a
+   * catch-up then waits in TCP, not parsed in our heap.
+   */
+  framesBehind: 4,
 } as const;
 
 class Session {
@@ -76,14 +82,19 @@ class Session {
    */
   inOrder<T>(value: T | Promise<T>, handle: (value: T) => void): void {
     if (!this.behind && !(value instanceof Promise)) return handle(value);
-    this.behind++;
+    if (++this.behind === SYNC_TUNING.framesBehind) {
+      this.link.pause();
+      this.sync.counts.pauses++;
+    }
     this.handled = this.handled
       .then(() => value)
       .then((v) => {
         if (!this.link.closed) handle(v);
       })
       .catch((err: Error) => this.link.fail('internal_error', `could not handle a frame: ${err.message}`))
-      .finally(() => this.behind--);
+      .finally(() => {
+        if (--this.behind === SYNC_TUNING.framesBehind / 2) this.link.resume();
+      });
   }
 
   /**
@@ -164,8 +175,8 @@ export class Sync {
   onCaughtUp?: (events: number) => void;
   /** Events `events` frames brought since this peer was last level with its neighbours. */
   private catchingUp = 0;
-  /** Events sent to neighbours, and events received that this peer already held (the `stats` method). */
-  readonly counts = { relayed: 0, duplicates: 0 };
+  /** Events sent to neighbours, events received that this peer already held, links paused (the `stats` method). */
+  readonly counts = { relayed: 0, duplicates: 0, pauses: 0 };
   /** Author → the neighbour streaming its missing range to us, up to `upTo` (`held` at `since`: its last progress mark). */
   private readonly streams = new Map<string, Stream>();
   /** `events` frames received in this event-loop turn, by link (see queueEvents). */

@@ -184,7 +184,8 @@ export class Link extends EventEmitter<LinkEvents> {
   startKeepAlive(): void {
     this.ws.on('pong', () => (this.lastSeen = Date.now()));
     this.pinger = setInterval(() => {
-      if (Date.now() - this.lastSeen > TRANSPORT_LIMITS.deadAfterMs) {
+      // while we do not read (`pause`), the silence is ours
+      if (!this.ws.isPaused && Date.now() - this.lastSeen > TRANSPORT_LIMITS.deadAfterMs) {
         this.log.info({ peer: this.peerId }, 'peer stopped answering keep-alives');
         this.ws.terminate();
         this.close('keep-alive timeout');
@@ -197,6 +198,22 @@ export class Link extends EventEmitter<LinkEvents> {
 
   touch(): void {
     this.lastSeen = Date.now();
+  }
+
+  /**
+   * Stops reading from the socket: what the peer sends meanwhile waits in TCP, and its sends wait
+   * for the window (its backpressure). A receiver that is behind then holds no more than it can
+   * handle, instead of a whole catch-up parsed in memory. Keep pauses short: the peer's keep-alive
+   * pings are not answered while paused.
+   */
+  pause(): void {
+    if (!this.closed) this.ws.pause();
+  }
+
+  resume(): void {
+    if (this.closed || !this.ws.isPaused) return;
+    this.ws.resume();
+    this.touch(); // our own silence, not the peer's
   }
 }
 

@@ -324,6 +324,9 @@ export const statsSchema = z
         duplicates: counterSchema.describe(
           'Events received more than once: already held, or also sent by another neighbour at the same time',
         ),
+        pauses: counterSchema.describe(
+          'Times a link stopped reading because this peer had too many of its frames still to handle (a catch-up arriving faster than it is stored)',
+        ),
       })
       .describe('Events through this peer since start'),
   })

@@ -233,7 +233,7 @@ export const METHOD_EXAMPLES: MethodExamples = {
       links: 4,
       frames: { sent: 1520, received: 1498 },
       bytes: { sent: 402_113, received: 398_870 },
-      events: { relayed: 960, duplicates: 41 },
+      events: { relayed: 960, duplicates: 41, pauses: 0 },
     },
   },
   shutdown: { params: {}, result: {} },

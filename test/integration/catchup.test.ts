@@ -72,3 +72,36 @@ it('streams one chunk of each author in turn, so what arrives can be delivered a
   expect(authors.indexOf(bob.peerId)).toBeLessThan(authors.lastIndexOf(alice.peerId));
   expect(authors.indexOf(alice.peerId)).toBeLessThan(authors.lastIndexOf(bob.peerId));
 });
+
+it('stops reading a neighbour that sends faster than it can handle, and loses nothing of it', async () => {
+  const erin = await PeerProcess.start({ nick: 'erin' });
+  peers.push(erin);
+  const flood = new HostilePeer();
+  expect(await flood.handshake(erin.url)).toBe(true);
+  // a log in large frames (checked on erin's worker), all sent at once: far more frames than she lets wait
+  const frames = SYNC_TUNING.framesBehind * 4;
+  const perFrame = 250;
+  const log = Array.from({ length: frames * perFrame }, (_, i) => flood.profile(`flood${i}`));
+  for (let f = 0; f < frames; f++) flood.sendEvents(log.slice(f * perFrame, (f + 1) * perFrame));
+  // she holds the whole log: asked for everything she holds, she sends all of it back
+  const returned = () =>
+    Math.max(
+      0,
+      ...flood
+        .eventsReceived()
+        .filter((e) => e.author === flood.peerId)
+        .map((e) => e.seq),
+    );
+  await eventually(
+    async () => {
+      flood.send({ t: 'vv', have: {}, full: true, skip: {} });
+      await new Promise((r) => setTimeout(r, 300));
+      return returned() === log.length;
+    },
+    30_000,
+    'erin holds the whole log',
+  );
+  const { events } = await erin.call('stats');
+  expect(events.pauses).toBeGreaterThan(0);
+  flood.close();
+});
