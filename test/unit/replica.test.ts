@@ -303,6 +303,33 @@ describe('replica', () => {
     expect(makeReplica(a.dir).replica.shareableVector()[a.id]).toBe(7);
   });
 
+  it('keeps each event of a room in one room index, and reads both kinds in one order', () => {
+    const a = makeReplica();
+    a.profile();
+    const room = a.create('general', 'a');
+    const first = a.replica.append('msg', room, { nick: 'a', text: 'first words' });
+    a.replica.append('react', room, { message: first.id, emoji: '👍' });
+    const second = a.replica.append('msg', room, { nick: 'a', text: 'second' });
+    a.replica.append('edit', room, { message: first.id, text: 'first words, edited' });
+    a.replica.append('read', room, { message: second.id });
+    a.replica.append('msg', room, { nick: 'a', text: 'third' });
+    const ids = (sql: string) => (a.store.db.prepare(sql).all(room) as { id: string }[]).map((r) => r.id);
+    const messages = ids("SELECT id FROM events INDEXED BY events_messages WHERE room = ? AND type IN ('msg', 'dm')");
+    const others = ids("SELECT id FROM events INDEXED BY events_room_others WHERE room = ? AND type NOT IN ('msg', 'dm')");
+    expect(messages).toHaveLength(3);
+    expect(others).toHaveLength(4); // create, react, edit, read (refused in a room, stored all the same)
+    expect(ids('SELECT id FROM events WHERE room = ?').sort()).toEqual([...messages, ...others].sort());
+    // messages and annotations merged from the two indexes, in the order of a plain sort of the table
+    const merged = a.store.messagesAfter(room, 0, '').map((r) => r.id);
+    expect(merged).toEqual(
+      ids("SELECT id FROM events NOT INDEXED WHERE room = ? AND type IN ('msg', 'react', 'unreact', 'edit', 'delete') ORDER BY depth, id"),
+    );
+    expect(merged).toHaveLength(5);
+    // search reads messages and edits
+    expect(a.store.search('edited', [room], 10).map((r) => r.type)).toEqual(['edit']);
+    expect(a.store.search('third', [room], 10).map((r) => r.id)).toHaveLength(1);
+  });
+
   describe('deletes', () => {
     /** a and b in one room; a wrote `text`; b holds all of it. */
     function roomWithMessage(text: string) {
