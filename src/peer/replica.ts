@@ -86,6 +86,11 @@ interface TimelineStateEvent extends OrderKey {
 interface Timeline {
   stateEvents: TimelineStateEvent[];
   state: RoomState;
+  /**
+   * The state before the first `count` state events, as `stateAt` last replayed it: the late
+   * messages of a catch-up mostly fall between the same two state events, and only read it.
+   */
+  past?: { count: number; state: RoomState };
   heads: Set<string>;
   tail: OrderKey | null;
 }
@@ -654,13 +659,14 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     return verdict;
   }
 
-  /** State of a room just before `key`, replayed from its state events. */
+  /** State of a room just before `key`, replayed from its state events (not to be changed: it may be shared). */
   private stateAt(tl: Timeline, key: OrderKey): RoomState {
+    let count = 0;
+    while (count < tl.stateEvents.length && before(tl.stateEvents[count]!, key)) count++;
+    if (tl.past?.count === count) return tl.past.state;
     const s = emptyRoomState();
-    for (const se of tl.stateEvents) {
-      if (!before(se, key)) break;
-      applyEvent(s, se);
-    }
+    for (let i = 0; i < count; i++) applyEvent(s, tl.stateEvents[i]!);
+    tl.past = { count, state: s };
     return s;
   }
 
@@ -672,6 +678,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     const entry: TimelineStateEvent = { depth: ev.depth, id: ev.id, author: ev.author, type: ev.type, body: ev.body, accepted: false };
     const at = tl.stateEvents.findIndex((se) => before(entry, se));
     tl.stateEvents.splice(at < 0 ? tl.stateEvents.length : at, 0, entry);
+    tl.past = undefined; // the prefixes after `at` changed (appending at the end changes none)
     const s = emptyRoomState();
     for (const se of tl.stateEvents) {
       const ok = applyEvent(s, se).ok;
