@@ -264,11 +264,12 @@ export class Store {
         'SELECT seq, json, sig_ok FROM events WHERE author = ? AND seq > ? ORDER BY seq LIMIT ?',
       ),
       markSig: prepare<[string, number]>(db, 'UPDATE events SET sig_ok = 1 WHERE author = ? AND seq = ?'),
-      unreadable: prepare<[string, string], { id: string; json: string }>(
+      // numbered parameters: both halves of a UNION read the same values
+      unreadable: prepare<[string], { id: string; json: string }>(
         db,
-        `SELECT id, json FROM events WHERE room = ? AND ${MESSAGES} AND type = 'msg' AND status = 1 AND text IS NULL
+        `SELECT id, json FROM events WHERE room = ?1 AND ${MESSAGES} AND type = 'msg' AND status = 1 AND text IS NULL
          UNION ALL
-         SELECT id, json FROM events WHERE room = ? AND ${OTHERS} AND type IN ('react', 'unreact', 'edit') AND status = 1 AND text IS NULL`,
+         SELECT id, json FROM events WHERE room = ?1 AND ${OTHERS} AND type IN ('react', 'unreact', 'edit') AND status = 1 AND text IS NULL`,
       ),
       waiting: prepare<[], { json: string }>(db, 'SELECT json FROM events WHERE status = 0 ORDER BY author, seq'),
       heads: prepare<[string], { id: string }>(db, 'SELECT id FROM heads WHERE room = ?'),
@@ -279,13 +280,13 @@ export class Store {
         db,
         `SELECT ${ROW_COLUMNS} FROM events WHERE room = ? AND ${STATE} AND status IN (1, 2) ORDER BY depth, id`,
       ),
-      messagesAfter: prepare<[string, number, number, string, string, number, number, string], EventRow>(
+      messagesAfter: prepare<[string, number, string], EventRow>(
         db,
-        `SELECT ${ROW_COLUMNS} FROM events WHERE room = ? AND ${MESSAGES} AND type = 'msg' AND status IN (1, 2)
-         AND (depth > ? OR (depth = ? AND id > ?))
+        `SELECT ${ROW_COLUMNS} FROM events WHERE room = ?1 AND ${MESSAGES} AND type = 'msg' AND status IN (1, 2)
+         AND (depth > ?2 OR (depth = ?2 AND id > ?3))
          UNION ALL
-         SELECT ${ROW_COLUMNS} FROM events WHERE room = ? AND ${OTHERS} AND type IN ('react', 'unreact', 'edit', 'delete') AND status IN (1, 2)
-         AND (depth > ? OR (depth = ? AND id > ?))
+         SELECT ${ROW_COLUMNS} FROM events WHERE room = ?1 AND ${OTHERS} AND type IN ('react', 'unreact', 'edit', 'delete') AND status IN (1, 2)
+         AND (depth > ?2 OR (depth = ?2 AND id > ?3))
          ORDER BY depth, id`,
       ),
       profiles: prepare<[], EventRow>(db, `SELECT ${ROW_COLUMNS} FROM events WHERE type = 'profile' AND status = 1 ORDER BY author, seq`),
@@ -452,7 +453,7 @@ export class Store {
 
   /** Sealed messages of a room this peer could not read yet (their key may have just arrived). */
   unreadableMessages(room: string): { id: string; json: string }[] {
-    return this.stmts.unreadable.all(room, room);
+    return this.stmts.unreadable.all(room);
   }
 
   /** Inserts an event (as Waiting, unless its verdict is known). Plain columns duplicate the body fields that queries need. */
@@ -658,7 +659,7 @@ export class Store {
   }
 
   messagesAfter(room: string, depth: number, id: string): EventRow[] {
-    return this.stmts.messagesAfter.all(room, depth, depth, id, room, depth, depth, id);
+    return this.stmts.messagesAfter.all(room, depth, id);
   }
 
   /** Accepted messages (or DMs) of a room, oldest first: the last `limit` before `before` (an event id). */
@@ -687,12 +688,14 @@ export class Store {
   search(query: string, rooms: string[], limit: number): EventRow[] {
     if (rooms.length === 0) return [];
     const pattern = `%${query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    const inRooms = `room IN (${rooms.map(() => '?').join(',')})`;
-    const sql = `SELECT ${ROW_COLUMNS} FROM events WHERE status = 1 AND ${MESSAGES} AND ${inRooms} AND text LIKE ? ESCAPE '\\'
+    // numbered parameters (rooms, then the pattern, then the limit): both halves read the same values
+    const inRooms = `room IN (${rooms.map((_, i) => `?${i + 1}`).join(',')})`;
+    const [like, max] = [`?${rooms.length + 1}`, `?${rooms.length + 2}`];
+    const sql = `SELECT ${ROW_COLUMNS} FROM events WHERE status = 1 AND ${MESSAGES} AND ${inRooms} AND text LIKE ${like} ESCAPE '\\'
       UNION ALL
-      SELECT ${ROW_COLUMNS} FROM events WHERE status = 1 AND ${OTHERS} AND type = 'edit' AND ${inRooms} AND text LIKE ? ESCAPE '\\'
-      ORDER BY ts DESC LIMIT ?`;
-    return this.prepared<(string | number)[], EventRow>(sql).all(...rooms, pattern, ...rooms, pattern, limit);
+      SELECT ${ROW_COLUMNS} FROM events WHERE status = 1 AND ${OTHERS} AND type = 'edit' AND ${inRooms} AND text LIKE ${like} ESCAPE '\\'
+      ORDER BY ts DESC LIMIT ${max}`;
+    return this.prepared<(string | number)[], EventRow>(sql).all(...rooms, pattern, limit);
   }
 
   /**
