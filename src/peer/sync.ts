@@ -46,7 +46,7 @@ export const SYNC_TUNING = {
   turnEvents: 1000,
   /**
    * A link with this many frames waiting to be handled (their events checked on the worker, or
-   * checked and waiting for the frames before them) stops reading until half of them are: a
+   * checked and waiting for the frames before them) stops reading until only half as many are left: a
    * catch-up then waits in TCP, not parsed in our heap.
    */
   framesBehind: 4,
