@@ -63,3 +63,19 @@ it('refuses a GOSSIP whose id is not its event’s', async () => {
   h.send({ t: 'gossip', id: 'A'.repeat(43), round: 0, event: ev });
   expect((await h.rejection()).reason).toBe('bad_frame');
 });
+
+it('does not take an IHAVE that came with its GOSSIP for a duplicate, and keeps the GOSSIP’s link in the tree', async () => {
+  // In one event-loop turn the GOSSIP is stored first and the frames are handled after, in arrival order: an
+  // IHAVE of the same event handled before its GOSSIP once found it in the store and marked it as held, so the
+  // GOSSIP counted as a duplicate and its link was pruned (the next event then waited for a GRAFT).
+  const h = await neighbour();
+  await new Promise((r) => setTimeout(r, 300));
+  const events = Array.from({ length: 20 }, (_, i) => h.profile(`nick${i}`));
+  for (const event of events) {
+    h.send({ t: 'ihave', ids: [{ id: event.id, round: 0, root: h.peerId }] });
+    h.send({ t: 'gossip', id: event.id, round: 0, event });
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await eventually(async () => (await alice.call('peers')).find((p) => p.peerId === h.peerId)?.nick === 'nick19', 5000, 'all profiles');
+  expect(h.received.filter((f) => f.t === 'prune')).toEqual([]);
+});

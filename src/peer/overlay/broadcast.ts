@@ -281,7 +281,9 @@ export class TreeBroadcast {
         break;
       case 'ihave':
         for (const { id } of frame.ids) {
-          if (this.tree.has(id)) continue;
+          // `fresh`: its GOSSIP came in this turn and is handled after this IHAVE. Marked as held here, that
+          // GOSSIP would count as a duplicate and prune the link it came over (often the only one in its tree).
+          if (this.tree.has(id) || fresh.has(id)) continue;
           const row = this.store.event(id);
           if (!row) {
             this.announced(id, link);
