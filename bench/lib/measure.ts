@@ -28,7 +28,12 @@ export interface LatencyRun {
   /** Receiver's own clock at arrival − sentAt (baseline only: Chatty's notifications carry no receive time). */
   inProcess: number[];
   lost: number;
+  /** Samples over SLOW_MS (which message, from which sender to which receiver): where outliers come from. */
+  slow: { message: number; sender: number; receiver: number; ms: number }[];
 }
+
+/** A latency sample above this is listed by message and peers in `LatencyRun.slow`. */
+const SLOW_MS = 100;
 
 let tagSeq = 0;
 
@@ -38,13 +43,14 @@ export async function measureLatency(
   opts: { gapMs?: number; timeoutMs?: number } = {},
 ): Promise<LatencyRun> {
   const tag = `lat${++tagSeq}-${process.pid}`;
-  const out: LatencyRun = { e2e: [], fromSentAt: [], inProcess: [], lost: 0 };
-  let current: { text: string; sender: BenchPeer; t0: number; left: number; done: () => void } | undefined;
-  const offs = peers.map((peer) =>
+  const out: LatencyRun = { e2e: [], fromSentAt: [], inProcess: [], lost: 0, slow: [] };
+  let current: { i: number; text: string; sender: BenchPeer; t0: number; left: number; done: () => void } | undefined;
+  const offs = peers.map((peer, receiver) =>
     peer.onMessage((m, at) => {
       const c = current;
       if (!c || m.text !== c.text || peer === c.sender) return;
       out.e2e.push(at - c.t0);
+      if (at - c.t0 > SLOW_MS) out.slow.push({ message: c.i, sender: c.i % peers.length, receiver, ms: Math.round(at - c.t0) });
       out.fromSentAt.push(at - m.sentAt);
       if (m.recvAt !== undefined) out.inProcess.push(m.recvAt - m.sentAt);
       if (--c.left === 0) c.done();
@@ -56,7 +62,7 @@ export async function measureLatency(
       const text = `${tag} ${i}`;
       let timer: NodeJS.Timeout | undefined;
       const all = new Promise<boolean>((resolve) => {
-        current = { text, sender, t0: wallNow(), left: peers.length - 1, done: () => resolve(true) };
+        current = { i, text, sender, t0: wallNow(), left: peers.length - 1, done: () => resolve(true) };
         timer = setTimeout(() => resolve(false), opts.timeoutMs ?? 5000);
       });
       const sent = sender.call('send', { room: ROOM, text });

@@ -75,9 +75,16 @@ async function oneRun(
       into.latP50.push(s.p50);
       into.latP99.push(s.p99);
       into.latMax.push(s.max);
-      entry.latency = { e2e: s, fromSentAt: summarize(lat.fromSentAt), inProcess: summarize(lat.inProcess), lost: lat.lost };
+      entry.latency = {
+        e2e: s,
+        fromSentAt: summarize(lat.fromSentAt),
+        inProcess: summarize(lat.inProcess),
+        lost: lat.lost,
+        slow: lat.slow,
+      };
+      const slow = lat.slow.map((x) => `#${x.message} ${x.sender}→${x.receiver} ${x.ms} ms`).join(', ');
       ctx.log(
-        `${kind} x${n} latency p50 ${s.p50.toFixed(2)} p99 ${s.p99.toFixed(2)} max ${s.max.toFixed(2)} ms${lat.lost ? ` (${lat.lost} lost)` : ''}`,
+        `${kind} x${n} latency p50 ${s.p50.toFixed(2)} p99 ${s.p99.toFixed(2)} max ${s.max.toFixed(2)} ms${lat.lost ? ` (${lat.lost} lost)` : ''}${slow ? `; slow: ${slow}` : ''}`,
       );
     }
     if (what.throughputSeconds) {
