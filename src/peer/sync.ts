@@ -64,6 +64,12 @@ class Session {
   planned = false;
   /** We only push once the peer told us what it has. */
   ready = false;
+  /**
+   * Overlay: our vector when the peer last sent its full one. We stream up to there and no further:
+   * what came later is the tree's to carry, and a stream that followed the live log would send the
+   * peer a second copy of everything the tree brings it (under load, for as long as the load lasts).
+   */
+  upTo?: VersionVector;
   private pumping = false;
   private again = false;
   readonly pendingAnnounce = new Map<string, number>();
@@ -122,7 +128,9 @@ class Session {
     try {
       do {
         this.again = false;
-        const authors = this.rotated(Object.entries(this.sync.replica.shareableVector()));
+        const upTo = this.upTo;
+        const vector = Object.entries(this.sync.replica.shareableVector());
+        const authors = this.rotated(upTo ? vector.map(([author, mine]) => [author, Math.min(mine, upTo[author] ?? 0)] as const) : vector);
         // One chunk of each author in turn: events depend on other authors' events of the same
         // time, so a log streamed whole before the next would wait, mostly, for the next one.
         for (let sent = true; sent && !this.link.closed;) {
@@ -227,6 +235,7 @@ export class Sync {
     if (full) {
       session.known.clear();
       session.ready = true;
+      if (this.pullOnly) session.upTo = this.replica.shareableVector();
     }
     if (skip) {
       session.skip = new Map(Object.entries(skip));

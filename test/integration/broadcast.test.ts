@@ -79,3 +79,32 @@ it('does not take an IHAVE that came with its GOSSIP for a duplicate, and keeps 
   await eventually(async () => (await alice.call('peers')).find((p) => p.peerId === h.peerId)?.nick === 'nick19', 5000, 'all profiles');
   expect(h.received.filter((f) => f.t === 'prune')).toEqual([]);
 });
+
+it('streams a catch-up up to what it held when asked, and leaves later events to the tree', async () => {
+  // A stream that followed the live log sent a neighbour a second copy of every event its tree brought it: under
+  // load, for as long as the load lasted.
+  // neighbours that never said what they hold would hold up alice's join (it waits to be caught up)
+  for (const other of neighbours.splice(0)) other.close();
+  const h = await neighbour();
+  await new Promise((r) => setTimeout(r, 300));
+  h.send({ t: 'vv', have: {}, full: true });
+  h.send({ t: 'vv', have: {}, full: false, skip: {} });
+  await eventually(async () => h.received.some((f) => f.t === 'events'), 5000, 'alice’s log');
+  await alice.call('join', { room: 'bounded' });
+  h.send({ t: 'prune', root: alice.peerId }); // alice's own events now reach h by IHAVE only
+  await new Promise((r) => setTimeout(r, 200));
+  const later = await alice.call('send', { room: 'bounded', text: 'after the catch-up' });
+  h.send({ t: 'vv', have: {}, full: false, skip: {} }); // a new plan: alice pumps again
+  await eventually(async () => h.received.some((f) => f.t === 'ihave' && JSON.stringify(f).includes(later.id)), 5000, 'an IHAVE of it');
+  await new Promise((r) => setTimeout(r, 300));
+  const streamed = h.received.filter((f) => f.t === 'events').flatMap((f) => f.events as { id: string }[]);
+  expect(streamed.map((e) => e.id)).not.toContain(later.id);
+  // asked again, alice streams it
+  h.send({ t: 'vv', have: {}, full: true });
+  h.send({ t: 'vv', have: {}, full: false, skip: {} });
+  await eventually(
+    async () => h.received.some((f) => f.t === 'events' && (f.events as { id: string }[]).some((e) => e.id === later.id)),
+    5000,
+    'the event, by catch-up',
+  );
+});
