@@ -65,11 +65,19 @@ class Session {
   /** We only push once the peer told us what it has. */
   ready = false;
   /**
-   * Overlay: our vector when the peer last sent its full one. We stream up to there and no further:
-   * what came later is the tree's to carry, and a stream that followed the live log would send the
-   * peer a second copy of everything the tree brings it (under load, for as long as the load lasts).
+   * Overlay: how far we stream to the peer. What we held when it sent its full vector or we sent it
+   * ours (we stream what we said we hold), and what a catch-up brought us since (the tree does not
+   * carry that on). Anything else is the tree's to carry: a stream that followed the live log sent
+   * the peer a second copy of all of it (under load, for as long as the load lasted).
    */
-  upTo?: VersionVector;
+  upTo?: Map<string, number>;
+
+  /** Overlay: we may stream the peer these authors' logs up to these seqs. */
+  streamUpTo(vector: VersionVector | Iterable<{ author: string; seq: number }>): void {
+    if (!this.upTo) return;
+    const entries = Symbol.iterator in vector ? vector : Object.entries(vector).map(([author, seq]) => ({ author, seq }));
+    for (const { author, seq } of entries) if (seq > (this.upTo.get(author) ?? 0)) this.upTo.set(author, seq);
+  }
   private pumping = false;
   private again = false;
   readonly pendingAnnounce = new Map<string, number>();
@@ -130,7 +138,9 @@ class Session {
         this.again = false;
         const upTo = this.upTo;
         const vector = Object.entries(this.sync.replica.shareableVector());
-        const authors = this.rotated(upTo ? vector.map(([author, mine]) => [author, Math.min(mine, upTo[author] ?? 0)] as const) : vector);
+        const authors = this.rotated(
+          upTo ? vector.map(([author, mine]) => [author, Math.min(mine, upTo.get(author) ?? 0)] as const) : vector,
+        );
         // One chunk of each author in turn: events depend on other authors' events of the same
         // time, so a log streamed whole before the next would wait, mostly, for the next one.
         for (let sent = true; sent && !this.link.closed;) {
@@ -213,6 +223,7 @@ export class Sync {
   attach(link: Link): void {
     if (this.sessions.has(link)) return;
     const session = new Session(link, this);
+    if (this.pullOnly) session.upTo = new Map();
     this.sessions.set(link, session);
     this.byPeer.set(link.peerId, session);
     link.on('close', () => {
@@ -235,7 +246,7 @@ export class Sync {
     if (full) {
       session.known.clear();
       session.ready = true;
-      if (this.pullOnly) session.upTo = this.replica.shareableVector();
+      session.streamUpTo(this.replica.shareableVector());
     }
     if (skip) {
       session.skip = new Map(Object.entries(skip));
@@ -396,13 +407,16 @@ export class Sync {
     if (result.stored.length) {
       this.onHeld?.(result.stored);
       this.announce(result.stored, session);
-      if (!this.pullOnly) this.scheduleRelay();
+      if (this.pullOnly) this.passOn(result.stored, session);
+      this.scheduleRelay();
     }
   }
 
   /** Tells a neighbour all we hold, so it sends what we lack (a gap, or a probe found us behind). */
   resync(link: Link): void {
-    void link.send({ t: 'vv', have: this.replica.vector(), full: true }).catch(() => undefined);
+    const have = this.replica.vector();
+    this.sessions.get(link)?.streamUpTo(have);
+    void link.send({ t: 'vv', have, full: true }).catch(() => undefined);
   }
 
   /** A neighbour holds `author`'s log up to `seq` (the tree sent it or heard of it there): not ours to push again. */
@@ -429,6 +443,11 @@ export class Sync {
         void s.link.send({ t: 'vv', have, full: false }).catch(() => undefined);
       }
     }, SYNC_TUNING.announceMs);
+  }
+
+  /** Overlay: events a catch-up brought us may be streamed on to the other neighbours that lack them. */
+  private passOn(events: SignedEvent[], except: Session): void {
+    for (const s of this.sessions.values()) if (s !== except) s.streamUpTo(events);
   }
 
   private scheduleRelay(): void {

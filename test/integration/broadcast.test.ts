@@ -108,3 +108,21 @@ it('streams a catch-up up to what it held when asked, and leaves later events to
     'the event, by catch-up',
   );
 });
+
+it('streams on what a catch-up brought it to the neighbours that lack it (the tree does not carry that)', async () => {
+  for (const other of neighbours.splice(0)) other.close();
+  const lacking = await neighbour();
+  await new Promise((r) => setTimeout(r, 300));
+  lacking.send({ t: 'vv', have: {}, full: true });
+  lacking.send({ t: 'vv', have: {}, full: false, skip: {} });
+  await eventually(async () => lacking.received.some((f) => f.t === 'events'), 5000, 'alice’s log');
+  const holder = await neighbour();
+  const log = [holder.profile('one'), holder.profile('two'), holder.profile('three')];
+  holder.send({ t: 'vv', have: { [holder.peerId]: log.length }, full: true });
+  holder.sendEvents(log);
+  await eventually(
+    async () => lacking.received.some((f) => f.t === 'events' && (f.events as { id: string }[]).some((e) => e.id === log[2]!.id)),
+    1500,
+    'holder’s log streamed on to the neighbour that lacks it',
+  );
+});
