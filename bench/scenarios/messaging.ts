@@ -9,7 +9,7 @@
 import type { BenchContext } from '../lib/context.js';
 import { cryptoLimit } from '../lib/crypto-limit.js';
 import { measureLatency, measureThroughput } from '../lib/measure.js';
-import { ChattyPeer, killAll, PEER_KINDS, startCluster, stopAll, type PeerKind } from '../lib/peers.js';
+import { ChattyPeer, killAll, PEER_KINDS, startCluster, stopAll, type BenchPeer, type PeerKind } from '../lib/peers.js';
 import { envInt, envList, summarize } from '../lib/util.js';
 
 const KINDS: readonly PeerKind[] = PEER_KINDS;
@@ -93,9 +93,11 @@ async function oneRun(
       into.tpRate.push(tp.rate);
       into.tpP99.push(s.p99);
       const { latency: _l, ...rest } = tp;
-      entry.throughput = { ...rest, latency: s };
+      // events each peer received a second time (a tree that thrashes, or catch-up streams beside it)
+      const duplicates = kind === 'chatty' ? await duplicatesPerEvent(peers, tp.sent) : undefined;
+      entry.throughput = { ...rest, latency: s, duplicates };
       ctx.log(
-        `${kind} x${n} throughput ${tp.rate.toFixed(0)} msg/s to all (${tp.delivered}/${tp.sent} delivered, ${tp.errors} errors${tp.firstError ? `: ${tp.firstError}` : ''}), p99 ${s.p99.toFixed(1)} ms`,
+        `${kind} x${n} throughput ${tp.rate.toFixed(0)} msg/s to all (${tp.delivered}/${tp.sent} delivered, ${tp.errors} errors${tp.firstError ? `: ${tp.firstError}` : ''}), p99 ${s.p99.toFixed(1)} ms${duplicates === undefined ? '' : `, ${(duplicates * 100).toFixed(1)} % received twice`}`,
       );
     }
     // Links the peers dropped meanwhile (e.g. their per-link frame rate limit), from their warnings on stderr.
@@ -108,6 +110,13 @@ async function oneRun(
   } finally {
     await stopAll(peers);
   }
+}
+
+/** Duplicates the peers counted (`stats`), per event each of them had to receive. */
+async function duplicatesPerEvent(peers: readonly BenchPeer[], sent: number): Promise<number> {
+  const stats = (await Promise.all(peers.map((p) => p.call('stats')))) as { events: { duplicates: number } }[];
+  const received = sent * (peers.length - 1);
+  return received ? stats.reduce((sum, st) => sum + st.events.duplicates, 0) / received : 0;
 }
 
 function order(r: number): readonly PeerKind[] {
