@@ -400,11 +400,34 @@ describe('Plumtree: one tree per source', () => {
       ['b', { t: 'gossip', id: 'm', payload: 'x', round: 0, root: 'a' }],
       ['c', { t: 'gossip', id: 'm', payload: 'x', round: 0, root: 'a' }],
     ]);
-    // a duplicate prunes the link in that root's tree only
-    expect(sends(a.receive('b', { t: 'gossip', id: 'm', payload: 'x', round: 0, root: 'a' }))).toEqual([['b', { t: 'prune', root: 'a' }]]);
-    expect(a.eagerPeers('a')).toEqual(['c']);
+    // a duplicate prunes the link in that root's tree only (a message of r, which is not a neighbour)
+    a.receive('b', { t: 'gossip', id: 'n', payload: 'x', round: 1, root: 'r' });
+    expect(sends(a.receive('c', { t: 'gossip', id: 'n', payload: 'x', round: 1, root: 'r' }))).toEqual([['c', { t: 'prune', root: 'r' }]]);
+    expect(a.eagerPeers('r')).toEqual(['b']);
     expect(a.eagerPeers('z')).toEqual(['b', 'c']); // another root's tree is untouched (all eager)
-    a.receive('c', { t: 'prune', root: 'a' });
-    expect(a.lazyPeers('a')).toEqual(['b', 'c']);
+    a.receive('b', { t: 'prune', root: 'r' });
+    expect(a.lazyPeers('r')).toEqual(['c', 'b']);
+  });
+
+  it('keeps a link to the root in its tree: a relay that beat the root is pruned instead', () => {
+    const x = new Plumtree<string>('x', () => 0);
+    x.neighborUp('r');
+    x.neighborUp('b');
+    // under load b relayed r's message before r's own copy came
+    x.receive('b', { t: 'gossip', id: 'm', payload: 'p', round: 0, root: 'r' });
+    expect(sends(x.receive('r', { t: 'gossip', id: 'm', payload: 'p', round: 0, root: 'r' }))).toEqual([['b', { t: 'prune', root: 'r' }]]);
+    expect(x.eagerPeers('r')).toEqual(['r']);
+    // a later copy from a relay is a plain duplicate
+    x.receive('r', { t: 'gossip', id: 'm2', payload: 'p', round: 0, root: 'r' });
+    expect(sends(x.receive('b', { t: 'gossip', id: 'm2', payload: 'p', round: 0, root: 'r' }))).toEqual([['b', { t: 'prune', root: 'r' }]]);
+    expect(x.eagerPeers('r')).toEqual(['r']);
+  });
+
+  it('a root ignores its own message coming back, keeping the link in its tree', () => {
+    const r = new Plumtree<string>('r', () => 0);
+    r.neighborUp('x');
+    r.broadcast('m', 'p', 'r');
+    expect(r.receive('x', { t: 'gossip', id: 'm', payload: 'p', round: 1, root: 'r' })).toEqual([]);
+    expect(r.eagerPeers('r')).toEqual(['x']);
   });
 });

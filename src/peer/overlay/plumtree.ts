@@ -105,6 +105,8 @@ interface Received<P> {
   hops: number;
   at: number;
   root: PeerId;
+  /** The link its first copy came over (none: our own, or known from elsewhere). */
+  from?: PeerId;
 }
 
 interface Missing {
@@ -240,14 +242,27 @@ export class Plumtree<P> {
 
   // Alg. 1 "Receive(GOSSIP)".
   private onGossip(from: PeerId, id: MessageId, payload: P, round: number, root: PeerId): void {
-    if (this.received.has(id)) {
+    const first = this.received.get(id);
+    if (first) {
+      // Not the paper's: a link to the root itself stays in its tree. Its copy is the shortest path and
+      // only lags when the root's link is busier than a relay's; pruning it then leaves a longer,
+      // slower path for every later message, which under load lags more and GRAFTs, and the tree
+      // thrashes. So a relay that beat the root is pruned instead, and the root ignores its own.
+      if (root !== SHARED && root === this.self) return;
+      if (root !== SHARED && from === root) {
+        if (first.from !== undefined && first.from !== root && this.neighbors.has(first.from)) {
+          this.makeLazy(root, first.from);
+          this.send(first.from, withRoot({ t: 'prune' }, root));
+        }
+        return;
+      }
       // A duplicate: the link it came over is redundant for the tree.
       this.makeLazy(root, from);
       this.send(from, withRoot({ t: 'prune' }, root));
       return;
     }
     const hops = round + 1;
-    this.remember(id, payload, hops, root);
+    this.remember(id, payload, hops, root, from);
     const missing = this.missing.get(id);
     this.missing.delete(id); // cancels its timer
     this.out.push({ type: 'deliver', id, payload, hops, from });
@@ -361,8 +376,8 @@ export class Plumtree<P> {
     if (tree.eager.delete(peer)) tree.lazy.add(peer);
   }
 
-  private remember(id: MessageId, payload: P, hops: number, root: PeerId): void {
-    this.received.set(id, { payload, hops, at: this.now(), root });
+  private remember(id: MessageId, payload: P, hops: number, root: PeerId, from?: PeerId): void {
+    this.received.set(id, { payload, hops, at: this.now(), root, from });
     trimOldest(this.received, this.config.maxKept);
   }
 
