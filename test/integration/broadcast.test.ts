@@ -27,6 +27,27 @@ async function neighbour(): Promise<HostilePeer> {
 
 const fullVectors = (h: HostilePeer) => h.received.filter((f) => f.t === 'vv' && f.full === true).length;
 
+/** Asks alice for everything, as a neighbour catching up does: its full vector (empty), then its plan (skip nothing). */
+function askCatchUp(h: HostilePeer): void {
+  h.send({ t: 'vv', have: {}, full: true });
+  h.send({ t: 'vv', have: {}, full: false, skip: {} });
+}
+
+/** Ids of the events alice streamed to `h` by catch-up. */
+const streamedIds = (h: HostilePeer) =>
+  h.received.filter((f) => f.t === 'events').flatMap((f) => (f.events as { id: string }[]).map((e) => e.id));
+
+/** Alice's only neighbour, which asked her for everything and got her log. */
+async function caughtUpNeighbour(): Promise<HostilePeer> {
+  // neighbours that never said what they hold would hold up alice's joins (she waits to be caught up)
+  for (const other of neighbours.splice(0)) other.close();
+  const h = await neighbour();
+  await new Promise((r) => setTimeout(r, 300));
+  askCatchUp(h);
+  await eventually(async () => streamedIds(h).length > 0, 5000, 'alice’s log');
+  return h;
+}
+
 it('holds a GOSSIP that overtook its predecessor until the predecessor comes, without a resync', async () => {
   const h = await neighbour();
   const first = h.profile('first');
@@ -83,13 +104,7 @@ it('does not take an IHAVE that came with its GOSSIP for a duplicate, and keeps 
 it('streams a catch-up up to what it held when asked, and leaves later events to the tree', async () => {
   // A stream that followed the live log sent a neighbour a second copy of every event its tree brought it: under
   // load, for as long as the load lasted.
-  // neighbours that never said what they hold would hold up alice's join (it waits to be caught up)
-  for (const other of neighbours.splice(0)) other.close();
-  const h = await neighbour();
-  await new Promise((r) => setTimeout(r, 300));
-  h.send({ t: 'vv', have: {}, full: true });
-  h.send({ t: 'vv', have: {}, full: false, skip: {} });
-  await eventually(async () => h.received.some((f) => f.t === 'events'), 5000, 'alice’s log');
+  const h = await caughtUpNeighbour();
   await alice.call('join', { room: 'bounded' });
   h.send({ t: 'prune', root: alice.peerId }); // alice's own events now reach h by IHAVE only
   await new Promise((r) => setTimeout(r, 200));
@@ -97,32 +112,17 @@ it('streams a catch-up up to what it held when asked, and leaves later events to
   h.send({ t: 'vv', have: {}, full: false, skip: {} }); // a new plan: alice pumps again
   await eventually(async () => h.received.some((f) => f.t === 'ihave' && JSON.stringify(f).includes(later.id)), 5000, 'an IHAVE of it');
   await new Promise((r) => setTimeout(r, 300));
-  const streamed = h.received.filter((f) => f.t === 'events').flatMap((f) => f.events as { id: string }[]);
-  expect(streamed.map((e) => e.id)).not.toContain(later.id);
+  expect(streamedIds(h)).not.toContain(later.id);
   // asked again, alice streams it
-  h.send({ t: 'vv', have: {}, full: true });
-  h.send({ t: 'vv', have: {}, full: false, skip: {} });
-  await eventually(
-    async () => h.received.some((f) => f.t === 'events' && (f.events as { id: string }[]).some((e) => e.id === later.id)),
-    5000,
-    'the event, by catch-up',
-  );
+  askCatchUp(h);
+  await eventually(async () => streamedIds(h).includes(later.id), 5000, 'the event, by catch-up');
 });
 
 it('streams on what a catch-up brought it to the neighbours that lack it (the tree does not carry that)', async () => {
-  for (const other of neighbours.splice(0)) other.close();
-  const lacking = await neighbour();
-  await new Promise((r) => setTimeout(r, 300));
-  lacking.send({ t: 'vv', have: {}, full: true });
-  lacking.send({ t: 'vv', have: {}, full: false, skip: {} });
-  await eventually(async () => lacking.received.some((f) => f.t === 'events'), 5000, 'alice’s log');
+  const lacking = await caughtUpNeighbour();
   const holder = await neighbour();
   const log = [holder.profile('one'), holder.profile('two'), holder.profile('three')];
   holder.send({ t: 'vv', have: { [holder.peerId]: log.length }, full: true });
   holder.sendEvents(log);
-  await eventually(
-    async () => lacking.received.some((f) => f.t === 'events' && (f.events as { id: string }[]).some((e) => e.id === log[2]!.id)),
-    1500,
-    'holder’s log streamed on to the neighbour that lacks it',
-  );
+  await eventually(async () => streamedIds(lacking).includes(log[2]!.id), 1500, 'holder’s log streamed on to the neighbour that lacks it');
 });
