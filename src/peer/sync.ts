@@ -73,10 +73,9 @@ class Session {
   upTo?: Map<string, number>;
 
   /** Overlay: we may stream the peer these authors' logs up to these seqs. */
-  streamUpTo(vector: VersionVector | Iterable<{ author: string; seq: number }>): void {
+  streamUpTo(positions: Iterable<readonly [author: string, seq: number]>): void {
     if (!this.upTo) return;
-    const entries = Symbol.iterator in vector ? vector : Object.entries(vector).map(([author, seq]) => ({ author, seq }));
-    for (const { author, seq } of entries) if (seq > (this.upTo.get(author) ?? 0)) this.upTo.set(author, seq);
+    for (const [author, seq] of positions) if (seq > (this.upTo.get(author) ?? 0)) this.upTo.set(author, seq);
   }
   private pumping = false;
   private again = false;
@@ -246,7 +245,7 @@ export class Sync {
     if (full) {
       session.known.clear();
       session.ready = true;
-      session.streamUpTo(this.replica.shareableVector());
+      session.streamUpTo(Object.entries(this.replica.shareableVector()));
     }
     if (skip) {
       session.skip = new Map(Object.entries(skip));
@@ -415,7 +414,7 @@ export class Sync {
   /** Tells a neighbour all we hold, so it sends what we lack (a gap, or a probe found us behind). */
   resync(link: Link): void {
     const have = this.replica.vector();
-    this.sessions.get(link)?.streamUpTo(have);
+    this.sessions.get(link)?.streamUpTo(Object.entries(have));
     void link.send({ t: 'vv', have, full: true }).catch(() => undefined);
   }
 
@@ -447,7 +446,8 @@ export class Sync {
 
   /** Overlay: events a catch-up brought us may be streamed on to the other neighbours that lack them. */
   private passOn(events: SignedEvent[], except: Session): void {
-    for (const s of this.sessions.values()) if (s !== except) s.streamUpTo(events);
+    const positions = events.map((ev) => [ev.author, ev.seq] as const);
+    for (const s of this.sessions.values()) if (s !== except) s.streamUpTo(positions);
   }
 
   private scheduleRelay(): void {

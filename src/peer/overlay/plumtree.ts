@@ -248,9 +248,8 @@ export class Plumtree<P> {
       // only lags when the root's link is busier than a relay's; pruning it then leaves a longer,
       // slower path for every later message, which under load lags more and GRAFTs, and the tree
       // thrashes. So a relay that beat the root is pruned instead, and the root ignores its own.
-      if (root !== SHARED && root === this.self) return;
-      if (root !== SHARED && from === root) {
-        if (first.from !== undefined && first.from !== root && this.neighbors.has(first.from)) {
+      if (root !== SHARED && (root === this.self || from === root)) {
+        if (from === root && first.from !== undefined && first.from !== root && this.neighbors.has(first.from)) {
           this.makeLazy(root, first.from);
           this.send(first.from, withRoot({ t: 'prune' }, root));
         }
