@@ -195,6 +195,16 @@ describe('HyParView: active view (§4.3)', () => {
     expect(hv.passive).toEqual(['a']);
   });
 
+  it('a DISCONNECT from its last neighbour makes a node ask a passive peer at once, high priority', () => {
+    const hv = nodeWith(['a'], ['c', 'd']);
+    const out = hv.receive('a', { t: 'disconnect' });
+    expect(hv.active).toEqual([]);
+    const asked = sends(out, 'neighbor');
+    expect(asked.length).toBeGreaterThan(0);
+    expect(asked.map((s) => s.to)).not.toContain('a');
+    expect(asked.filter((s) => s.message.t === 'neighbor' && s.message.priority === 'high')).toHaveLength(1);
+  });
+
   it('links are symmetric once the overlay is built', () => {
     const { net, settled } = buildOverlay({ seed: 3, loss: 0.01 }, { nodes: 100, joinGapMs: 10, settleMs: 10_000 });
     expect(settled.asymmetric).toBe(0);

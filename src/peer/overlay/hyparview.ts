@@ -312,11 +312,17 @@ export class HyParView {
     this.repair();
   }
 
-  // §4.2/§4.3 "Receive(DISCONNECT)": the peer dropped us (it is alive): keep it as passive.
+  // §4.2/§4.3 "Receive(DISCONNECT)": the peer dropped us (it is alive): keep it as passive. Not in
+  // the paper: if that was our last neighbour, ask a passive peer at once (high priority) rather
+  // than stay cut off from every broadcast until the host's next mend; not the one that dropped us.
   private onDisconnect(from: PeerId): void {
     if (!this.activeSet.delete(from)) return;
     this.out.push({ type: 'neighborDown', peer: from }, { type: 'disconnect', peer: from });
     this.addPassive(from);
+    if (this.activeSet.size > 0 || this.pending.size > 0) return;
+    this.refused.add(from);
+    this.walkBudget = Math.max(this.walkBudget, this.passiveSet.size);
+    this.repair();
   }
 
   // §4.4: a SHUFFLE walks ttl hops through active views; where it stops, the node answers with as
