@@ -6,7 +6,7 @@
  * comparable across processes to well under a millisecond, and with the
  * authors' `Date.now()` (`sentAt`, whole ms).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -95,6 +95,32 @@ export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): P
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Linux reports CPU times in clock ticks of 1/100 s (USER_HZ, 100 on every Linux architecture Node runs on). */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * CPU seconds (user + system) a process has used so far, all its threads counted, the exited ones
+ * too (an event-check worker that stopped), or only its main thread's; NaN when unavailable. Read synchronously, so a snapshot
+ * taken in a notification's handler is of that very moment.
+ */
+export function cpuSeconds(pid: number | undefined, thread?: 'main'): number {
+  if (pid === undefined) return NaN;
+  try {
+    // fields after the command name (which may hold spaces): state is the 1st, utime the 12th, stime the 13th
+    const fields = readFileSync(thread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8').split(') ').at(-1)!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds the machine's cores have been busy since boot, all cores together (not idle, I/O wait or stolen by a hypervisor). */
+export function machineBusySeconds(): number {
+  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).map(Number);
+  const [user, nice, system, , , irq, softirq] = ticks;
+  return (user! + nice! + system! + irq! + softirq!) / TICKS_PER_SECOND;
 }
 
 /** VmRSS of a process in MB (from /proc/PID/status), or its peak so far (VmHWM); NaN when unavailable. */

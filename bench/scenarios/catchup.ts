@@ -22,7 +22,8 @@
 import type { BenchContext } from '../lib/context.js';
 import { copyDir, dataset, ROOMS } from '../lib/dataset.js';
 import { startPeer, stopAll, stopPeer, waitFor, waitMesh, type BenchPeer, type ChattyPeer } from '../lib/peers.js';
-import { rssMb, sleep, wallNow } from '../lib/util.js';
+import { availableParallelism } from 'node:os';
+import { cpuSeconds, machineBusySeconds, rssMb, sleep, wallNow } from '../lib/util.js';
 
 const rssAfterCatchup: number[] = [];
 /** The peak RSS of the restarting peer up to its convergence (VmHWM): what the catch-up held at once. */
@@ -50,23 +51,62 @@ interface CatchupFigures {
   restart: number;
   /** Events X received that it already held, per missed event (from its `stats`): the cost of 4 senders. */
   restartDuplicates: number;
+  restartCpu: CatchupCpu;
   restartReady: number;
   newcomer: number;
   newcomerReady: number;
   baseline: number;
 }
 
+/**
+ * CPU seconds spent from X's spawn to its convergence: by X (every thread), by its four neighbours,
+ * and by the bench process; and how busy the machine's cores were meanwhile (0–1), everything on it
+ * counted. A catch-up that keeps every core busy is bound by the total, not by one process.
+ */
+export interface CatchupCpu {
+  x: number;
+  /** X's main thread alone (the rest: the event-check worker, V8's and libuv's helper threads). */
+  xMain: number;
+  neighbours: number;
+  bench: number;
+  machineBusy: number;
+}
+
+/** Snapshots of the counters `CatchupCpu` is the difference of. */
+function cpuCounters(authors: readonly BenchPeer[]) {
+  const usage = process.cpuUsage();
+  return {
+    neighbours: authors.reduce((sum, a) => sum + cpuSeconds(a.pid), 0),
+    bench: (usage.user + usage.system) / 1e6,
+    machine: machineBusySeconds(),
+    at: wallNow(),
+  };
+}
+
+function cpuSince(start: ReturnType<typeof cpuCounters>, authors: readonly BenchPeer[], x: number | undefined): CatchupCpu {
+  const end = cpuCounters(authors);
+  return {
+    x: cpuSeconds(x),
+    xMain: cpuSeconds(x, 'main'),
+    neighbours: end.neighbours - start.neighbours,
+    bench: end.bench - start.bench,
+    machineBusy: (end.machine - start.machine) / ((end.at - start.at) / 1000) / availableParallelism(),
+  };
+}
+
 async function restartX(
   ctx: BenchContext,
   authors: BenchPeer[],
   opts: { wrap?: string[] } = {},
-): Promise<{ total: number; ready: number; rss: number; rssPeak: number; rssLater: number; duplicates: number }> {
+): Promise<{ total: number; ready: number; rss: number; rssPeak: number; rssLater: number; duplicates: number; cpu: CatchupCpu }> {
   const ds = dataset(ctx);
   const expected = ds.messages + ROOMS.length;
   let got = 0;
   let doneAt = 0;
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
+  const start = cpuCounters(authors);
+  let cpu: CatchupCpu | undefined;
   const x = await startPeer('chatty', 'X', { dataDir: copyDir(ctx, ds.offlineDir), peers: authors.map((p) => p.url), wrap: opts.wrap });
   // Notifications that arrived before `ready` was parsed are in the PeerProcess' event list.
   const ours = (room: string | null) => room !== null && ROOMS.includes(room);
@@ -75,6 +115,7 @@ async function restartX(
     if (!ours(m.roomName ?? null)) return;
     if (++got === expected) {
       doneAt = at;
+      cpu = cpuSince(start, authors, x.pid);
       resolveDone();
     }
   });
@@ -102,6 +143,7 @@ async function restartX(
       rss,
       rssPeak,
       duplicates: stats.events.duplicates / expected,
+      cpu: cpu ?? cpuSince(start, authors, x.pid),
     };
   } finally {
     off();
@@ -162,12 +204,16 @@ export async function runCatchup(ctx: BenchContext): Promise<void> {
       ctx.log(
         `restart: X converged in ${x.total.toFixed(2)} s (ready after ${x.ready.toFixed(2)} s), VmRSS ${x.rss.toFixed(0)} MB (peak ${x.rssPeak.toFixed(0)} MB, ${x.rssLater.toFixed(0)} MB 10 s later), duplicates ${(x.duplicates * 100).toFixed(0)} %`,
       );
+      ctx.log(
+        `restart: CPU until converged: X ${x.cpu.x.toFixed(2)} s (main thread ${x.cpu.xMain.toFixed(2)} s), its 4 neighbours ${x.cpu.neighbours.toFixed(2)} s, the bench ${x.cpu.bench.toFixed(2)} s; the machine's ${availableParallelism()} cores ${(x.cpu.machineBusy * 100).toFixed(0)} % busy`,
+      );
       const nc = await newcomer(ctx, authors);
       ctx.log(`newcomer converged in ${nc.total.toFixed(2)} s (ready after ${nc.ready.toFixed(2)} s)`);
       const base = await baselineCatchup(ctx);
       ctx.log(`baseline: ${ds.messages} messages streamed to a fresh process in ${base.toFixed(2)} s`);
       runs.push({
         restart: x.total,
+        restartCpu: x.cpu,
         restartDuplicates: x.duplicates,
         restartReady: x.ready,
         newcomer: nc.total,
@@ -205,6 +251,30 @@ export async function runCatchup(ctx: BenchContext): Promise<void> {
     chatty: runs.map((r) => r.restartDuplicates * 100),
     better: 'lower',
     target: '< 10 %',
+  });
+  ctx.report.add({
+    scenario: `catch-up ${n} msgs`,
+    metric: 'restart: CPU until converged, X and its 4 neighbours',
+    unit: 's',
+    chatty: runs.map((r) => r.restartCpu.x + r.restartCpu.neighbours),
+    better: 'lower',
+    note: 'user + system, every thread; the wall time cannot be below this divided by the cores',
+  });
+  ctx.report.add({
+    scenario: `catch-up ${n} msgs`,
+    metric: "restart: CPU until converged, X's main thread",
+    unit: 's',
+    chatty: runs.map((r) => r.restartCpu.xMain),
+    better: 'lower',
+    note: 'storage, delivery and notifications: what a second thread cannot take over',
+  });
+  ctx.report.add({
+    scenario: `catch-up ${n} msgs`,
+    metric: 'restart: machine busy until converged',
+    unit: '%',
+    chatty: runs.map((r) => r.restartCpu.machineBusy * 100),
+    better: 'lower',
+    note: 'every core, every process (the bench reading 100,000 notifications included)',
   });
   ctx.report.add({
     scenario: `catch-up ${n} msgs`,

@@ -10,7 +10,7 @@ import type { BenchContext } from '../lib/context.js';
 import { cryptoLimit } from '../lib/crypto-limit.js';
 import { measureLatency, measureThroughput } from '../lib/measure.js';
 import { ChattyPeer, killAll, PEER_KINDS, startCluster, stopAll, type BenchPeer, type PeerKind } from '../lib/peers.js';
-import { envInt, envList, summarize } from '../lib/util.js';
+import { cpuSeconds, envInt, envList, summarize } from '../lib/util.js';
 
 const KINDS: readonly PeerKind[] = PEER_KINDS;
 
@@ -18,10 +18,12 @@ interface Figures {
   latP50: number[];
   latP99: number[];
   latMax: number[];
+  /** CPU milliseconds all the peers used per message of the idle latency phase (sender and receivers together). */
+  latCpu: number[];
   tpRate: number[];
   tpP99: number[];
 }
-const empty = (): Figures => ({ latP50: [], latP99: [], latMax: [], tpRate: [], tpP99: [] });
+const empty = (): Figures => ({ latP50: [], latP99: [], latMax: [], latCpu: [], tpRate: [], tpP99: [] });
 const emptyAll = (): Record<PeerKind, Figures> => ({ chatty: empty(), baseline: empty(), gossipsub: empty() });
 
 /** One report row of a figure every kind of peer was measured on. */
@@ -70,21 +72,26 @@ async function oneRun(
   try {
     const entry: Record<string, unknown> = { kind, peers: n };
     if (what.latency) {
+      const peersCpu = () => peers.reduce((sum, p) => sum + cpuSeconds(p.pid), 0);
+      const cpuBefore = peersCpu();
       const lat = await measureLatency(peers, what.latency);
+      const cpuMs = ((peersCpu() - cpuBefore) * 1000) / what.latency;
       const s = summarize(lat.e2e);
       into.latP50.push(s.p50);
       into.latP99.push(s.p99);
       into.latMax.push(s.max);
+      into.latCpu.push(cpuMs);
       entry.latency = {
         e2e: s,
         fromSentAt: summarize(lat.fromSentAt),
         inProcess: summarize(lat.inProcess),
         lost: lat.lost,
         slow: lat.slow,
+        cpuMsPerMessage: cpuMs,
       };
       const slow = lat.slow.map((x) => `#${x.message} ${x.sender}→${x.receiver} ${x.ms} ms`).join(', ');
       ctx.log(
-        `${kind} x${n} latency p50 ${s.p50.toFixed(2)} p99 ${s.p99.toFixed(2)} max ${s.max.toFixed(2)} ms${lat.lost ? ` (${lat.lost} lost)` : ''}${slow ? `; slow: ${slow}` : ''}`,
+        `${kind} x${n} latency p50 ${s.p50.toFixed(2)} p99 ${s.p99.toFixed(2)} max ${s.max.toFixed(2)} ms, CPU ${cpuMs.toFixed(2)} ms a message${lat.lost ? ` (${lat.lost} lost)` : ''}${slow ? `; slow: ${slow}` : ''}`,
       );
     }
     if (what.throughputSeconds) {
@@ -141,6 +148,8 @@ export async function runMessaging(ctx: BenchContext): Promise<void> {
     addRow(ctx, figs, { scenario, metric: 'p50', unit: 'ms', figure: 'latP50', better: 'lower' });
     addRow(ctx, figs, { scenario, metric: 'p99', unit: 'ms', figure: 'latP99', better: 'lower', target: '≤ 2× baseline' });
     addRow(ctx, figs, { scenario, metric: 'max', unit: 'ms', figure: 'latMax', better: 'lower' });
+    // Five processes and the bench share the cores: what each message costs them all is what queues the next.
+    addRow(ctx, figs, { scenario, metric: 'CPU per message, all peers', unit: 'ms', figure: 'latCpu', better: 'lower' });
   }
   if (throughputSeconds) {
     const scenario = 'throughput, 5 peers';
