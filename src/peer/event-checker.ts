@@ -109,6 +109,17 @@ export class EventChecker {
     });
   }
 
+  /**
+   * A catch-up is coming (a neighbour holds many events we lack): start the worker now, so that
+   * loading its modules (a quarter of a second on a busy core) overlaps the first frames' way here
+   * instead of delaying them. Unused, it stops after `idleMs` like an idle one.
+   */
+  warm(): void {
+    if (this.worker) return;
+    if (!this.started()) return;
+    this.idleTimer = setTimeout(() => this.release(), CHECKER_TUNING.idleMs).unref();
+  }
+
   /** The catch-up is over: the worker stops once it has answered (it starts again with the next large frame). */
   release(): void {
     if (this.worker && !this.pending.size) this.stop();

@@ -243,6 +243,7 @@ export class Sync {
 
   private onVector(session: Session, have: VersionVector, full: boolean, skip?: VersionVector): void {
     if (full) {
+      if (this.checker && this.lacking(have) >= CHECKER_TUNING.minEvents) this.checker.warm();
       session.known.clear();
       session.ready = true;
       session.streamUpTo(Object.entries(this.replica.shareableVector()));
@@ -255,6 +256,13 @@ export class Sync {
     if (full) this.planStreams(session);
     if (!this.pullOnly || full || skip) void session.pump();
     else if (!full) this.pullLater(session, have);
+  }
+
+  /** How many events of `have` we do not hold. */
+  private lacking(have: VersionVector): number {
+    let n = 0;
+    for (const [author, seq] of Object.entries(have)) n += Math.max(0, seq - this.replica.seqOf(author));
+    return n;
   }
 
   /** Overlay: what a neighbour announced and the tree has not brought by then, we ask it for. */

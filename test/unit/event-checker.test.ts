@@ -81,4 +81,23 @@ describe('EventChecker', () => {
     expect(await checker.check(frames(2).good)).toHaveLength(2);
     expect(checker.counts).toEqual({ worker: 2, here: 0 });
   });
+
+  it('starts its worker ahead of the frames when warmed, and stops it again if none comes', async () => {
+    const idleMs = CHECKER_TUNING.idleMs;
+    CHECKER_TUNING.idleMs = 100;
+    try {
+      const { checker } = checkerWith(worker);
+      checker.warm();
+      expect(checker.running).toBe(true);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(checker.running).toBe(false);
+      checker.warm();
+      expect(await checker.check(frames(2).good)).toHaveLength(2); // the warm worker answers
+      await new Promise((r) => setTimeout(r, 50));
+      expect(checker.running).toBe(true); // a frame came: the idle clock starts again from its answer
+      expect(checker.counts).toEqual({ worker: 1, here: 0 });
+    } finally {
+      CHECKER_TUNING.idleMs = idleMs;
+    }
+  });
 });
