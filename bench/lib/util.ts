@@ -109,8 +109,25 @@ export function cpuSeconds(pid: number | undefined, thread?: 'main'): number {
   if (pid === undefined) return NaN;
   try {
     // fields after the command name (which may hold spaces): state is the 1st, utime the 12th, stime the 13th
-    const fields = readFileSync(thread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8').split(') ').at(-1)!.split(' ');
+    const fields = readFileSync(thread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8')
+      .split(') ')
+      .at(-1)!
+      .split(' ');
     return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * Seconds a process' main thread has spent runnable but waiting for a core (the scheduler's run
+ * delay, /proc/PID/task/PID/schedstat); NaN when the kernel does not keep it.
+ */
+export function waitingForCpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const [, waitingNs] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').trim().split(' ');
+    return Number(waitingNs) / 1e9;
   } catch {
     return NaN;
   }

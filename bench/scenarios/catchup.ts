@@ -23,7 +23,7 @@ import type { BenchContext } from '../lib/context.js';
 import { copyDir, dataset, ROOMS } from '../lib/dataset.js';
 import { startPeer, stopAll, stopPeer, waitFor, waitMesh, type BenchPeer, type ChattyPeer } from '../lib/peers.js';
 import { availableParallelism } from 'node:os';
-import { cpuSeconds, machineBusySeconds, rssMb, sleep, wallNow } from '../lib/util.js';
+import { cpuSeconds, machineBusySeconds, rssMb, sleep, waitingForCpuSeconds, wallNow } from '../lib/util.js';
 
 const rssAfterCatchup: number[] = [];
 /** The peak RSS of the restarting peer up to its convergence (VmHWM): what the catch-up held at once. */
@@ -67,6 +67,8 @@ export interface CatchupCpu {
   x: number;
   /** X's main thread alone (the rest: the event-check worker, V8's and libuv's helper threads). */
   xMain: number;
+  /** How long X's main thread was ready to run but waiting for a core (the other processes' and threads' share). */
+  xMainWaiting: number;
   neighbours: number;
   bench: number;
   machineBusy: number;
@@ -88,6 +90,7 @@ function cpuSince(start: ReturnType<typeof cpuCounters>, authors: readonly Bench
   return {
     x: cpuSeconds(x),
     xMain: cpuSeconds(x, 'main'),
+    xMainWaiting: waitingForCpuSeconds(x),
     neighbours: end.neighbours - start.neighbours,
     bench: end.bench - start.bench,
     machineBusy: (end.machine - start.machine) / ((end.at - start.at) / 1000) / availableParallelism(),
@@ -205,7 +208,7 @@ export async function runCatchup(ctx: BenchContext): Promise<void> {
         `restart: X converged in ${x.total.toFixed(2)} s (ready after ${x.ready.toFixed(2)} s), VmRSS ${x.rss.toFixed(0)} MB (peak ${x.rssPeak.toFixed(0)} MB, ${x.rssLater.toFixed(0)} MB 10 s later), duplicates ${(x.duplicates * 100).toFixed(0)} %`,
       );
       ctx.log(
-        `restart: CPU until converged: X ${x.cpu.x.toFixed(2)} s (main thread ${x.cpu.xMain.toFixed(2)} s), its 4 neighbours ${x.cpu.neighbours.toFixed(2)} s, the bench ${x.cpu.bench.toFixed(2)} s; the machine's ${availableParallelism()} cores ${(x.cpu.machineBusy * 100).toFixed(0)} % busy`,
+        `restart: CPU until converged: X ${x.cpu.x.toFixed(2)} s (main thread ${x.cpu.xMain.toFixed(2)} s, and ${x.cpu.xMainWaiting.toFixed(2)} s waiting for a core), its 4 neighbours ${x.cpu.neighbours.toFixed(2)} s, the bench ${x.cpu.bench.toFixed(2)} s; the machine's ${availableParallelism()} cores ${(x.cpu.machineBusy * 100).toFixed(0)} % busy`,
       );
       const nc = await newcomer(ctx, authors);
       ctx.log(`newcomer converged in ${nc.total.toFixed(2)} s (ready after ${nc.ready.toFixed(2)} s)`);
@@ -267,6 +270,14 @@ export async function runCatchup(ctx: BenchContext): Promise<void> {
     chatty: runs.map((r) => r.restartCpu.xMain),
     better: 'lower',
     note: 'storage, delivery and notifications: what a second thread cannot take over',
+  });
+  ctx.report.add({
+    scenario: `catch-up ${n} msgs`,
+    metric: "restart: X's main thread waiting for a core",
+    unit: 's',
+    chatty: runs.map((r) => r.restartCpu.xMainWaiting),
+    better: 'lower',
+    note: 'ready to run while the other threads and processes of the run held both cores',
   });
   ctx.report.add({
     scenario: `catch-up ${n} msgs`,
