@@ -359,6 +359,46 @@ describe.skipIf(!chromiumAvailable())('accessibility of the browser UI (skipped 
     }
   });
 
+  it('reflows at 400 % zoom (1280 × 1024 seen as 320 × 256): one pane at a time, with a way back to the list', async () => {
+    const zoomed = await lab!.open(alice.peer, { width: 320, height: 256, firstRun: 'skip' });
+    try {
+      const page = zoomed.page;
+      await bob.call('send', { room: general, text: 'read at four times the size' });
+      // a conversation is open (the first one): it alone, with its controls and the way back
+      await page.locator(tid('conversation-title')).waitFor({ timeout: WAIT });
+      expect(await page.evaluate(reflow([...CONVERSATION_CONTROLS, 'show-conversations']))).toEqual({ sideways: [], outside: [] });
+      expect(await page.locator(tid('my-nick')).isVisible()).toBe(false);
+      await screenshot(page, 'a11y-zoom-400-conversation');
+      // back to the list: it alone, the focus on the conversation that was open
+      await page.locator(tid('show-conversations')).click();
+      await roomItem(page, general).waitFor({ timeout: WAIT });
+      expect(await page.evaluate(reflow([...SIDEBAR_CONTROLS, 'room-item']))).toEqual({ sideways: [], outside: [] });
+      expect(await page.locator(tid('conversation-title')).isVisible()).toBe(false);
+      expect(await focused(page)).toBe('room-item');
+      await screenshot(page, 'a11y-zoom-400-list');
+      // a room from the list: the conversation again, its newest message in view, the focus in the composer
+      await openRoom(page, general, 'read at four times the size');
+      expect(await page.evaluate(reflow(CONVERSATION_CONTROLS))).toEqual({ sideways: [], outside: [] });
+      const last = await messageRow(page, 'read at four times the size').boundingBox();
+      const composer = await page.locator(tid('composer-input')).boundingBox();
+      expect(last!.y).toBeGreaterThanOrEqual(0);
+      expect(last!.y + last!.height).toBeLessThanOrEqual(composer!.y + 1);
+      await expect.poll(() => focused(page), { timeout: WAIT }).toBe('composer-input');
+      await screenshot(page, 'a11y-zoom-400-room');
+      // the member panel takes the whole width, and closes from itself
+      await page.locator(tid('toggle-members')).click();
+      const panel = await page.locator(tid('member-panel')).boundingBox();
+      expect(panel!.x).toBeGreaterThanOrEqual(0);
+      expect(panel!.x + panel!.width).toBeLessThanOrEqual(320.5);
+      await screenshot(page, 'a11y-zoom-400-members');
+      await page.getByRole('button', { name: 'Close panel' }).click();
+      await page.locator(tid('member-panel')).waitFor({ state: 'detached', timeout: WAIT });
+      expect(zoomed.errors).toEqual([]);
+    } finally {
+      await zoomed.context.close();
+    }
+  });
+
   it('reflows at 200 % zoom (1280 × 800 seen as 640 × 400): no sideways scrolling, nothing cut off', async () => {
     // Browser zoom at 200 % halves the viewport in CSS pixels: the same layout as a 640 × 400 window.
     const zoomed = await lab!.open(alice.peer, { width: 640, height: 400, firstRun: 'skip' });
@@ -366,7 +406,7 @@ describe.skipIf(!chromiumAvailable())('accessibility of the browser UI (skipped 
       const page = zoomed.page;
       await bob.call('send', { room: general, text: 'read at twice the size' });
       await openRoom(page, general, 'read at twice the size');
-      const fits = (await page.evaluate(REFLOW)) as { sideways: string[]; outside: string[] };
+      const fits = (await page.evaluate(reflow([...CONVERSATION_CONTROLS, ...SIDEBAR_CONTROLS]))) as Fits;
       await screenshot(page, 'a11y-zoom-200');
       expect(fits).toEqual({ sideways: [], outside: [] });
       // The newest message is in view above the composer.
@@ -421,16 +461,24 @@ const MOTION = `(() => {
   };
 })()`;
 /** Elements wider than their box (sideways scrolling), and key controls not wholly in the window. */
-const REFLOW = `(() => {
+/**
+ * Sideways scrolling of the page and of the conversation, and which of `ids` are not wholly inside
+ * the window (or not shown at all).
+ */
+const reflow = (ids: string[]) => `(() => {
   const sideways = [];
   for (const el of [document.documentElement, document.body, document.querySelector('main'), document.querySelector('[data-testid="message-list"]')]) {
     if (el && el.scrollWidth > el.clientWidth + 1) sideways.push(el.tagName.toLowerCase() + '.' + el.className);
   }
   const outside = [];
-  for (const id of ['conversation-title', 'composer-input', 'send-button', 'attach-button', 'toggle-members', 'open-search', 'my-nick', 'open-switcher']) {
+  for (const id of ${JSON.stringify(ids)}) {
     const el = document.querySelector('[data-testid="' + id + '"]');
     const r = el && el.getBoundingClientRect();
     if (!r || r.width === 0 || r.left < 0 || r.top < 0 || r.right > innerWidth + 0.5 || r.bottom > innerHeight + 0.5) outside.push(id + ' ' + JSON.stringify(r));
   }
   return { sideways, outside };
 })()`;
+/** The conversation's controls, and the sidebar's. */
+const CONVERSATION_CONTROLS = ['conversation-title', 'composer-input', 'send-button', 'attach-button', 'toggle-members', 'open-search'];
+const SIDEBAR_CONTROLS = ['my-nick', 'open-switcher'];
+type Fits = { sideways: string[]; outside: string[] };

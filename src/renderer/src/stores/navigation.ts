@@ -1,7 +1,9 @@
 /**
  * Which conversation is open: opening one (its history loads the first time), Alt+Up/Down through
  * the sidebar's order, a room or DM named by the desktop shell (a notification clicked), moving on
- * when the open room is left, and coming back after a reload to the one open last time.
+ * when the open room is left, and coming back after a reload to the one open last time. A window
+ * too narrow for both panes (a phone-sized window, 400 % zoom) shows either the list of
+ * conversations or the open one: `listShown` says which.
  */
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
@@ -20,6 +22,8 @@ export const useNavigationStore = defineStore('navigation', () => {
   const conversations = useConversationsStore();
   const history = useHistoryStore();
   const activeKey = ref<string | null>(null);
+  /** One pane at a time: the list instead of the open conversation (until one is opened). */
+  const listShown = ref(false);
 
   const active = computed(() => (activeKey.value ? (conversations.byKey.get(activeKey.value) ?? null) : null));
   /** Sidebar order, used by Alt+Up/Down. */
@@ -27,6 +31,7 @@ export const useNavigationStore = defineStore('navigation', () => {
 
   function open(key: string | null): void {
     activeKey.value = key;
+    listShown.value = false;
     if (!key) return;
     storageSet(LS_ACTIVE, key);
     const conv = conversations.byKey.get(key);
@@ -70,5 +75,10 @@ export const useNavigationStore = defineStore('navigation', () => {
     open(conversations.ensureDm(peerId, nick).key);
   }
 
-  return { activeKey, active, navOrder, open, openTarget, move, leaveView, restoreActive, startDm };
+  /** Back from the open conversation to the list (one pane at a time). */
+  function showList(): void {
+    listShown.value = true;
+  }
+
+  return { activeKey, active, listShown, navOrder, open, openTarget, move, leaveView, restoreActive, startDm, showList };
 });
