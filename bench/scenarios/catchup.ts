@@ -255,38 +255,34 @@ export async function runCatchup(ctx: BenchContext): Promise<void> {
     better: 'lower',
     target: '< 10 %',
   });
-  ctx.report.add({
-    scenario: `catch-up ${n} msgs`,
-    metric: 'restart: CPU until converged, X and its 4 neighbours',
-    unit: 's',
-    chatty: runs.map((r) => r.restartCpu.x + r.restartCpu.neighbours),
-    better: 'lower',
-    note: 'user + system, every thread; the wall time cannot be below this divided by the cores',
-  });
-  ctx.report.add({
-    scenario: `catch-up ${n} msgs`,
-    metric: "restart: CPU until converged, X's main thread",
-    unit: 's',
-    chatty: runs.map((r) => r.restartCpu.xMain),
-    better: 'lower',
-    note: 'storage, delivery and notifications: what a second thread cannot take over',
-  });
-  ctx.report.add({
-    scenario: `catch-up ${n} msgs`,
-    metric: "restart: X's main thread waiting for a core",
-    unit: 's',
-    chatty: runs.map((r) => r.restartCpu.xMainWaiting),
-    better: 'lower',
-    note: 'ready to run while the other threads and processes of the run held both cores',
-  });
-  ctx.report.add({
-    scenario: `catch-up ${n} msgs`,
-    metric: 'restart: machine busy until converged',
-    unit: '%',
-    chatty: runs.map((r) => r.restartCpu.machineBusy * 100),
-    better: 'lower',
-    note: 'every core, every process (the bench reading 100,000 notifications included)',
-  });
+  const cpuRows: [metric: string, unit: string, figure: (cpu: CatchupCpu) => number, note: string][] = [
+    [
+      'restart: CPU until converged, X and its 4 neighbours',
+      's',
+      (c) => c.x + c.neighbours,
+      'user + system, every thread; the wall time cannot be below this divided by the cores',
+    ],
+    [
+      "restart: CPU until converged, X's main thread",
+      's',
+      (c) => c.xMain,
+      'storage, delivery and notifications: what a second thread cannot take over',
+    ],
+    [
+      "restart: X's main thread waiting for a core",
+      's',
+      (c) => c.xMainWaiting,
+      'ready to run while the other threads and processes of the run held both cores',
+    ],
+    [
+      'restart: machine busy until converged',
+      '%',
+      (c) => c.machineBusy * 100,
+      'every core, every process (the bench reading 100,000 notifications included)',
+    ],
+  ];
+  for (const [metric, unit, figure, note] of cpuRows)
+    ctx.report.add({ scenario: `catch-up ${n} msgs`, metric, unit, chatty: runs.map((r) => figure(r.restartCpu)), better: 'lower', note });
   ctx.report.add({
     scenario: `catch-up ${n} msgs`,
     metric: 'restart → ready',
