@@ -34,13 +34,3 @@ export async function handleIpcCall(service: ChattyApi | undefined, method: unkn
     return { ok: false, error: toRpcError(err) };
   }
 }
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-/** True when `text` mentions `nick` as a whole word (with or without `@`), like the renderer's highlight. */
-export function mentionsNick(text: string, nick: string): boolean {
-  if (!nick) return false;
-  return new RegExp(`(^|[^\\p{L}\\p{N}_-])@?${escapeRegExp(nick)}(?![\\p{L}\\p{N}_-])`, 'iu').test(text);
-}

@@ -35,8 +35,9 @@ import { createLogger } from '../peer/log.js';
 import { EVENT_NAMES, type EventName, type EventPayloads, type Message, type Status } from '../shared/api.js';
 import { RPC } from '../shared/jsonrpc.js';
 import { startAutoAway, type AutoAway } from './auto-away.js';
-import { handleIpcCall, mentionsNick } from './bridge.js';
+import { handleIpcCall } from './bridge.js';
 import { FILE_SCHEME, IPC, type IpcResult, type NavigateTarget } from '../shared/ipc.js';
+import { mentions } from '../shared/mentions.js';
 import { FILE_SCHEME_PRIVILEGES, fileResponse, revealFile, stageBytes } from './files.js';
 import { startSmoke } from './smoke.js';
 import iconPath from '../../resources/icon.png?asset';
@@ -123,7 +124,7 @@ ipcMain.on(IPC.unread, (event, count: unknown) => {
 // ---------------------------------------------------------------- notifications
 
 function mentionsMe(text: string): boolean {
-  return mentionsNick(text, myNick);
+  return mentions(text, myNick);
 }
 
 function notify(title: string, body: string, target: NavigateTarget): void {

@@ -4,6 +4,7 @@
  * the conversation's order (depth, id). In a DM the other side may learn it: a signed `read` event
  * in the conversation (a read receipt), unless this user turned receipts off.
  */
+import { mentions } from '../shared/mentions.js';
 import type { Store } from './store.js';
 
 interface Position {
@@ -39,6 +40,12 @@ export class ReadMarkers {
   /** Messages of others after the marker. */
   unread(conversation: string): number {
     return this.store.unreadAfter(conversation, this.peerId, this.position(this.marker(conversation)) ?? null);
+  }
+
+  /** Of those, the ones that mention `nick`. */
+  mentions(conversation: string, nick: string): number {
+    const texts = this.store.unreadTexts(conversation, this.peerId, this.position(this.marker(conversation)) ?? null);
+    return texts.filter((text) => mentions(text, nick)).length;
   }
 
   /** Where `reader` has read a DM conversation up to, as its latest receipt says. */

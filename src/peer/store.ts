@@ -119,6 +119,9 @@ const STATE = `type IN (${STATE_EVENT_TYPES.map((t) => `'${t}'`).join(', ')})`;
 /** The condition of the message index, repeated by the queries that page through messages. */
 const MESSAGES = "type IN ('msg', 'dm')";
 
+/** Readable messages of others after a position of a conversation (room, me, depth, depth, id): what is unread. */
+const UNREAD = `room = ? AND status = 1 AND ${MESSAGES} AND text IS NOT NULL AND author != ? AND (depth > ? OR (depth = ? AND id > ?))`;
+
 /**
  * The condition of the index of a room's other events (everything but messages), its complement:
  * each event is in one of the two room indexes, not in both, so storing a message updates one
@@ -243,11 +246,8 @@ export class Store {
         `SELECT target FROM events WHERE room = ? AND ${OTHERS} AND author = ? AND type = 'read' AND status = 1
          ORDER BY depth DESC, id DESC LIMIT 1`,
       ),
-      unreadAfter: prepare<[string, string, number, number, string], { n: number }>(
-        db,
-        `SELECT COUNT(*) AS n FROM events WHERE room = ? AND status = 1 AND ${MESSAGES} AND text IS NOT NULL
-         AND author != ? AND (depth > ? OR (depth = ? AND id > ?))`,
-      ),
+      unreadAfter: prepare<[string, string, number, number, string], { n: number }>(db, `SELECT COUNT(*) AS n FROM events WHERE ${UNREAD}`),
+      unreadTexts: prepare<[string, string, number, number, string], { text: string }>(db, `SELECT text FROM events WHERE ${UNREAD}`),
       byId: prepare<[number, string], EventRow>(db, `SELECT ${ROW_COLUMNS} FROM events WHERE ${BY_ID}`),
       jsonById: prepare<[number, string], { json: string }>(db, `SELECT json FROM events WHERE ${BY_ID}`),
       // each author's newest event, one index seek per author (a GROUP BY read every row of the table)
@@ -612,6 +612,12 @@ export class Store {
   unreadAfter(room: string, me: string, after: { depth: number; id: string } | null): number {
     const at = after ?? { depth: 0, id: '' };
     return this.stmts.unreadAfter.get(room, me, at.depth, at.depth, at.id)!.n;
+  }
+
+  /** The texts of those unread messages (to find the mentions among them). */
+  unreadTexts(room: string, me: string, after: { depth: number; id: string } | null): string[] {
+    const at = after ?? { depth: 0, id: '' };
+    return this.stmts.unreadTexts.all(room, me, at.depth, at.depth, at.id).map((r) => r.text);
   }
 
   /** Highest seq and its id for every author (logs are stored gapless). */

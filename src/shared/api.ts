@@ -339,6 +339,11 @@ export const readMarkerSchema = z
     peer: peerIdSchema.optional().describe('The other side of a DM conversation'),
     message: messageIdSchema.optional().describe('The last message read; absent when nothing was read yet'),
     unread: z.number().int().min(0).describe("Messages of others after it (this peer's own count as read)"),
+    mentions: z
+      .number()
+      .int()
+      .min(0)
+      .describe("Of those, the ones that mention this user's nick (the whole word, with or without `@`); in a DM, all of them"),
   })
   .describe("How far this user has read a conversation: one marker per conversation, shared by all of this peer's UIs");
 export type ReadMarker = z.infer<typeof readMarkerSchema>;

@@ -203,12 +203,12 @@ export const METHOD_EXAMPLES: MethodExamples = {
   },
   message: { params: { id: REPLY.id }, result: REPLY },
   setStatus: { params: { status: 'busy', text: 'in a meeting until 3' }, result: { status: 'busy', statusText: 'in a meeting until 3' } },
-  markRead: { params: { room: 'general', message: REPLY.id }, result: { room: GENERAL, message: REPLY.id, unread: 0 } },
+  markRead: { params: { room: 'general', message: REPLY.id }, result: { room: GENERAL, message: REPLY.id, unread: 0, mentions: 0 } },
   readMarkers: {
     params: {},
     result: [
-      { room: GENERAL, message: MESSAGE.id, unread: 1 },
-      { peer: BOB.peerId, message: DM.id, unread: 0 },
+      { room: GENERAL, message: MESSAGE.id, unread: 1, mentions: 0 },
+      { peer: BOB.peerId, message: DM.id, unread: 0, mentions: 0 },
     ],
   },
   setReadReceipts: { params: { enabled: false }, result: { enabled: false } },
@@ -251,7 +251,7 @@ export const EVENT_EXAMPLES: { [E in EventName]: EventPayloads[E] } = {
   transfer: TRANSFER,
   update: { ...REPLY, reactions: [{ emoji: '👍', count: 2, peers: [ALICE, BOB], mine: true }] },
   status: { ...BOB, status: 'away' },
-  read: { room: GENERAL, message: REPLY.id, unread: 0 },
+  read: { room: GENERAL, message: REPLY.id, unread: 0, mentions: 0 },
   seen: { peer: BOB.peerId, message: DM.id },
 };
 

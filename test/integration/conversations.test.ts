@@ -292,4 +292,18 @@ describe('read markers', () => {
     expect((await bob.call('readMarkers')).find((r) => r.room === room)?.unread).toBe(0);
     expect(await reason(bob.call('markRead', { room, message: first.id }))).toBe('not_found');
   });
+
+  it('counts the unread messages that mention this user, as the UI highlights them', async () => {
+    const bobNick = (await bob.call('whoami')).nick;
+    const texts = [`@${bobNick} can you look?`, 'nothing for you here', `${bobNick.toUpperCase()}: lunch?`, `not ${bobNick}x either`];
+    let last = '';
+    for (const text of texts) last = (await alice.call('send', { room, text })).id;
+    await bob.waitFor('message', (m) => m.id === last);
+    expect((await bob.call('readMarkers')).find((r) => r.room === room)).toMatchObject({ unread: 4, mentions: 2 });
+    expect(await bob.call('markRead', { room, message: last })).toMatchObject({ unread: 0, mentions: 0 });
+    // in a DM every message is for this user
+    const dm = await alice.call('dm', { to: bob.peerId, text: 'no name in it' });
+    await bob.waitFor('dm', (m) => m.id === dm.id);
+    expect((await bob.call('readMarkers')).find((r) => r.peer === alice.peerId)).toMatchObject({ unread: 1, mentions: 1 });
+  });
 });

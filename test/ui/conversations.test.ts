@@ -206,19 +206,20 @@ describe('read markers', () => {
     const { conversations, unread, client } = await setup({
       history: { [RANDOM.id]: [old, ...fresh] },
       markers: [
-        { room: GENERAL.id, unread: 0 },
-        { room: RANDOM.id, message: old.id, unread: 2 },
-        { peer: CAROL.peerId, unread: 1 },
+        { room: GENERAL.id, unread: 0, mentions: 0 },
+        { room: RANDOM.id, message: old.id, unread: 2, mentions: 1 },
+        { peer: CAROL.peerId, unread: 1, mentions: 1 },
       ],
     });
-    expect(conversations.room(RANDOM.id)!.unread).toBe(2);
+    // the mention badge is the peer's count, whether or not this UI has loaded the room's messages
+    expect([conversations.room(RANDOM.id)!.unread, conversations.room(RANDOM.id)!.mentions]).toEqual([2, 1]);
     const dm = conversations.byKey.get(dmKey(CAROL.peerId))!;
     expect([dm.unread, dm.mentions]).toEqual([1, 1]);
     expect(unread.total).toBe(3);
     // Read in the browser tab: this UI agrees.
-    client.emit('read', { room: RANDOM.id, message: fresh[1]!.id, unread: 0 });
-    expect(conversations.room(RANDOM.id)!.unread).toBe(0);
-    client.emit('read', { peer: CAROL.peerId, message: 'x'.repeat(43), unread: 0 });
+    client.emit('read', { room: RANDOM.id, message: fresh[1]!.id, unread: 0, mentions: 0 });
+    expect([conversations.room(RANDOM.id)!.unread, conversations.room(RANDOM.id)!.mentions]).toEqual([0, 0]);
+    client.emit('read', { peer: CAROL.peerId, message: 'x'.repeat(43), unread: 0, mentions: 0 });
     expect(unread.total).toBe(0);
   });
 
@@ -228,7 +229,7 @@ describe('read markers', () => {
     const fresh = [msg(RANDOM, BOB, 'new'), msg(RANDOM, BOB, 'newer')];
     const { conversations, unread, client, navigation } = await setup({
       history: { [RANDOM.id]: [old, ...fresh] },
-      markers: [{ room: RANDOM.id, message: old.id, unread: 2 }],
+      markers: [{ room: RANDOM.id, message: old.id, unread: 2, mentions: 0 }],
     });
     const random = conversations.room(RANDOM.id)!;
     navigation.open(random.key);
@@ -252,7 +253,7 @@ describe('read markers', () => {
     expect(client.callsOf('markRead').at(-1)).toEqual({ room: RANDOM.id, message: later.id });
 
     // A marker the peer reports further on is never moved back.
-    unread.applyMarker({ room: RANDOM.id, message: later.id, unread: 0 });
+    unread.applyMarker({ room: RANDOM.id, message: later.id, unread: 0, mentions: 0 });
     await unread.markNewest(random);
     expect(client.callsOf('markRead')).toHaveLength(2);
 

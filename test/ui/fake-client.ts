@@ -137,7 +137,7 @@ export class FakeClient implements ApiClient {
     this.handle('dmHistory', () => []);
     this.handle('typing', () => ({}));
     this.handle('readMarkers', () => []);
-    this.handle('markRead', (p) => ({ ...(p.room ? { room: p.room } : { peer: p.peer }), message: p.message, unread: 0 }));
+    this.handle('markRead', (p) => ({ ...(p.room ? { room: p.room } : { peer: p.peer }), message: p.message, unread: 0, mentions: 0 }));
   }
 
   handle<M extends MethodName>(method: M, fn: Handler<M>): this {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ChattyError, type ChattyApi } from '../../src/shared/api.js';
-import { handleIpcCall, mentionsNick } from '../../src/main/bridge';
+import { handleIpcCall } from '../../src/main/bridge';
 import { ME } from './fake-client';
 
 /** Only the methods these tests call; the bridge must never reach the others. */
@@ -57,12 +57,5 @@ describe('desktop IPC bridge', () => {
       ok: false,
       error: { code: 1010, data: { reason: 'shutting_down' } },
     });
-  });
-
-  it('recognizes mentions for native notifications', () => {
-    expect(mentionsNick('ping @alice', 'alice')).toBe(true);
-    expect(mentionsNick('Alice: lunch?', 'alice')).toBe(true);
-    expect(mentionsNick('malice', 'alice')).toBe(false);
-    expect(mentionsNick('anything', '')).toBe(false);
   });
 });

@@ -378,7 +378,7 @@ describe('rooms that share a name', () => {
 });
 
 describe('unread counts across restarts', () => {
-  it('come from the peer’s read markers, with the mentions counted in what came after', async () => {
+  it('come from the peer’s read markers, mentions included', async () => {
     const rooms = [GENERAL, RANDOM];
     const seen = msg(RANDOM, BOB, 'seen before');
     const later = [msg(RANDOM, BOB, 'new one'), msg(RANDOM, BOB, 'hey @me'), msg(RANDOM, MY, 'my own')];
@@ -386,8 +386,8 @@ describe('unread counts across restarts', () => {
     client.handle('rooms', () => rooms);
     client.handle('history', (p) => (p.room === RANDOM.id ? [seen, ...later] : []));
     client.handle('readMarkers', () => [
-      { room: GENERAL.id, unread: 0 },
-      { room: RANDOM.id, message: seen.id, unread: 2 },
+      { room: GENERAL.id, unread: 0, mentions: 0 },
+      { room: RANDOM.id, message: seen.id, unread: 2, mentions: 1 },
     ]);
     localStorage.setItem('chatty.active', roomKey(GENERAL.id));
     const b = startStores(client, { keepStorage: true });

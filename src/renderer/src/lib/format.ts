@@ -1,26 +1,8 @@
 /** Pure helpers for display: dates, colours, mentions, text tokens. No Vue, no DOM. */
 
-export function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
+import { escapeRegExp } from '../../../shared/mentions.js';
 
-const mentionCache = new Map<string, RegExp>();
-
-function mentionRegExp(nick: string): RegExp {
-  let re = mentionCache.get(nick);
-  if (!re) {
-    re = new RegExp(`(^|[^\\p{L}\\p{N}_-])(@?${escapeRegExp(nick)})(?![\\p{L}\\p{N}_-])`, 'iu');
-    if (mentionCache.size > 50) mentionCache.clear();
-    mentionCache.set(nick, re);
-  }
-  return re;
-}
-
-/** True when `text` mentions `nick` as a whole word (with or without `@`), case-insensitively. */
-export function mentions(text: string, nick: string | undefined | null): boolean {
-  if (!nick) return false;
-  return mentionRegExp(nick).test(text);
-}
+export { escapeRegExp, mentions } from '../../../shared/mentions.js';
 
 export type TextToken =
   | { kind: 'text'; text: string }

@@ -43,20 +43,6 @@ export const useUnreadStore = defineStore('unread', () => {
     return navigation.activeKey === conv.key && session.pageVisible;
   }
 
-  /** Mentions of me among the messages of others after `afterId` (all of a DM's count). */
-  function countMentions(conv: Conversation, afterId: string | undefined, unread: number): number {
-    if (conv.kind === 'dm') return unread;
-    if (unread === 0 || !conv.loaded) return Math.min(conv.mentions, unread);
-    const me = session.me;
-    const from = afterId ? positionOf(conv, afterId) + 1 : 0;
-    let n = 0;
-    for (let i = Math.max(0, from); i < conv.messages.length; i++) {
-      const m = conv.messages[i]!;
-      if (!m.system && m.from.peerId !== me?.peerId && mentions(m.text, me?.nick)) n++;
-    }
-    return Math.min(n, unread);
-  }
-
   /** A marker from the peer (the list at start, a `read` event): the counts follow it. */
   function applyMarker(marker: ReadMarker): void {
     let conv: Conversation | undefined;
@@ -73,7 +59,7 @@ export const useUnreadStore = defineStore('unread', () => {
       return;
     }
     conv.unread = marker.unread;
-    conv.mentions = countMentions(conv, marker.message, marker.unread);
+    conv.mentions = marker.mentions;
   }
 
   function applyMarkers(list: readonly ReadMarker[]): void {
