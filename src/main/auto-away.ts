@@ -2,8 +2,10 @@
  * Auto-away for the desktop app: after 10 minutes without input to the system (Electron's
  * `powerMonitor.getSystemIdleTime()`, polled every 30 s) an `online` user becomes `away`, and
  * `online` again on return. Only a status the user left alone changes: `busy`, an `away` they chose
- * or a status with a text stays as it is, and a status set meanwhile (from any UI) ends the rule's
- * hold on it. Kept free of Electron itself, so tests give it a stand-in `powerMonitor`.
+ * or a status with a text stays as it is. The `away` it sets is marked `auto` in the node (kept
+ * across restarts), as is the browser UI's: whichever idle rule set it, the user's return to this
+ * machine lifts it, and a status the user sets meanwhile (from any UI) ends that.
+ * Kept free of Electron itself, so tests give it a stand-in `powerMonitor`.
  */
 import type { ChattyApi, EventPayloads, Status } from '../shared/api.js';
 
@@ -37,22 +39,15 @@ export function startAutoAway(opts: AutoAwayOptions): AutoAway {
   const awayAfter = opts.awayAfterS ?? AWAY_AFTER_S;
   let status: Status | undefined;
   let text: string | undefined;
-  /** The rule set `away` and will set `online` on return. */
-  let holding = false;
-  /** The status this module is setting right now: its own `status` event is not the user's choice. */
-  let setting: Status | undefined;
+  /** The node's status is an `away` an idle rule set (this one or a browser UI's): lifted on return. */
+  let auto = false;
   let busy = false;
 
   async function set(next: Status): Promise<void> {
-    setting = next;
-    try {
-      const res = await opts.node.setStatus({ status: next });
-      status = res.status;
-      text = res.statusText;
-      holding = next === 'away';
-    } finally {
-      setting = undefined;
-    }
+    const res = await opts.node.setStatus({ status: next, ...(next === 'away' ? { auto: true } : {}) });
+    status = res.status;
+    text = res.statusText;
+    auto = res.auto === true;
   }
 
   async function check(): Promise<void> {
@@ -63,10 +58,11 @@ export function startAutoAway(opts: AutoAwayOptions): AutoAway {
         const me = await opts.node.whoami({});
         status = me.status;
         text = me.statusText;
+        auto = me.statusAuto === true;
       }
       const idle = opts.idle.getSystemIdleTime() >= awayAfter;
       if (idle && status === 'online' && !text) await set('away');
-      else if (!idle && holding && status === 'away') await set('online');
+      else if (!idle && auto && status === 'away') await set('online');
     } catch (err) {
       opts.onError?.(err);
     } finally {
@@ -76,11 +72,9 @@ export function startAutoAway(opts: AutoAwayOptions): AutoAway {
 
   function onStatus(ev: EventPayloads['status']): void {
     if (ev.peerId !== opts.peerId || ev.status === 'offline') return;
-    if (setting === ev.status) return;
-    if (ev.status === status && ev.statusText === text) return;
     status = ev.status;
     text = ev.statusText;
-    holding = false;
+    auto = ev.auto === true;
   }
 
   void check();

@@ -246,7 +246,14 @@ export class PeerNode implements ChattyService {
     const presence = new Presence(this.identity, this.store, neighbours, this.log, config);
     if (this.membership) this.membership.on('neighborUp', (link) => presence.attach(link));
     else this.peerManager.on('up', (link) => presence.attach(link));
-    presence.on('change', (peerId) => this.emit('status', { peerId, nick: this.nickOf(peerId), ...this.presenceOf(peerId) }));
+    presence.on('change', (peerId) =>
+      this.emit('status', {
+        peerId,
+        nick: this.nickOf(peerId),
+        ...this.presenceOf(peerId),
+        ...(peerId === this.peerId && presence.mine.auto ? { auto: true } : {}),
+      }),
+    );
     presence.start();
     this.presence = presence;
   }
@@ -572,7 +579,7 @@ export class PeerNode implements ChattyService {
   // ---- control API ---------------------------------------------------------
 
   async whoami(): Promise<MethodResults['whoami']> {
-    const { status, text } = this.presence.mine;
+    const { status, text, auto } = this.presence.mine;
     return {
       peerId: this.peerId,
       nick: this.nick,
@@ -580,6 +587,7 @@ export class PeerNode implements ChattyService {
       fingerprint: fingerprint(this.peerId),
       status,
       ...(text ? { statusText: text } : {}),
+      ...(auto ? { statusAuto: true } : {}),
       readReceipts: this.markers.receipts,
     };
   }
@@ -867,10 +875,10 @@ export class PeerNode implements ChattyService {
     return message!;
   }
 
-  async setStatus({ status, text }: Params<'setStatus'>): Promise<MethodResults['setStatus']> {
-    this.presence.set(status, text);
+  async setStatus({ status, text, auto }: Params<'setStatus'>): Promise<MethodResults['setStatus']> {
+    this.presence.set(status, text, auto);
     const mine = this.presence.mine;
-    return { status: mine.status, ...(mine.text ? { statusText: mine.text } : {}) };
+    return { status: mine.status, ...(mine.text ? { statusText: mine.text } : {}), ...(mine.auto ? { auto: true } : {}) };
   }
 
   async markRead({ room: ref, peer, message }: Params<'markRead'>): Promise<MethodResults['markRead']> {

@@ -70,23 +70,28 @@ export class Presence extends EventEmitter<PresenceEvents> {
     private readonly config: PresenceConfig = PRESENCE_DEFAULTS,
   ) {
     super();
-    const saved = JSON.parse(store.getMeta(OWN_KEY) ?? '{}') as { status?: Status; text?: string };
+    const saved = JSON.parse(store.getMeta(OWN_KEY) ?? '{}') as { status?: Status; text?: string; auto?: boolean };
     this.own = this.sign(saved.status ?? 'online', saved.text);
+    this.auto = saved.auto === true;
   }
+
+  /** Our status was set by an idle rule (kept with it; never sent to other peers). */
+  private auto: boolean;
 
   start(): void {
     this.timer = setInterval(() => this.tick(), this.config.heartbeatMs);
     this.timer.unref();
   }
 
-  /** This peer's status, as set (kept across restarts). */
-  get mine(): { status: Status; text?: string } {
-    return { status: this.own.status, ...(this.own.text ? { text: this.own.text } : {}) };
+  /** This peer's status, as set (kept across restarts), and whether an idle rule set it. */
+  get mine(): { status: Status; text?: string; auto?: true } {
+    return { status: this.own.status, ...(this.own.text ? { text: this.own.text } : {}), ...(this.auto ? { auto: true as const } : {}) };
   }
 
-  set(status: Status, text?: string): void {
+  set(status: Status, text?: string, auto = false): void {
     const clean = text?.trim() || undefined;
-    this.store.setMeta(OWN_KEY, JSON.stringify({ status, ...(clean ? { text: clean } : {}) }));
+    this.auto = auto;
+    this.store.setMeta(OWN_KEY, JSON.stringify({ status, ...(clean ? { text: clean } : {}), ...(auto ? { auto } : {}) }));
     this.own = this.sign(status, clean);
     this.queue(this.own, undefined, true);
     this.emit('change', this.identity.peerId);

@@ -132,6 +132,11 @@ const statusTextSchema = z
   .max(LIMITS.statusTextMax, `a status text is at most ${LIMITS.statusTextMax} characters`)
   .regex(/^[^\p{C}]*$/u, 'a status text has no control characters')
   .describe('A short status text ("in a meeting until 3")');
+/** A status an idle rule set, not the user: whichever UI sees the user back may set `online` again. */
+const autoStatusSchema = z
+  .literal(true)
+  .optional()
+  .describe("Present when an idle rule set this status (the desktop app's or a browser UI's auto-away), not the user");
 const presenceFields = {
   status: z
     .enum(PRESENCES)
@@ -291,6 +296,7 @@ export const whoAmISchema = z
     fingerprint: z.string().describe('Short key fingerprint that tells two peers with the same nick apart'),
     status: z.enum(STATUSES).describe('Its status, as set with `setStatus` (kept across restarts)'),
     statusText: z.string().optional().describe('Its status text'),
+    statusAuto: autoStatusSchema,
     readReceipts: z.boolean().describe('Whether the other side of a DM learns when this peer has read it'),
   })
   .describe('This peer');
@@ -360,6 +366,7 @@ export const statusSchema = z
   .object({
     status: z.enum(STATUSES).describe('The status set'),
     statusText: z.string().optional().describe('The status text, if any'),
+    auto: autoStatusSchema,
   })
   .describe("This peer's status");
 
@@ -425,7 +432,16 @@ export const methodParams = {
   delete: z.object({ message: messageIdSchema.describe('A message of this peer, or any message of a room this peer moderates') }).strict(),
   editHistory: z.object({ message: messageIdSchema }).strict(),
   message: z.object({ id: messageIdSchema.describe('The message') }).strict(),
-  setStatus: z.object({ status: z.enum(STATUSES).describe('The new status'), text: statusTextSchema.optional() }).strict(),
+  setStatus: z
+    .object({
+      status: z.enum(STATUSES).describe('The new status'),
+      text: statusTextSchema.optional(),
+      auto: z
+        .boolean()
+        .optional()
+        .describe('Set by an idle rule rather than the user (default false): any UI that sees the user back may lift it'),
+    })
+    .strict(),
   markRead: z
     .object({
       room: roomRefSchema.optional().describe('The room (or `peer`)'),
@@ -585,7 +601,12 @@ export const eventPayloads = {
   transfer: transferSchema,
   update: messageSchema.describe('The message as it is now'),
   status: z
-    .object({ peerId: peerIdSchema, nick: z.string().describe('Its nick'), ...presenceFields })
+    .object({
+      peerId: peerIdSchema,
+      nick: z.string().describe('Its nick'),
+      ...presenceFields,
+      auto: autoStatusSchema.describe('Only for this peer itself: its status was set by an idle rule'),
+    })
     .describe("A peer's presence changed (this peer's own included)"),
   read: readMarkerSchema.describe('The marker as it is now'),
   seen: z
@@ -742,7 +763,7 @@ export const METHOD_DOCS: { readonly [M in MethodName]: MethodDoc } = {
   setStatus: {
     summary: 'Sets this peer’s status: online, away or busy, with an optional text',
     description:
-      'Signed and passed on through the overlay to every peer online, again every minute while the peer runs; kept across restarts. `busy` silences notifications in the apps. The desktop app sets `away` after 10 minutes without input, and `online` again on return.',
+      'Signed and passed on through the overlay to every peer online, again every minute while the peer runs; kept across restarts. `busy` silences notifications in the apps. The desktop app sets `away` after 10 minutes without input, and `online` again on return; it and the browser UI set it with `auto`, kept with the status, so any UI of this peer that sees the user back (even after a restart) may set `online` again, and none lifts an `away` the user chose.',
     errors: [],
   },
   markRead: {

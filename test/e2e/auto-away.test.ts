@@ -11,24 +11,35 @@ import { powerMonitor } from './fixtures/electron-stub.mjs';
 const ME = 'M'.repeat(43);
 
 /** The node's status, its setStatus calls, and the events a change sends to whoever listens. */
-function statusNode(initial: Status = 'online') {
-  let current: { status: Status; statusText?: string } = { status: initial };
-  const calls: { status: Status; text?: string }[] = [];
+function statusNode(initial: Status = 'online', initialAuto = false) {
+  let current: { status: Status; statusText?: string; auto?: true } = { status: initial, ...(initialAuto ? { auto: true as const } : {}) };
+  const calls: { status: Status; text?: string; auto?: boolean }[] = [];
   let listener: ((ev: EventPayloads['status']) => void) | undefined;
+  const set = (status: Status, statusText?: string, auto?: boolean) => {
+    current = { status, ...(statusText ? { statusText } : {}), ...(auto ? { auto: true as const } : {}) };
+    listener?.({ peerId: ME, nick: 'desk', ...current });
+  };
   return {
     calls,
     listen: (l: (ev: EventPayloads['status']) => void) => (listener = l),
-    /** A status set elsewhere: a UI or a script. */
-    setByUser(status: Status, statusText?: string) {
-      current = { status, ...(statusText ? { statusText } : {}) };
-      listener?.({ peerId: ME, nick: 'desk', ...current });
-    },
+    /** A status set elsewhere: by the user in a UI or a script, or (`auto`) by a browser UI's idle rule. */
+    setElsewhere: set,
     node: {
-      whoami: async () => ({ peerId: ME, nick: 'desk', port: 1, fingerprint: 'MMMM-MMMM', readReceipts: true, ...current }),
-      setStatus: async (p: { status: Status; text?: string }) => {
+      whoami: async () => {
+        const { auto, ...rest } = current;
+        return {
+          peerId: ME,
+          nick: 'desk',
+          port: 1,
+          fingerprint: 'MMMM-MMMM',
+          readReceipts: true,
+          ...rest,
+          ...(auto ? { statusAuto: auto } : {}),
+        };
+      },
+      setStatus: async (p: { status: Status; text?: string; auto?: boolean }) => {
         calls.push(p);
-        current = { status: p.status, ...(p.text ? { statusText: p.text } : {}) };
-        listener?.({ peerId: ME, nick: 'desk', ...current });
+        set(p.status, p.text, p.auto);
         return current;
       },
     },
@@ -64,12 +75,12 @@ describe('desktop auto-away (powerMonitor of the electron stand-in)', () => {
     expect(n.calls).toEqual([]);
     powerMonitor.setIdle(AWAY_AFTER_S);
     await poll();
-    expect(n.calls).toEqual([{ status: 'away' }]);
+    expect(n.calls).toEqual([{ status: 'away', auto: true }]);
     await poll(); // still idle: nothing more
     expect(n.calls).toHaveLength(1);
     powerMonitor.setIdle(3);
     await poll();
-    expect(n.calls).toEqual([{ status: 'away' }, { status: 'online' }]);
+    expect(n.calls).toEqual([{ status: 'away', auto: true }, { status: 'online' }]);
   });
 
   it('looks at start, then every 30 seconds', async () => {
@@ -77,12 +88,12 @@ describe('desktop auto-away (powerMonitor of the electron stand-in)', () => {
     const n = statusNode();
     start(n);
     await vi.advanceTimersByTimeAsync(0);
-    expect(n.calls).toEqual([{ status: 'away' }]);
+    expect(n.calls).toEqual([{ status: 'away', auto: true }]);
     powerMonitor.setIdle(0);
     await vi.advanceTimersByTimeAsync(POLL_MS - 1);
     expect(n.calls).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(1);
-    expect(n.calls).toEqual([{ status: 'away' }, { status: 'online' }]);
+    expect(n.calls).toEqual([{ status: 'away', auto: true }, { status: 'online' }]);
   });
 
   it('leaves a status the user chose alone: busy, away with a text, or one chosen while away', async () => {
@@ -100,15 +111,36 @@ describe('desktop auto-away (powerMonitor of the electron stand-in)', () => {
     start(n);
     powerMonitor.setIdle(AWAY_AFTER_S);
     await poll();
-    expect(n.calls).toEqual([{ status: 'away' }]);
-    n.setByUser('away', 'lunch');
+    expect(n.calls).toEqual([{ status: 'away', auto: true }]);
+    n.setElsewhere('away', 'lunch');
     powerMonitor.setIdle(0);
     await poll();
-    expect(n.calls).toEqual([{ status: 'away' }]);
+    expect(n.calls).toEqual([{ status: 'away', auto: true }]);
     // Online again by hand: the rule applies again.
-    n.setByUser('online');
+    n.setElsewhere('online');
     powerMonitor.setIdle(AWAY_AFTER_S);
     await poll();
-    expect(n.calls).toEqual([{ status: 'away' }, { status: 'away' }]);
+    expect(n.calls).toEqual([
+      { status: 'away', auto: true },
+      { status: 'away', auto: true },
+    ]);
+  });
+
+  it('lifts an away an idle rule set: a browser UI’s, or its own from before a restart', async () => {
+    // the node kept an automatic away across a restart of the app: the user is back, so online
+    const restarted = statusNode('away', true);
+    start(restarted);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(restarted.calls).toEqual([{ status: 'online' }]);
+    away!.stop();
+
+    // a browser tab on the same peer went away by its own idle rule; input at this machine lifts it
+    const n = statusNode();
+    start(n);
+    powerMonitor.setIdle(60);
+    await poll();
+    n.setElsewhere('away', undefined, true);
+    await poll();
+    expect(n.calls).toEqual([{ status: 'online' }]);
   });
 });

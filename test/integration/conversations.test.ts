@@ -253,6 +253,22 @@ describe('presence', () => {
     await alice.waitFor('status', (s) => s.peerId === bob.peerId && s.status === 'away' && s.statusText === undefined);
     expect(await reason(bob.call('setStatus', { status: 'asleep' as 'away' }))).toBe('invalid_params');
   });
+
+  it('marks an away an idle rule set as `auto` for this peer’s own UIs, across a restart, and tells no other peer', async () => {
+    const dave = await start('dave', { peers: [alice.url] });
+    const own = dave.waitFor('status', (s) => s.peerId === dave.peerId && s.status === 'away');
+    const theirs = alice.waitFor('status', (s) => s.peerId === dave.peerId && s.status === 'away');
+    expect(await dave.call('setStatus', { status: 'away', auto: true })).toEqual({ status: 'away', auto: true });
+    expect((await own).auto).toBe(true);
+    expect((await theirs).auto).toBeUndefined();
+    await dave.stop();
+    const restarted = await dave.restart();
+    peers.push(restarted);
+    expect(await restarted.call('whoami')).toMatchObject({ status: 'away', statusAuto: true });
+    // the user's own choice clears it
+    expect(await restarted.call('setStatus', { status: 'away', text: 'lunch' })).toEqual({ status: 'away', statusText: 'lunch' });
+    expect((await restarted.call('whoami')).statusAuto).toBeUndefined();
+  });
 });
 
 describe('read markers', () => {

@@ -175,18 +175,31 @@ describe('presence', () => {
   it('in the browser, goes away after 10 minutes without input and comes back on input, unless I chose a status', async () => {
     vi.useFakeTimers();
     const { presence, client, session } = await setup();
-    client.handle('setStatus', (p) => ({ status: p.status }));
+    client.handle('setStatus', (p) => ({ status: p.status, ...(p.auto ? { auto: true as const } : {}) }));
     vi.advanceTimersByTime(IDLE_AWAY_MS - IDLE_POLL_MS);
     await flush();
     expect(client.callsOf('setStatus')).toEqual([]);
     vi.advanceTimersByTime(IDLE_POLL_MS);
     await flush();
-    expect(client.callsOf('setStatus')).toEqual([{ status: 'away' }]);
+    expect(client.callsOf('setStatus')).toEqual([{ status: 'away', auto: true }]);
     expect(session.me?.status).toBe('away');
     window.dispatchEvent(new Event('keydown'));
     await flush();
-    expect(client.callsOf('setStatus')).toEqual([{ status: 'away' }, { status: 'online' }]);
+    expect(client.callsOf('setStatus')).toEqual([{ status: 'away', auto: true }, { status: 'online' }]);
     expect(session.me?.status).toBe('online');
+
+    // Away by another UI's idle rule (the desktop app's, or this peer's before a restart): input here lifts it.
+    client.emit('status', { peerId: MY.peerId, nick: MY.nick, status: 'away', auto: true });
+    window.dispatchEvent(new Event('keydown'));
+    await flush();
+    expect(client.callsOf('setStatus').at(-1)).toEqual({ status: 'online' });
+    // An away the user chose in another UI stays.
+    client.emit('status', { peerId: MY.peerId, nick: MY.nick, status: 'away' });
+    window.dispatchEvent(new Event('keydown'));
+    vi.advanceTimersByTime(IDLE_POLL_MS);
+    await flush();
+    expect(client.callsOf('setStatus')).toHaveLength(3);
+    expect(session.me?.status).toBe('away');
 
     // Busy by choice: idle time changes nothing.
     await presence.setStatus('busy');

@@ -2,7 +2,8 @@
  * Presence: the status each peer set (online, away, busy, with an optional text) or `offline`,
  * mine included, and the user's own choice of status. In the browser, the page also turns an
  * untouched status to `away` after 10 minutes without input and back on return (the desktop app
- * does this in its main process, from the system's idle time).
+ * does this in its main process, from the system's idle time). Such an `away` is set with `auto`,
+ * which the peer keeps with it: input in any UI of the peer lifts it, whichever rule set it.
  */
 import { defineStore } from 'pinia';
 import { computed, shallowReactive } from 'vue';
@@ -34,8 +35,6 @@ export const usePresenceStore = defineStore('presence', () => {
   const peers = usePeersStore();
   /** What `status` events said, newest wins over what lists (peers, members) carried. */
   const byPeer = shallowReactive(new Map<string, PresenceInfo>());
-  /** The page set `away` by itself (idle) and will set `online` again on input. */
-  let autoAway = false;
   let pending = false;
   let lastInput = Date.now();
   let idleTimer: ReturnType<typeof setInterval> | undefined;
@@ -69,10 +68,8 @@ export const usePresenceStore = defineStore('presence', () => {
   function apply(ev: EventPayloads['status']): void {
     const info: PresenceInfo = { status: ev.status, ...(ev.statusText ? { statusText: ev.statusText } : {}) };
     if (ev.peerId === session.me?.peerId) {
-      if (session.me && ev.status !== 'offline') {
-        session.me = { ...session.me, status: ev.status, statusText: ev.statusText };
-        if (ev.status !== 'away' || ev.statusText) autoAway = false; // changed elsewhere: the user's choice now
-      }
+      if (session.me && ev.status !== 'offline')
+        session.me = { ...session.me, status: ev.status, statusText: ev.statusText, statusAuto: ev.auto };
       return;
     }
     byPeer.set(ev.peerId, info);
@@ -83,9 +80,9 @@ export const usePresenceStore = defineStore('presence', () => {
     const statusText = text?.trim().slice(0, LIMITS.statusTextMax) ?? '';
     pending = true;
     try {
-      const res = await session.api().call('setStatus', { status, ...(statusText ? { text: statusText } : {}) });
-      if (session.me) session.me = { ...session.me, status: res.status, statusText: res.statusText };
-      autoAway = auto && status === 'away';
+      const rule = auto && status === 'away';
+      const res = await session.api().call('setStatus', { status, ...(statusText ? { text: statusText } : {}), ...(rule ? { auto } : {}) });
+      if (session.me) session.me = { ...session.me, status: res.status, statusText: res.statusText, statusAuto: res.auto };
       return true;
     } catch (err) {
       if (!auto) notices.reportError(err);
@@ -100,11 +97,11 @@ export const usePresenceStore = defineStore('presence', () => {
     if (pending || session.connection !== 'open' || !session.me) return;
     const idle = now - lastInput >= IDLE_AWAY_MS;
     if (idle && mine.value.status === 'online' && !mine.value.statusText) void setStatus('away', undefined, true);
-    else if (!idle && autoAway && mine.value.status === 'away') void setStatus('online', undefined, true);
+    else if (!idle && session.me.statusAuto && mine.value.status === 'away') void setStatus('online', undefined, true);
   }
 
   function onInput(): void {
-    const wasIdle = autoAway;
+    const wasIdle = session.me?.statusAuto === true;
     lastInput = Date.now();
     if (wasIdle) checkIdle();
   }
