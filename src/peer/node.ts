@@ -913,10 +913,7 @@ export class PeerNode implements ChattyService {
   private readMarker(conversation: string): MethodResults['markRead'] {
     const message = this.markers.marker(conversation);
     const where = conversation.startsWith('@') ? { peer: dmOtherEnd(conversation, this.peerId)! } : { room: conversation };
-    const unread = this.markers.unread(conversation);
-    // every message of a DM is for this user (the UI counts each as a mention)
-    const mentions = conversation.startsWith('@') || unread === 0 ? unread : this.markers.mentions(conversation, this.nick);
-    return { ...where, ...(message ? { message } : {}), unread, mentions };
+    return { ...where, ...(message ? { message } : {}), ...this.markers.counts(conversation, this.nick) };
   }
 
   async history({ room: ref, limit, before }: Params<'history'>): Promise<MethodResults['history']> {

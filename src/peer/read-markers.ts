@@ -37,15 +37,15 @@ export class ReadMarkers {
     return true;
   }
 
-  /** Messages of others after the marker. */
-  unread(conversation: string): number {
-    return this.store.unreadAfter(conversation, this.peerId, this.position(this.marker(conversation)) ?? null);
-  }
-
-  /** Of those, the ones that mention `nick`. */
-  mentions(conversation: string, nick: string): number {
-    const texts = this.store.unreadTexts(conversation, this.peerId, this.position(this.marker(conversation)) ?? null);
-    return texts.filter((text) => mentions(text, nick)).length;
+  /** Messages of others after the marker, and how many of them mention `nick` (in a DM every one is for us). */
+  counts(conversation: string, nick: string): { unread: number; mentions: number } {
+    const at = this.position(this.marker(conversation)) ?? null;
+    if (conversation.startsWith('@')) {
+      const unread = this.store.unreadAfter(conversation, this.peerId, at);
+      return { unread, mentions: unread };
+    }
+    const texts = this.store.unreadTexts(conversation, this.peerId, at);
+    return { unread: texts.length, mentions: texts.filter((text) => mentions(text, nick)).length };
   }
 
   /** Where `reader` has read a DM conversation up to, as its latest receipt says. */
